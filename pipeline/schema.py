@@ -1,0 +1,92 @@
+"""The tables' schemas, declared once and imported by every stage that reads or writes them.
+
+A write casts to these schemas (see `conform`), so a misspelt or missing column fails at the
+writer instead of three stages later.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+
+#: One row per photo file: what extract read from the file, raw and untouched.
+PHOTOS = pa.schema(
+    [
+        ("path", pa.string()),  # absolute
+        ("folder", pa.string()),  # parent folder: the unit of carry-forward
+        ("file_name", pa.string()),
+        ("file_size", pa.int64()),
+        ("mtime_ns", pa.int64()),
+        ("sha256", pa.string()),
+        ("file_type", pa.string()),  # sniffed from the bytes
+        ("make", pa.string()),
+        ("model", pa.string()),
+        ("datetime_original", pa.string()),
+        ("datetime_digitized", pa.string()),
+        ("datetime", pa.string()),
+        ("subsec_original", pa.string()),
+        ("subsec_digitized", pa.string()),
+        ("subsec", pa.string()),
+        ("offset_time_original", pa.string()),
+        ("offset_time_digitized", pa.string()),
+        ("offset_time", pa.string()),
+        ("gps_date", pa.string()),  # YYYY:MM:DD
+        ("gps_time", pa.string()),  # HH:MM:SS[.fff]
+        ("gps_lat", pa.float64()),
+        ("gps_lon", pa.float64()),
+        ("xmp_date_created", pa.string()),  # XMP-only dates, for the reviewer's eye
+        ("error", pa.string()),
+    ]
+)
+
+#: Columns resolve adds to the photos table.
+RESOLVED_EXTRA = [
+    ("local_time", pa.timestamp("ms")),  # camera wall clock (after any shift), naive
+    ("local_time_tag", pa.string()),
+    ("clock_shift_seconds", pa.int64()),
+    ("utc_offset_minutes", pa.int32()),
+    ("tz_name", pa.string()),
+    ("tz_source", pa.string()),
+    ("evidence_path", pa.string()),
+    ("capture_time_secs_utc", pa.float64()),
+    ("utc_time", pa.timestamp("ms", tz="UTC")),
+    ("flags", pa.string()),
+    ("override_note", pa.string()),
+    ("approved", pa.bool_()),
+    ("approved_at", pa.string()),
+    ("upload_status", pa.string()),
+    ("server_key", pa.string()),
+    ("uploaded_at", pa.string()),
+    ("uploaded_capture_time_secs_utc", pa.float64()),  # what the server holds, when it differs
+]
+
+RESOLVED = pa.schema(list(PHOTOS) + [pa.field(n, t) for n, t in RESOLVED_EXTRA])
+
+#: Every value tz_source may take (a fallback-mode rule also reports `override`).
+TZ_SOURCES = ("override", "offset", "gps", "location", "carried", "default")
+
+
+_NULLABLE = {
+    pa.int64(): pd.Int64Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+}
+
+
+def to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Arrow to pandas keeping integers and booleans nullable (no silent float/object casts)."""
+    return table.to_pandas(types_mapper=_NULLABLE.get)
+
+
+def empty(schema: pa.Schema) -> pd.DataFrame:
+    """An empty DataFrame with the schema's columns and dtypes."""
+    return to_pandas(schema.empty_table())
+
+
+def conform(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """Cast a DataFrame to the schema, failing loudly on a missing or unknown column."""
+    names = schema.names
+    missing = [n for n in names if n not in df.columns]
+    extra = [c for c in df.columns if c not in names]
+    if missing or extra:
+        raise ValueError(f"table does not match its schema: missing {missing}, unexpected {extra}")
+    return pa.Table.from_pandas(df[names], schema=schema, preserve_index=False)
