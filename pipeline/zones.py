@@ -1,0 +1,147 @@
+"""UTC offsets and IANA zones on whole columns: parsing, real offsets, DST, place lookup.
+
+Every function takes and returns pandas/numpy columns; loops run per distinct zone or per
+distinct place, never per photo.
+"""
+from __future__ import annotations
+
+import re
+import zoneinfo
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+#: Whole-minute UTC offsets (minutes) that some tzdata zone has used since 1970. The GPS clock is
+#: matched against these; tests/test_zones.py recomputes the list from tzdata.
+REAL_OFFSETS_MINUTES = np.array(
+    [-720, -660, -640, -630, -600, -570, -540, -510, -480, -420, -360, -300, -270, -240, -225,
+     -210, -180, -150, -120, -90, -60, 0, 60, 120, 180, 210, 240, 270, 300, 330, 345, 360, 390,
+     420, 450, 480, 510, 525, 540, 570, 585, 600, 630, 660, 690, 720, 750, 765, 780, 825, 840]
+)
+MIN_OFFSET, MAX_OFFSET = -12 * 60, 14 * 60
+
+_OFFSET_RE = re.compile(r"^([+-])(\d{1,2}):?(\d{2})$")
+
+
+class ZoneError(ValueError):
+    """A zone name or offset that tzdata does not know."""
+
+
+def parse_fixed_offset(text: str) -> int | None:
+    """'+05:30' -> 330, 'Z' -> 0; None when `text` is not a fixed offset."""
+    text = text.strip()
+    if text in ("Z", "UTC", "+00:00", "-00:00"):
+        return 0
+    match = _OFFSET_RE.match(text)
+    if not match:
+        return None
+    sign, hours, minutes = match.groups()
+    value = int(hours) * 60 + int(minutes)
+    if int(minutes) >= 60 or not MIN_OFFSET <= (value if sign == "+" else -value) <= MAX_OFFSET:
+        raise ZoneError(f"offset out of range: {text}")
+    return value if sign == "+" else -value
+
+
+def format_offset(minutes) -> pd.Series:
+    """Offsets in minutes (a column) -> '+HH:MM' text; null stays null."""
+    minutes = pd.Series(minutes, dtype="Int64")
+    sign = pd.Series(np.where(minutes.fillna(0) < 0, "-", "+"), index=minutes.index)
+    absolute = minutes.abs()
+    text = (sign + (absolute // 60).astype(str).str.zfill(2) + ":"
+            + (absolute % 60).astype(str).str.zfill(2))
+    return text.where(minutes.notna())
+
+
+def check_zone(name: str) -> str:
+    """Validate an IANA name or a fixed offset; return it normalised ('+5:30' -> '+05:30')."""
+    offset = parse_fixed_offset(name)
+    if offset is not None:
+        return format_offset([offset]).iloc[0]
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ZoneError(f"unknown time zone: {name}") from None
+    return name
+
+
+def is_fixed(name: str) -> bool:
+    return parse_fixed_offset(name) is not None
+
+
+def parse_offset_tags(text: pd.Series) -> pd.Series:
+    """EXIF OffsetTime* strings ('+09:00', '-03:30') -> minutes (Int64); unusable -> null."""
+    parts = text.astype("string").str.strip().str.extract(r"^([+-])(\d{2}):(\d{2})$")
+    minutes = parts[1].astype("Int64") * 60 + parts[2].astype("Int64")
+    minutes = minutes.where(parts[0] != "-", -minutes)
+    valid = (parts[2].astype("Int64") < 60) & minutes.between(MIN_OFFSET, MAX_OFFSET)
+    return minutes.where(valid.fillna(False))
+
+
+def nearest_real_offset(minutes: pd.Series) -> pd.Series:
+    """For each (float) local-minus-UTC difference, the nearest real offset (Int64; null in -> null)."""
+    values = minutes.to_numpy(dtype="float64", na_value=np.nan)
+    position = np.searchsorted(REAL_OFFSETS_MINUTES, values).clip(1, len(REAL_OFFSETS_MINUTES) - 1)
+    lower = REAL_OFFSETS_MINUTES[position - 1]
+    upper = REAL_OFFSETS_MINUTES[position]
+    nearest = np.where(np.abs(values - lower) <= np.abs(upper - values), lower, upper)
+    return pd.Series(nearest, index=minutes.index, dtype="Int64").where(~np.isnan(values))
+
+
+def localize(local: pd.Series, zone: str) -> pd.DataFrame:
+    """Wall-clock times in one zone -> their UTC offsets with DST, and the DST-change flags.
+
+    Columns: `offset` (Int64 minutes in force at the resolved instant), `applied` (the minutes to
+    subtract from the wall time to get UTC), `ambiguous` (the wall time happened twice: the
+    earlier instant, the summer offset, is taken), `nonexistent` (the wall time never happened:
+    it is read with the offset in force before the change, i.e. moved forward by the gap).
+    """
+    fixed = parse_fixed_offset(zone)
+    if fixed is not None:
+        offset = pd.Series(fixed, index=local.index, dtype="Int64").where(local.notna())
+        return pd.DataFrame({"offset": offset, "applied": offset,
+                             "ambiguous": False, "nonexistent": False}, index=local.index)
+    local = local.astype("datetime64[ms]")
+    summer = np.ones(len(local), dtype=bool)
+    earlier = local.dt.tz_localize(zone, ambiguous=summer, nonexistent="NaT")
+    later = local.dt.tz_localize(zone, ambiguous=~summer, nonexistent="NaT")
+    nonexistent = earlier.isna() & local.notna()
+    before_gap = local.dt.tz_localize(zone, ambiguous=summer, nonexistent="shift_backward")
+    applied = _offset_minutes(earlier).where(~nonexistent, _offset_minutes(before_gap))
+    instant = (local - pd.to_timedelta(applied.astype("float64"), unit="m")).dt.tz_localize("UTC")
+    return pd.DataFrame({
+        "offset": _offset_minutes(instant.dt.tz_convert(zone)),
+        "applied": applied,
+        "ambiguous": (earlier != later) & earlier.notna() & later.notna(),
+        "nonexistent": nonexistent,
+    }, index=local.index)
+
+
+def _offset_minutes(aware: pd.Series) -> pd.Series:
+    """UTC offset (minutes, Int64) of tz-aware times: their wall clock minus their UTC instant."""
+    wall = aware.dt.tz_localize(None)
+    utc = aware.dt.tz_convert("UTC").dt.tz_localize(None)
+    return ((wall - utc) / pd.Timedelta(minutes=1)).round().astype("Int64")
+
+
+@lru_cache(maxsize=None)
+def _zone_at(lat: float, lon: float) -> str | None:
+    import tzfpy
+
+    return tzfpy.get_tz(lon, lat) or None
+
+
+def zone_of_place(lat: pd.Series, lon: pd.Series) -> pd.Series:
+    """IANA zone (oceans: nautical Etc/GMT±N) of each position, looked up once per distinct place.
+
+    Positions are rounded to 1e-4 degrees (about 11 m) before the lookup so a trip's photos
+    share lookups; null or out-of-range positions give null.
+    """
+    valid = lat.between(-90, 90) & lon.between(-180, 180)
+    places = pd.DataFrame({"lat": lat.round(4), "lon": lon.round(4)})[valid.fillna(False)]
+    distinct = places.drop_duplicates()
+    names = [_zone_at(a, b) for a, b in zip(distinct["lat"].tolist(), distinct["lon"].tolist())]
+    distinct = distinct.assign(zone=names)
+    zone = places.merge(distinct, on=["lat", "lon"], how="left")["zone"]
+    zone.index = places.index
+    return zone.reindex(lat.index).astype("string")
