@@ -6,8 +6,8 @@ the review/upload commands, so both pick exactly the same photos for the same wo
 from __future__ import annotations
 
 import csv
-import fnmatch
 import io
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -40,6 +40,28 @@ def natural_key(names: pd.Series) -> pd.Series:
     return key
 
 
+def glob_regex(glob: str) -> str:
+    """An fnmatch-style glob (* ? [seq] [!seq]) as an anchored regex that RE2 (pyarrow) runs too."""
+    out, i = [], 0
+    while i < len(glob):
+        char = glob[i]
+        close = glob.find("]", i + 2) if char == "[" else -1
+        if char == "*":
+            out.append(".*")
+        elif char == "?":
+            out.append(".")
+        elif close > 0:
+            body = glob[i + 1:close]
+            negate = body.startswith("!")
+            body = re.sub(r"([\\\]\[^])", r"\\\1", body[1:] if negate else body)
+            out.append(f"[{'^' if negate else ''}{body}]")
+            i = close
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "(?s)^" + "".join(out) + "$"
+
+
 def _stem(names: pd.Series) -> pd.Series:
     """File names without their extension, so IMG_0199 bounds IMG_0199.jpg and IMG_0199.HEIC."""
     return names.astype("string").str.replace(r"\.[A-Za-z0-9]{1,5}$", "", regex=True)
@@ -69,7 +91,7 @@ class Selection:
         """Boolean column: which rows this selection picks."""
         selected = pd.Series(True, index=paths.index)
         if self.path_globs:
-            pattern = "|".join(f"(?:{fnmatch.translate(g)})" for g in self.path_globs)
+            pattern = "|".join(f"(?:{glob_regex(g)})" for g in self.path_globs)
             selected &= paths.astype("string").str.match(pattern).fillna(False)
         if self.first is not None:
             key = natural_key(_stem(file_names))

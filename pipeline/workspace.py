@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -130,3 +131,23 @@ def write_csv(path: Path, df: pd.DataFrame) -> None:
     """Write a CSV atomically, UTF-8 with a BOM so spreadsheets read non-ASCII names right."""
     with _atomic_target(path) as tmp:
         df.to_csv(tmp, index=False, encoding="utf-8-sig")
+
+
+def write_audit_csv(path: Path, resolved: pd.DataFrame) -> None:
+    """The resolved table as a spreadsheet-friendly CSV: ISO text times, the UTC seconds a number
+    with millisecond precision, booleans as true/false."""
+    view = resolved.copy()
+    view["local_time"] = view["local_time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3]
+    view["utc_time"] = view["utc_time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
+    view["capture_time_secs_utc"] = seconds_text(view["capture_time_secs_utc"])
+    view["approved"] = view["approved"].astype("string").str.lower()
+    write_csv(path, view)
+
+
+def seconds_text(seconds: pd.Series) -> pd.Series:
+    """Float seconds -> exact millisecond text ('1400269584.123'), on the whole column."""
+    millis = (seconds * 1000).round().astype("Int64")
+    whole, frac = millis.abs() // 1000, millis.abs() % 1000
+    sign = pd.Series(np.where(millis.fillna(0) < 0, "-", ""), index=seconds.index)
+    return (sign + whole.astype("string") + "." + frac.astype("string").str.zfill(3)).where(
+        millis.notna())

@@ -1,0 +1,21 @@
+"""Build small photos tables in tests, the way extract would have written them."""
+from __future__ import annotations
+
+import pandas as pd
+
+from pipeline.schema import PHOTOS, empty
+
+
+def photos(*rows: dict, folder: str = "/photos/trip") -> pd.DataFrame:
+    """One photos row per dict; unnamed files are IMG_1.jpg, IMG_2.jpg, ... in `folder`."""
+    records = []
+    for number, row in enumerate(rows, start=1):
+        record = dict.fromkeys(PHOTOS.names)
+        record.update(file_name=f"IMG_{number}.jpg", folder=folder, file_size=1000,
+                      mtime_ns=0, sha256=f"{number:064x}", file_type="JPEG")
+        record.update(row)
+        record.setdefault("path", None)
+        if record["path"] is None:
+            record["path"] = f"{record['folder']}/{record['file_name']}"
+        records.append(record)
+    return pd.DataFrame(records, columns=PHOTOS.names).astype(empty(PHOTOS).dtypes.to_dict())
