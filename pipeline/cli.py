@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from .schema import TZ_SOURCES
 from .workspace import Workspace, WorkspaceBusy
 
 
@@ -86,7 +87,9 @@ def read_stage_input(ws: Workspace, path: Path, schema, hint: str):
 def resolve_command(ws: Workspace, default_tz: str, overrides: Path | None):
     """Give every photo a zone, its source and its UTC instant; write the audit CSV."""
     from . import resolve as stage
+    from .overrides import rules_table
     from .schema import PHOTOS
+    from .workspace import write_csv
     from .zones import ZoneError, is_fixed
 
     try:
@@ -105,6 +108,7 @@ def resolve_command(ws: Workspace, default_tz: str, overrides: Path | None):
         echo_warnings(caught)
         resolved = reconcile(ws, resolved)
         save_resolved(ws, resolved)
+        write_csv(ws.rules_in_force, rules_table(rules))
         ws.write_manifest_entry("resolve", {
             "default_tz": settings.default_tz,
             "overrides": str(overrides_path) if overrides_path else None,
@@ -114,8 +118,129 @@ def resolve_command(ws: Workspace, default_tz: str, overrides: Path | None):
 
 
 def reconcile(ws: Workspace, resolved):
-    """Reapply what lives beside the table: approvals and the upload ledger."""
-    return resolved
+    """Reapply what lives beside the table: the approvals that still hold, the upload ledger."""
+    from .approvals import apply_approvals
+
+    return apply_approvals(resolved, read_approvals(ws))
+
+
+def read_approvals(ws: Workspace):
+    from .approvals import empty_approvals, parse_approvals
+
+    if not ws.approvals.exists():
+        return empty_approvals()
+    try:
+        return parse_approvals(ws.approvals.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        fail(f"{ws.approvals}: {exc}")
+
+
+def selection_options(f):
+    """The shared selection: every given option narrows it (AND)."""
+    options = [
+        click.option("--all", "select_all", is_flag=True, help="Every photo."),
+        click.option("--path-glob", "path_globs", multiple=True, metavar="GLOB",
+                     help="fnmatch on the absolute path (repeatable: any of them)."),
+        click.option("--first", metavar="NAME", help="File-name range start (natural order)."),
+        click.option("--last", metavar="NAME", help="File-name range end, inclusive."),
+        click.option("--local-from", metavar="ISO", help="Local time from (inclusive)."),
+        click.option("--local-to", metavar="ISO", help="Local time to (inclusive; a bare date "
+                                                        "means the whole day)."),
+        click.option("--flagged/--unflagged", default=None, help="Only rows with / without flags."),
+        click.option("--source", type=click.Choice(TZ_SOURCES), help="Only this tz_source."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def build_selection(select_all, path_globs, first, last, local_from, local_to, flagged, source):
+    """The options as a Selection, or None when none was given."""
+    from .overrides import Selection, parse_local
+
+    if (first is None) != (last is None):
+        fail("--first and --last go together")
+    if not (select_all or path_globs or first or local_from or local_to or source
+            or flagged is not None):
+        return None
+    try:
+        start = parse_local(local_from) if local_from else None
+        end = parse_local(local_to, end=True) if local_to else None
+    except ValueError as exc:
+        fail(f"bad local time ({exc})")
+    return Selection(list(path_globs), first, last, start, end, flagged, source)
+
+
+def change_approvals(ws: Workspace, command: str, selection_args: dict) -> None:
+    """approve/unapprove: update approvals.csv, then the approved column of the tables."""
+    from . import approvals as ledger
+    from .schema import RESOLVED
+    from .workspace import atomic_write_text
+
+    selection = build_selection(**selection_args)
+    if selection is None:
+        fail(f"say which photos to {command}: --all, or narrow with --path-glob, --first/--last, "
+             "--local-from/--local-to, --flagged/--unflagged, --source")
+    with writing(ws, command):
+        resolved = read_stage_input(ws, ws.resolved, RESOLVED, "photoflux resolve")
+        selected = selection.mask(resolved)
+        if not selected.any():
+            fail("the selection matches no photo", 1)
+        approvals = read_approvals(ws)
+        if command == "approve":
+            refused = selected & ~ledger.uploadable(resolved)
+            if refused.any():
+                click.echo(f"refused {int(refused.sum())} photos without a time or with a read "
+                           "error (they can never be uploaded)", err=True)
+            approvals = ledger.approve(approvals, resolved, selected, now_iso())
+        else:
+            approvals = ledger.unapprove(approvals, resolved, selected)
+        atomic_write_text(ws.approvals, ledger.approvals_csv(approvals))
+        resolved = reconcile(ws, resolved)
+        save_resolved(ws, resolved)
+    click.echo(f"{command}: {int(selected.sum())} selected; {ledger.counts(resolved)}")
+
+
+@main.command()
+@workspace_option
+@selection_options
+def approve(ws: Workspace, **selection_args):
+    """Approve the selected photos' times exactly as they are now."""
+    change_approvals(ws, "approve", selection_args)
+
+
+@main.command()
+@workspace_option
+@selection_options
+def unapprove(ws: Workspace, **selection_args):
+    """Withdraw the approval of the selected photos."""
+    change_approvals(ws, "unapprove", selection_args)
+
+
+@main.command()
+@workspace_option
+def report(ws: Workspace):
+    """Write reports/audit.xlsx and reports/audit.html from the resolved table."""
+    from .schema import RESOLVED
+
+    with writing(ws, "report"):
+        resolved = read_stage_input(ws, ws.resolved, RESOLVED, "photoflux resolve")
+        write_reports(ws, resolved)
+    click.echo(f"wrote {ws.audit_xlsx}, {ws.audit_html} and {ws.audit_csv}")
+
+
+def write_reports(ws: Workspace, resolved) -> None:
+    import pandas as pd
+
+    from . import report as audit
+    from .overrides import rules_table
+    from .workspace import atomic_write_bytes, atomic_write_text
+
+    overrides = pd.read_csv(ws.rules_in_force, dtype="string", encoding="utf-8-sig") if ws.rules_in_force.exists() \
+        else rules_table([])
+    atomic_write_bytes(ws.audit_xlsx, audit.workbook_bytes(resolved, overrides))
+    atomic_write_text(ws.audit_html, audit.html_page(resolved, overrides))
+    ws.write_manifest_entry("report", {"rows": len(resolved), "finished": now_iso()})
 
 
 def save_resolved(ws: Workspace, resolved) -> None:
@@ -137,6 +262,18 @@ def resolve_summary(resolved) -> str:
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@main.command()
+@workspace_option
+def status(ws: Workspace):
+    """One screen: what has run, what the photos look like, what to do next."""
+    from .schema import RESOLVED
+    from .status import status_text
+    from .workspace import read_table
+
+    resolved = read_table(ws.resolved, RESOLVED) if ws.resolved.exists() else None
+    click.echo(status_text(ws, resolved))
 
 
 @main.command()

@@ -86,21 +86,32 @@ class Selection:
     last: str | None = None
     local_from: pd.Timestamp | None = None
     local_to: pd.Timestamp | None = None
+    flagged: bool | None = None
+    source: str | None = None
 
-    def mask(self, paths: pd.Series, file_names: pd.Series, local: pd.Series) -> pd.Series:
-        """Boolean column: which rows this selection picks."""
-        selected = pd.Series(True, index=paths.index)
+    def mask(self, table: pd.DataFrame, local: pd.Series | None = None) -> pd.Series:
+        """Boolean column: which rows of `table` this selection picks.
+
+        `local` is the local time to compare (default: the table's `local_time`); `flagged`
+        and `source` read the resolved table's `flags` and `tz_source`.
+        """
+        local = table["local_time"] if local is None else local
+        selected = pd.Series(True, index=table.index)
         if self.path_globs:
             pattern = "|".join(f"(?:{glob_regex(g)})" for g in self.path_globs)
-            selected &= paths.astype("string").str.match(pattern).fillna(False)
+            selected &= table["path"].astype("string").str.match(pattern).fillna(False)
         if self.first is not None:
-            key = natural_key(_stem(file_names))
+            key = natural_key(_stem(table["file_name"]))
             bounds = natural_key(_stem(pd.Series([self.first, self.last])))
             selected &= (key >= bounds.iloc[0]) & (key <= bounds.iloc[1])
         if self.local_from is not None:
             selected &= (local >= self.local_from).fillna(False)
         if self.local_to is not None:
             selected &= (local <= self.local_to).fillna(False)
+        if self.flagged is not None:
+            selected &= (table["flags"].fillna("") != "") == self.flagged
+        if self.source is not None:
+            selected &= (table["tz_source"] == self.source).fillna(False)
         return selected.astype(bool)
 
 

@@ -79,7 +79,7 @@ def _rule_columns(rules: list[Rule], frame: pd.DataFrame, recorded: pd.Series):
     note = override_tz.copy()
     shift = pd.Series(pd.NA, index=frame.index, dtype="Int64")
     for rule in rules:
-        hit = rule.selection.mask(frame["path"], frame["file_name"], recorded)
+        hit = rule.selection.mask(frame, local=recorded)
         if not hit.any():
             warnings.warn(f"overrides line {rule.line}: rule matches no photo", ResolveWarning)
             continue

@@ -66,6 +66,7 @@ TZ_SOURCES = ("override", "offset", "gps", "location", "carried", "default")
 
 
 _NULLABLE = {
+    pa.string(): pd.StringDtype(storage="pyarrow", na_value=float("nan")),
     pa.int64(): pd.Int64Dtype(),
     pa.int32(): pd.Int32Dtype(),
     pa.bool_(): pd.BooleanDtype(),
@@ -73,7 +74,8 @@ _NULLABLE = {
 
 
 def to_pandas(table: pa.Table) -> pd.DataFrame:
-    """Arrow to pandas keeping integers and booleans nullable (no silent float/object casts)."""
+    """Arrow to pandas with one dtype per column type: text stays text even when all null,
+    integers and booleans stay nullable (no silent float/object casts)."""
     return table.to_pandas(types_mapper=_NULLABLE.get)
 
 

@@ -44,6 +44,7 @@ class Workspace:
     resolved = property(lambda self: self.data / "resolved.parquet")
     manifest = property(lambda self: self.data / "manifest.json")
     uploads = property(lambda self: self.data / "uploads.sqlite")
+    rules_in_force = property(lambda self: self.data / "overrides_in_force.csv")
     approvals = property(lambda self: self.root / "approvals.csv")
     audit_csv = property(lambda self: self.reports / "audit.csv")
     audit_xlsx = property(lambda self: self.reports / "audit.xlsx")

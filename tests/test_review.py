@@ -1,0 +1,123 @@
+"""Approvals that hold only for the exact time a person saw; selections; status."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from frames import photos
+from pipeline.cli import main
+from pipeline.schema import PHOTOS, RESOLVED
+from pipeline.workspace import Workspace, read_table, write_table
+
+TRIP = [
+    {"file_name": "IMG_0001.jpg", "datetime_original": "2019:07:04 12:00:00",
+     "offset_time_original": "+02:00"},
+    {"file_name": "IMG_0002.jpg", "datetime_original": "2019:07:04 13:00:00"},
+    {"file_name": "IMG_0010.jpg", "datetime_original": "2019:07:05 09:00:00",
+     "gps_lat": 40.7128, "gps_lon": -74.006},
+    {"file_name": "DSC_0001.jpg", "datetime_original": "2019:07:05 10:00:00",
+     "gps_date": "2019:06:01", "gps_time": "01:00:00"},  # stale fix: flagged
+    {"file_name": "broken.jpg", "error": "not an image"},
+    {"file_name": "notime.jpg", "datetime_original": "0000:00:00 00:00:00"},
+]
+
+
+def run(ws: Workspace, *args: str, code: int = 0):
+    result = CliRunner().invoke(main, [args[0], "-w", str(ws.root), *args[1:]])
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+@pytest.fixture
+def ws(tmp_path) -> Workspace:
+    ws = Workspace(tmp_path / "ws")
+    write_table(ws.photos, photos(*TRIP, folder=str(tmp_path / "photos")), PHOTOS)
+    run(ws, "resolve", "--default-tz", "Europe/Berlin")
+    return ws
+
+
+def table(ws: Workspace) -> pd.DataFrame:
+    return read_table(ws.resolved, RESOLVED).set_index("file_name")
+
+
+def approved(ws: Workspace) -> set[str]:
+    t = table(ws)
+    return set(t.index[t["approved"].fillna(False).astype(bool)])
+
+
+def test_approval_lapses_only_for_the_photo_whose_time_changed(ws):
+    run(ws, "approve", "--first", "IMG_0001", "--last", "IMG_0010")
+    assert approved(ws) == {"IMG_0001.jpg", "IMG_0002.jpg", "IMG_0010.jpg"}
+    (ws.root / "overrides.csv").write_text("first,last,tz\nIMG_0002,IMG_0002,Asia/Tokyo\n")
+    run(ws, "resolve", "--default-tz", "Europe/Berlin")
+    assert approved(ws) == {"IMG_0001.jpg", "IMG_0010.jpg"}
+    audit = pd.read_csv(ws.audit_csv, encoding="utf-8-sig").set_index("file_name")
+    assert not audit.loc["IMG_0002.jpg", "approved"]
+    assert audit.loc["IMG_0001.jpg", "approved"]
+
+
+def test_approval_holds_when_the_same_instant_comes_back(ws):
+    run(ws, "approve", "--all")
+    run(ws, "resolve", "--default-tz", "America/Chicago")  # IMG_0002 carries: unchanged
+    assert "IMG_0002.jpg" in approved(ws)
+
+
+def test_approval_lapses_when_the_bytes_change(ws, tmp_path):
+    run(ws, "approve", "--all")
+    edited = read_table(ws.photos, PHOTOS)
+    edited.loc[edited["file_name"] == "IMG_0010.jpg", "sha256"] = "f" * 64
+    write_table(ws.photos, edited, PHOTOS)
+    run(ws, "resolve", "--default-tz", "Europe/Berlin")
+    assert "IMG_0010.jpg" not in approved(ws)
+    assert "IMG_0001.jpg" in approved(ws)
+
+
+def test_approve_refuses_rows_without_time_or_with_errors(ws):
+    output = run(ws, "approve", "--all")
+    assert "refused 2" in output
+    assert approved(ws) == {"IMG_0001.jpg", "IMG_0002.jpg", "IMG_0010.jpg", "DSC_0001.jpg"}
+    assert "4 approved (1 of them flagged), 0 still unapproved" in output
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--path-glob", "*/DSC_*"], {"DSC_0001.jpg"}),
+    (["--path-glob", "*/DSC_*", "--path-glob", "*/IMG_0001.jpg"], {"DSC_0001.jpg", "IMG_0001.jpg"}),
+    (["--first", "IMG_2", "--last", "IMG_10"], {"IMG_0002.jpg", "IMG_0010.jpg"}),
+    (["--local-from", "2019-07-05"], {"IMG_0010.jpg", "DSC_0001.jpg"}),
+    (["--local-to", "2019-07-04"], {"IMG_0001.jpg", "IMG_0002.jpg"}),
+    (["--flagged"], {"DSC_0001.jpg"}),
+    (["--unflagged", "--local-from", "2019-07-05"], {"IMG_0010.jpg"}),
+    (["--source", "carried"], {"IMG_0002.jpg", "DSC_0001.jpg"}),
+    (["--source", "location", "--first", "IMG_1", "--last", "IMG_9"], set()),
+])
+def test_selection_options_narrow_together(ws, args, expected):
+    result = CliRunner().invoke(main, ["approve", "-w", str(ws.root), *args])
+    assert result.exit_code == (0 if expected else 1), result.output
+    assert approved(ws) == expected
+    if not expected:
+        assert "matches no photo" in result.output
+
+
+def test_unapprove_withdraws(ws):
+    run(ws, "approve", "--all")
+    run(ws, "unapprove", "--path-glob", "*/IMG_000?.jpg")
+    assert approved(ws) == {"IMG_0010.jpg", "DSC_0001.jpg"}
+
+
+def test_approve_needs_a_selection(ws):
+    output = run(ws, "approve", code=2)
+    assert "--all" in output
+
+
+def test_second_writer_is_refused_while_the_workspace_is_locked(ws):
+    with ws.writer("upload"):
+        output = run(ws, "approve", "--all", code=1)
+    assert "'photoflux upload'" in output
+    assert approved(ws) == set()
+
+
+def test_status_names_the_next_step(ws):
+    output = run(ws, "status")
+    assert "resolve  ran" in output and "photos   6" in output
+    assert "photoflux report" in output
