@@ -120,8 +120,16 @@ def resolve_command(ws: Workspace, default_tz: str, overrides: Path | None):
 def reconcile(ws: Workspace, resolved):
     """Reapply what lives beside the table: the approvals that still hold, the upload ledger."""
     from .approvals import apply_approvals
+    from .upload import Ledger, apply_ledger
 
-    return apply_approvals(resolved, read_approvals(ws))
+    resolved = apply_approvals(resolved, read_approvals(ws))
+    if ws.uploads.exists():
+        ledger = Ledger(ws.uploads)
+        try:
+            resolved = apply_ledger(resolved, ledger.history())
+        finally:
+            ledger.close()
+    return resolved
 
 
 def read_approvals(ws: Workspace):
@@ -266,6 +274,65 @@ def now_iso() -> str:
 
 @main.command()
 @workspace_option
+@click.option("--server", required=True, metavar="URL", help="The Fluxtream server's base URL.")
+@click.option("--user", required=True, help="Fluxtream user name.")
+@selection_options
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 32),
+              help="Concurrent keep-alive sessions.")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; send and write nothing.")
+@click.option("--allow-http", is_flag=True, help="Allow plain http to a non-loopback host.")
+@click.option("--allow-retime", is_flag=True,
+              help="Send photos already on the server at another time (makes a second copy).")
+@click.option("--cacert", type=click.Path(dir_okay=False, exists=True),
+              help="CA bundle or self-signed certificate to trust for https.")
+def upload(ws: Workspace, server, user, workers, dry_run, allow_http, allow_retime, cacert,
+           **selection_args):
+    """Send approved photos (narrowed by the selection) to a Fluxtream server, exactly once."""
+    from . import upload as client_side
+    from .schema import RESOLVED
+
+    try:
+        base = client_side.check_transport(server, allow_http)
+    except client_side.UploadError as exc:
+        fail(str(exc))
+    selection = build_selection(**selection_args)
+    if dry_run:
+        resolved = read_stage_input(ws, ws.resolved, RESOLVED, "photoflux resolve")
+        rows = client_side.candidates(resolved, selection and selection.mask(resolved))
+        click.echo(client_side.dry_run_text(rows, ws.uploads, base, user, allow_retime))
+        return
+    prompt = (lambda text: click.prompt(text, hide_input=True)) if sys.stdin.isatty() else None
+    try:
+        password = client_side.read_password(base, user, prompt)
+    except client_side.UploadError as exc:
+        fail(str(exc))
+    with writing(ws, "upload"):
+        resolved = read_stage_input(ws, ws.resolved, RESOLVED, "photoflux resolve")
+        selected = selection.mask(resolved) if selection is not None else None
+        if selected is not None and not selected.any():
+            fail("the selection matches no photo", 1)
+        client = client_side.Client(base, user, password, verify=cacert or True)
+        try:
+            outcome = client_side.run(ws, resolved, selected, client, workers, allow_retime,
+                                      save=lambda table: save_resolved(ws, table),
+                                      progress=show_progress())
+        except client_side.UploadError as exc:
+            fail(str(exc), 2)
+        ws.write_manifest_entry("upload", {"server": base, "user": user, "finished": now_iso(),
+                                           "rows": outcome.selected, "counts": outcome.counts})
+    click.echo(outcome.summary)
+    if allow_retime and outcome.counts.get("retimed_sent"):
+        click.echo("photoflux: warning: re-timed photos were sent again: the timeline now holds "
+                   "two copies of each", err=True)
+    sys.exit(1 if outcome.failed else 0)
+
+
+def show_progress() -> bool:
+    return sys.stderr.isatty()
+
+
+@main.command()
+@workspace_option
 def status(ws: Workspace):
     """One screen: what has run, what the photos look like, what to do next."""
     from .schema import RESOLVED
@@ -300,3 +367,50 @@ def serve(**options):
         run(**options)
     except ValueError as exc:
         fail(str(exc))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@workspace_option
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Processes reading files (default: one per core).")
+def extract(paths, ws, quiet, workers):
+    """Read every photo's EXIF evidence under PATH... into WS/data/photos.parquet.
+
+    Unchanged files (same path, size and modification time) keep their rows without being
+    opened again; changed files are re-read; files that are gone are dropped.
+    """
+    import time
+    from datetime import datetime, timezone
+
+    from . import __version__
+    from .extract import extract as extract_photos
+    from .schema import PHOTOS
+    from .workspace import read_table, write_table
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        fail(f"no such file or folder: {', '.join(missing)}")
+    started = time.monotonic()
+    try:
+        with ws.writer("extract"):
+            previous = read_table(ws.photos, PHOTOS) if ws.photos.exists() else None
+            photos = extract_photos(paths, previous, workers=workers,
+                                    progress=not quiet and sys.stderr.isatty())
+            write_table(ws.photos, photos, PHOTOS)
+            counts = {**photos.attrs["extract"], "rows": len(photos),
+                      "errors": int(photos["error"].notna().sum())}
+            seconds = round(time.monotonic() - started, 3)
+            ws.write_manifest_entry("extract", {
+                "paths": [str(p.absolute()) for p in paths], **counts, "seconds": seconds,
+                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "version": __version__,
+            })
+    except WorkspaceBusy as exc:
+        fail(str(exc), 1)
+    except FileNotFoundError as exc:  # a PATH that vanished since the check
+        fail(str(exc))
+    click.echo(f"extract: {counts['rows']} photos ({counts['read']} read, {counts['reused']} "
+               f"unchanged, {counts['dropped']} dropped), {counts['errors']} with errors, "
+               f"in {seconds:.1f} s -> {ws.photos}")

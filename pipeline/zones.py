@@ -29,11 +29,8 @@ class ZoneError(ValueError):
 
 
 def parse_fixed_offset(text: str) -> int | None:
-    """'+05:30' -> 330, 'Z' -> 0; None when `text` is not a fixed offset."""
-    text = text.strip()
-    if text in ("Z", "UTC", "+00:00", "-00:00"):
-        return 0
-    match = _OFFSET_RE.match(text)
+    """'+05:30' -> 330; None when `text` is not a fixed offset (an IANA name, say)."""
+    match = _OFFSET_RE.match(text.strip())
     if not match:
         return None
     sign, hours, minutes = match.groups()
