@@ -1,0 +1,99 @@
+"""`photoflux serve`: a Fluxtream-compatible photo server on uvicorn, with fault injection.
+
+`run` checks the options, opens the store, binds the socket itself (so `--port 0` works and the
+real address is logged as `listening on URL`), and serves the app from `app.py` until SIGINT/TERM.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import sqlite3
+import ssl
+from pathlib import Path
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from .app import Account, Faults, create_app
+from .store import Store
+
+log = logging.getLogger("photoflux.server")
+
+
+class DroppingH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, plus a way for the app to drop a connection unanswered.
+
+    ASGI has no message for "close without answering", which --drop-rate needs, so each request's
+    scope gets `extensions["photoflux.drop"]`: it marks the request cycle disconnected, so
+    uvicorn writes nothing more for it, and aborts the transport: the client sees the connection
+    close with no status line at all.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        app = self.app
+
+        async def app_with_drop(scope, receive, send):
+            scope.setdefault("extensions", {})["photoflux.drop"] = self.drop
+            await app(scope, receive, send)
+
+        self.app = app_with_drop
+
+    def drop(self):
+        self.cycle.disconnected = True
+        self.transport.abort()
+
+
+def parse_users(users) -> dict[str, str]:
+    """{name: password} from "NAME:PASSWORD" strings; ValueError (without the password) if bad."""
+    accounts = {}
+    for number, user in enumerate(users, 1):
+        name, colon, password = user.partition(":")
+        if not (name and colon and password):
+            raise ValueError(f"--user #{number} must look like NAME:PASSWORD")
+        if name in accounts:
+            raise ValueError(f"--user {name} is given twice")
+        accounts[name] = password
+    return accounts
+
+
+def listen(host: str, port: int) -> socket.socket:
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def run(host: str, port: int, store: Path, users, fail_rate: float = 0.0, drop_rate: float = 0.0,
+        delay_ms: int = 0, seed: int | None = None, certfile=None, keyfile=None,
+        max_upload_mb: int = 100):
+    """Serve until interrupted. Raises ValueError for bad options (the CLI prints it, exit 2)."""
+    passwords = parse_users(users)
+    if bool(certfile) != bool(keyfile):
+        raise ValueError("--certfile and --keyfile go together")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        photo_store = Store(store)
+        ids = photo_store.guest_ids(passwords)
+    except (OSError, sqlite3.Error) as exc:
+        raise ValueError(f"cannot open the store {store}: {exc}") from None
+    accounts = {name: Account(name, password, ids[name]) for name, password in passwords.items()}
+    faults = Faults(fail_rate, drop_rate, seed)
+    app = create_app(photo_store, accounts, faults, delay_ms, max_upload_mb)
+    config = uvicorn.Config(app, http=DroppingH11Protocol, ws="none", lifespan="off",
+                            log_config=None, access_log=False, ssl_certfile=certfile,
+                            ssl_keyfile=keyfile, timeout_graceful_shutdown=3)
+    try:
+        config.load()
+    except (ssl.SSLError, OSError) as exc:
+        raise ValueError(f"cannot use --certfile/--keyfile: {exc}") from None
+    sock = listen(host, port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    url_host = f"[{bound_host}]" if ":" in bound_host else bound_host
+    log.info("listening on %s://%s:%d/ (store %s, users %s)", "https" if certfile else "http",
+             url_host, bound_port, Path(store).absolute(), ", ".join(accounts))
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        photo_store.close()

@@ -1,0 +1,321 @@
+"""The HTTP side of the Fluxtream-compatible server: a Starlette app behind a thin front door.
+
+The front door (`FrontDoor`) sees every request first: it applies --delay-ms, refuses bodies over
+--max-upload-mb, checks HTTP Basic and writes the one log line. The routes below it answer the
+Fluxtream API contract (fluxtream-api.md); every error is the contract's `{"result":"KO",...}`.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from .store import Store
+
+log = logging.getLogger("photoflux.server")
+
+REALM = "Fluxtream"
+NO_CREDENTIALS = "Access Denied - full authentication is required to access this resource"
+BAD_CREDENTIALS_HTML = (
+    "<html><head><title>401 Unauthorized</title></head>"
+    "<body><h1>HTTP Status 401 - Bad credentials</h1></body></html>"
+)
+UNSUPPORTED = "UnsupportedImageFormatException while trying to save the photo"
+#: Capture times must stay within the years a key can spell (YYYY).
+MAX_CAPTURE_SECS = Decimal(253402300799)  # 9999-12-31T23:59:59Z
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    password: str
+    id: int  # the guest id
+
+    def as_guest(self) -> dict:
+        """The `/api/guest` body, in the contract's key order."""
+        return {"username": self.username, "firstname": self.username.capitalize(),
+                "lastname": "", "email": f"{self.username}@example.org",
+                "roles": ["ROLE_USER"], "id": self.id}
+
+
+class BodyTooLarge(Exception):
+    """The request body went past --max-upload-mb while it streamed in."""
+
+
+class Faults:
+    """Decides, per valid photo upload, to fail it (500 before storing) or drop it (stored, no
+    answer). Two draws per upload, always, so a given --seed repeats the same sequence of outcomes.
+    """
+
+    def __init__(self, fail_rate: float, drop_rate: float, seed: int | None):
+        self.fail_rate, self.drop_rate = fail_rate, drop_rate
+        self._random = random.Random(seed)
+
+    def draw(self) -> str | None:
+        fail, drop = self._random.random(), self._random.random()
+        return "fail" if fail < self.fail_rate else "drop" if drop < self.drop_rate else None
+
+
+def ko(status: int, message: str, headers=None) -> JSONResponse:
+    return JSONResponse({"result": "KO", "message": message}, status_code=status, headers=headers)
+
+
+class DropConnection(Response):
+    """Not an answer: closes the connection (through the server's `photoflux.drop` extension)."""
+
+    async def __call__(self, scope, receive, send):
+        scope["extensions"]["photoflux.drop"]()
+
+
+class FrontDoor:
+    """ASGI wrapper every request passes: delay, size cap, HTTP Basic, one log line.
+
+    The log line holds method, path, status and the signed-in user: never a header, a query
+    string or a password. A request answered with no response at all is logged as `dropped`.
+    """
+
+    def __init__(self, app, accounts: dict[str, Account], delay_ms: int, max_body: int):
+        self.app, self.accounts = app, accounts
+        self.delay, self.max_body = delay_ms / 1000, max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started, status, user = time.monotonic(), None, "-"
+
+        async def send_and_note(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await asyncio.sleep(self.delay)
+            headers = Headers(scope=scope)
+            account = self.authenticate(headers.get("authorization"))
+            if isinstance(account, Response):  # one of the two 401s
+                return await account(scope, receive, send_and_note)
+            user = account.username
+            if int(headers.get("content-length") or 0) > self.max_body:
+                return await too_large(self.max_body)(scope, receive, send_and_note)
+            scope.setdefault("state", {})["account"] = account
+            await self.app(scope, self.capped(receive), send_and_note)
+        finally:
+            path = scope["raw_path"].decode("ascii", "backslashreplace")  # as sent: one line
+            log.info("%s %s %s user=%s %dms", scope["method"], path, status or "dropped",
+                     user, (time.monotonic() - started) * 1000)
+
+    def authenticate(self, authorization: str | None) -> Account | Response:
+        """The account the Basic credentials name, or the contract's 401 (two shapes)."""
+        if authorization is None:
+            return ko(401, NO_CREDENTIALS)
+        scheme, _, encoded = authorization.partition(" ")
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+            name, _, password = decoded.partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            name = password = None
+        account = self.accounts.get(name)
+        if (scheme.lower() == "basic" and account
+                and hmac.compare_digest(password.encode(), account.password.encode())):
+            return account
+        return HTMLResponse(BAD_CREDENTIALS_HTML, status_code=401,
+                            headers={"WWW-Authenticate": f'Basic realm="{REALM}"'})
+
+    def capped(self, receive):
+        """`receive`, raising BodyTooLarge once more than --max-upload-mb has come in."""
+        seen = 0
+
+        async def receive_capped():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_body:
+                raise BodyTooLarge
+            return message
+
+        return receive_capped
+
+
+def too_large(max_body: int) -> JSONResponse:
+    return ko(413, f"Request body larger than the server's limit of {max_body // 2**20} MB")
+
+
+def sniff(data: bytes) -> str | None:
+    """The media type the bytes say they are (JPEG, PNG or GIF), else None."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    return None
+
+
+def tag_list(value, what: str) -> list[str]:
+    """Tags from a list of strings or one comma-separated string (blanks dropped)."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
+        raise HTTPException(400, f"{what} must be a list of strings or a comma-separated string")
+    return [tag.strip() for item in items for tag in item.split(",") if tag.strip()]
+
+
+def parse_metadata(text: str) -> tuple[int, str | None, list[str]]:
+    """(capture ms, comment, tags) from the metadata part; 400 if it breaks the contract.
+
+    Numbers are read as decimals so the milliseconds are the sent number truncated exactly
+    (a float would turn 1.001 s into 1000 ms).
+    """
+    try:  # NaN and Infinity stay strings, so they fail the number check below
+        meta = json.loads(text, parse_float=Decimal, parse_constant=str)
+    except ValueError:
+        raise HTTPException(400, "metadata is not valid JSON") from None
+    if not isinstance(meta, dict):
+        raise HTTPException(400, "metadata must be a JSON object")
+    secs = meta.get("capture_time_secs_utc")
+    is_number = isinstance(secs, (int, Decimal)) and not isinstance(secs, bool)
+    if not (is_number and 0 <= secs <= MAX_CAPTURE_SECS):
+        raise HTTPException(400, "metadata.capture_time_secs_utc is required: seconds, >= 0")
+    comment = meta.get("comment")
+    if comment is not None and not isinstance(comment, str):
+        raise HTTPException(400, "metadata.comment must be a string")
+    tags = meta.get("tags")
+    tags = [] if tags is None else tag_list(tags, "metadata.tags")
+    return int(Decimal(secs) * 1000), comment, tags
+
+
+def create_app(store: Store, accounts: dict[str, Account], faults: Faults,
+               delay_ms: int = 0, max_upload_mb: int = 100):
+    """The ASGI app: routes in Starlette, wrapped in the FrontDoor."""
+    max_body = max_upload_mb * 2**20
+
+    def account(request: Request, uid: int | None = None) -> Account:
+        """The signed-in account; 403 if the URL names another guest's timeline."""
+        me = request.state.account
+        if uid is not None and uid != me.id:
+            raise HTTPException(403, "Access Denied - this is another guest's timeline")
+        return me
+
+    def photo_item(request: Request, photo) -> dict:
+        return {"id": photo.id, "key": photo.key, "begin_d": photo.capture_ms / 1000,
+                "end_d": photo.capture_ms / 1000, "comment": photo.comment, "tags": photo.tags,
+                "url": str(request.url_for("photo", key=photo.key)), "thumbnails": []}
+
+    async def own_photo(request: Request):
+        me = account(request, request.path_params["uid"])
+        photo = await run_in_threadpool(store.by_id, me.id, request.path_params["id"])
+        if photo is None:
+            raise HTTPException(404, "no such photo")
+        return me, photo
+
+    async def guest(request: Request):
+        return JSONResponse(account(request).as_guest())
+
+    async def upload(request: Request):
+        """Store one photo (or find it again): created/updated, 400, 415, and the faults."""
+        me = account(request)
+        if request.query_params.get("connector_name") != "fluxtream_capture":
+            return ko(400, "connector_name must be fluxtream_capture")
+        async with request.form() as form:
+            photo, metadata = form.get("photo"), form.get("metadata")
+            if photo is None or metadata is None:
+                return ko(400, "the multipart 'photo' and 'metadata' parts are both required")
+            if not isinstance(photo, UploadFile):
+                return ko(400, "the 'photo' part must be a file part (with a filename)")
+            data = await photo.read()
+            if isinstance(metadata, UploadFile):
+                metadata = (await metadata.read()).decode("utf-8", "replace")
+        capture_ms, comment, tags = parse_metadata(metadata)
+        if not data:
+            return ko(400, "the photo is empty")
+        media_type = sniff(data)
+        if media_type is None:
+            return ko(415, UNSUPPORTED)
+        fault = faults.draw()
+        if fault == "fail":
+            return ko(500, "Photo upload failed because of an injected storage failure")
+        operation, photo_id, key = await run_in_threadpool(
+            store.save, me.id, data, capture_ms, media_type, comment, tags)
+        if fault == "drop":
+            return DropConnection()
+        return JSONResponse({"result": "OK", "message": f"photo {operation} sucessfully!",
+                             "payload": {"operation": operation, "key": key, "id": photo_id}})
+
+    async def photo(request: Request):
+        me = account(request)
+        found = await run_in_threadpool(store.by_key, me.id, request.path_params["key"])
+        if found is None:
+            raise HTTPException(404, "no such photo")
+        return FileResponse(found.path, media_type=found.media_type)
+
+    async def photos(request: Request):
+        me = account(request, request.path_params["uid"])
+        is_before = request.query_params.get("isBefore", "false").lower()
+        if is_before not in ("true", "false"):
+            raise HTTPException(400, "isBefore must be true or false")
+        found = await run_in_threadpool(
+            store.nearest, me.id, request.path_params["secs"] * 1000, request.path_params["count"],
+            is_before == "true")
+        return JSONResponse([photo_item(request, p) for p in found])
+
+    async def get_metadata(request: Request):
+        _, found = await own_photo(request)
+        return JSONResponse({"comment": found.comment, "tags": found.tags})
+
+    async def set_metadata(request: Request):
+        me, found = await own_photo(request)
+        async with request.form() as form:
+            comment = form.get("comment")
+            tags = form.getlist("tags")
+        if any(isinstance(value, UploadFile) for value in [comment, *tags]):
+            raise HTTPException(400, "comment and tags must be text fields, not files")
+        changed = await run_in_threadpool(store.set_metadata, me.id, found.id, comment,
+                                          tag_list(tags, "tags") if tags else None)
+        return JSONResponse({"result": "OK", "message": "metadata updated",
+                             "payload": {"comment": changed.comment, "tags": changed.tags}})
+
+    async def delete(request: Request):
+        me, found = await own_photo(request)
+        await run_in_threadpool(store.delete, me.id, found.id)
+        return JSONResponse({"result": "OK", "message": f"photo {found.id} deleted"})
+
+    async def http_error(request: Request, exc: HTTPException):
+        return ko(exc.status_code, exc.detail, exc.headers)
+
+    async def server_error(request: Request, exc: Exception):
+        return ko(500, "Internal Server Error")
+
+    async def body_too_large(request: Request, exc: BodyTooLarge):
+        return too_large(max_body)
+
+    metadata_path = "/api/bodytrack/metadata/{uid:int}/FluxtreamCapture.photo/{id:int}"
+    app = Starlette(
+        routes=[
+            Route("/api/guest", guest),
+            Route("/api/bodytrack/photoUpload", upload, methods=["POST"]),
+            Route("/api/bodytrack/photo/{key:path}", photo, name="photo"),
+            Route("/api/bodytrack/photos/{uid:int}/FluxtreamCapture.photo/{secs:float}/{count:int}",
+                  photos),
+            Route(metadata_path + "/get", get_metadata),
+            Route(metadata_path + "/set", set_metadata, methods=["POST"]),
+            Route("/api/v1/bodytrack/photo/{uid:int}/{id:int}", delete, methods=["DELETE"]),
+        ],
+        exception_handlers={HTTPException: http_error, BodyTooLarge: body_too_large,
+                            Exception: server_error},
+    )
+    return FrontDoor(app, accounts, delay_ms, max_body)

@@ -1,0 +1,183 @@
+"""The server's store: one SQLite database plus content-addressed photo files under one folder.
+
+File names are derived only from the server's own SHA-256 of the bytes, never from a request, so
+no key or id a client sends can name a path. One lock serialises writes, so dedup on (guest,
+bytes, capture millisecond) holds however many connections upload the same photo at once.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS guests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    username TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS photos (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    guest_id INTEGER NOT NULL REFERENCES guests(id),
+    sha256 TEXT NOT NULL,
+    capture_ms INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    comment TEXT,
+    tags TEXT NOT NULL DEFAULT '[]',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (guest_id, sha256, capture_ms)
+);
+CREATE INDEX IF NOT EXISTS photos_by_time ON photos (guest_id, capture_ms);
+CREATE INDEX IF NOT EXISTS photos_by_key ON photos (guest_id, key);
+"""
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def photo_key(guest_id: int, capture_ms: int, sha256: str) -> str:
+    """The contract's key: `<guest>.FluxtreamCapture.photo.<YYYYDDD>.<captureMillis>_<sha256>`.
+
+    Raises OverflowError for a time past year 9999.
+    """
+    day = EPOCH + timedelta(milliseconds=capture_ms)
+    yyyyddd = f"{day.year}{day.timetuple().tm_yday:03d}"
+    return f"{guest_id}.FluxtreamCapture.photo.{yyyyddd}.{capture_ms}_{sha256}"
+
+
+@dataclass(frozen=True)
+class Photo:
+    id: int
+    key: str
+    capture_ms: int
+    media_type: str
+    comment: str | None
+    tags: list[str]
+    path: Path
+
+
+class Store:
+    """Guests, photo rows and photo files under `root`; safe to share between the threads of one
+    process (one server per store: the lock that keeps dedup exact is in-process)."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.blobs = self.root / "photos"
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.root / "store.sqlite", check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self):
+        self._db.close()
+
+    def guest_ids(self, usernames) -> dict[str, int]:
+        """The guest id of each username, created on first sight and stable ever after."""
+        with self._lock, self._db:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO guests (username) VALUES (?)", [(u,) for u in usernames]
+            )
+            return {u: self._db.execute("SELECT id FROM guests WHERE username = ?",
+                                        (u,)).fetchone()[0] for u in usernames}
+
+    def save(self, guest_id: int, data: bytes, capture_ms: int, media_type: str,
+             comment: str | None, tags: list[str]) -> tuple[str, int, str]:
+        """Store a photo once per (guest, bytes, capture ms): ("created"|"updated", id, key).
+
+        The file is in place before its row commits, so a row never points at a missing file.
+        Like Fluxtream, an `updated` upload only touches the row's update time.
+        """
+        sha256, now = hashlib.sha256(data).hexdigest(), time.time()
+        with self._lock, self._db:
+            row = self._db.execute(
+                "SELECT id, key FROM photos WHERE guest_id = ? AND sha256 = ? AND capture_ms = ?",
+                (guest_id, sha256, capture_ms),
+            ).fetchone()
+            if row:
+                self._db.execute("UPDATE photos SET updated_at = ? WHERE id = ?", (now, row[0]))
+                return "updated", row[0], row[1]
+            self._write_blob(sha256, data)
+            key = photo_key(guest_id, capture_ms, sha256)
+            cursor = self._db.execute(
+                "INSERT INTO photos (guest_id, sha256, capture_ms, key, media_type, comment, tags,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (guest_id, sha256, capture_ms, key, media_type, comment, json.dumps(tags),
+                 now, now),
+            )
+            return "created", cursor.lastrowid, key
+
+    def by_key(self, guest_id: int, key: str) -> Photo | None:
+        return self._one("key = ?", guest_id, key)
+
+    def by_id(self, guest_id: int, photo_id: int) -> Photo | None:
+        return self._one("id = ?", guest_id, photo_id)
+
+    def nearest(self, guest_id: int, at_ms: float, count: int, before: bool) -> list[Photo]:
+        """Up to `count` photos strictly before (or after) `at_ms`, nearest first."""
+        where, order = ("capture_ms < ?", "DESC") if before else ("capture_ms > ?", "ASC")
+        return self._many(f"{where} ORDER BY capture_ms {order}, id {order} LIMIT ?",
+                          guest_id, at_ms, count)
+
+    def set_metadata(self, guest_id: int, photo_id: int, comment: str | None,
+                     tags: list[str] | None) -> Photo | None:
+        """Change the comment and/or the tags (None leaves one as it is)."""
+        with self._lock, self._db:
+            self._db.execute(
+                "UPDATE photos SET comment = COALESCE(?, comment), tags = COALESCE(?, tags),"
+                " updated_at = ? WHERE guest_id = ? AND id = ?",
+                (comment, None if tags is None else json.dumps(tags), time.time(),
+                 guest_id, photo_id),
+            )
+        return self.by_id(guest_id, photo_id)
+
+    def delete(self, guest_id: int, photo_id: int) -> bool:
+        """Remove one photo; its file goes too unless another photo shares the bytes."""
+        with self._lock, self._db:
+            row = self._db.execute("SELECT sha256 FROM photos WHERE guest_id = ? AND id = ?",
+                                   (guest_id, photo_id)).fetchone()
+            if not row:
+                return False
+            self._db.execute("DELETE FROM photos WHERE id = ?", (photo_id,))
+            if not self._db.execute("SELECT 1 FROM photos WHERE sha256 = ?", row).fetchone():
+                self._blob_path(row[0]).unlink(missing_ok=True)
+            return True
+
+    def _blob_path(self, sha256: str) -> Path:
+        return self.blobs / sha256[:2] / sha256
+
+    def _write_blob(self, sha256: str, data: bytes):
+        """Write the bytes under their hash, atomically (temp file then rename)."""
+        path = self._blob_path(sha256)
+        if path.exists():
+            return
+        path.parent.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+    _COLUMNS = "id, key, capture_ms, media_type, comment, tags, sha256"
+
+    def _many(self, where: str, guest_id: int, *params) -> list[Photo]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._COLUMNS} FROM photos WHERE guest_id = ? AND {where}",
+                (guest_id, *params)).fetchall()
+        return [Photo(id, key, ms, media_type, comment, json.loads(tags), self._blob_path(sha))
+                for id, key, ms, media_type, comment, tags, sha in rows]
+
+    def _one(self, where: str, guest_id: int, value) -> Photo | None:
+        found = self._many(where, guest_id, value)
+        return found[0] if found else None

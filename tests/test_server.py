@@ -1,0 +1,413 @@
+"""`photoflux serve` against the Fluxtream API contract (fluxtream-api.md), over real HTTP.
+
+Every test talks to a real server process (see `serve_factory` in conftest.py) with requests or
+http.client: no mocks. Most share one server; fault, restart and https tests start their own.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+PHOTOFLUX = Path(sys.executable).with_name("photoflux")
+
+UPLOAD = "api/bodytrack/photoUpload?connector_name=fluxtream_capture"
+SECS = 1400269584.123  # the contract's example: key day 2014136, 1400269584123 ms
+
+
+def jpeg(tag: str, size: int = 200) -> bytes:
+    """Bytes a server sniffs as JPEG, unique per tag."""
+    return (b"\xff\xd8\xff\xe0" + tag.encode()).ljust(size, b"\0")
+
+
+def compact(obj) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def expected_key(guest_id: int, capture_ms: int, day: str, data: bytes) -> str:
+    sha256 = hashlib.sha256(data).hexdigest()
+    return f"{guest_id}.FluxtreamCapture.photo.{day}.{capture_ms}_{sha256}"
+
+
+def upload(server, data: bytes, secs=SECS, session=requests, auth=None, path=UPLOAD,
+           metadata=None, **extra):
+    """POST one photo the way the contract says: a `photo` file part and a `metadata` part."""
+    if metadata is None:
+        metadata = json.dumps({"capture_time_secs_utc": secs, **extra})
+    return session.post(server.url + path, auth=auth or server.auth, verify=server.verify,
+                        files={"photo": ("p.jpg", data, "image/jpeg")}, data={"metadata": metadata},
+                        timeout=10)
+
+
+def get(server, path, auth=None, **kwargs):
+    return requests.get(server.url + path, auth=auth or server.auth, verify=server.verify,
+                        timeout=10, **kwargs)
+
+
+def guest_id(server, auth=None) -> int:
+    return get(server, "api/guest", auth=auth).json()["id"]
+
+
+def all_photos(server) -> list[dict]:
+    """The signed-in guest's photos after 1970 (up to 100)."""
+    return get(server, f"api/bodytrack/photos/{guest_id(server)}/FluxtreamCapture.photo/0/100").json()
+
+
+def raw_get(server, path: str, auth: tuple[str, str]) -> http.client.HTTPResponse:
+    """GET with the path sent exactly as written (requests would normalise `..`)."""
+    url = urlsplit(server.url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    token = base64.b64encode(":".join(auth).encode()).decode()
+    conn.request("GET", path, headers={"Authorization": f"Basic {token}"})
+    return conn.getresponse()
+
+
+@pytest.fixture(scope="module")
+def server(module_serve_factory):
+    """One plain server for the contract tests: alice and bob, a 1 MB upload limit."""
+    return module_serve_factory(users=[("alice", "wonder-land-42"), ("bob", "b0b-pass")],
+                                max_upload_mb=1)
+
+
+BOB = ("bob", "b0b-pass")
+
+
+# --- authentication and /api/guest ---------------------------------------------------------
+
+def test_no_credentials_is_401_json(server):
+    r = requests.get(server.url + "api/guest", timeout=10)
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/json"
+    assert r.json()["result"] == "KO" and r.json()["message"].startswith("Access Denied ")
+    assert list(r.json()) == ["result", "message"]
+
+
+@pytest.mark.parametrize("auth", [("alice", "wrong"), ("nobody", "wonder-land-42"), ("", "")])
+def test_wrong_credentials_is_401_html_with_basic_realm(server, auth):
+    r = get(server, "api/guest", auth=auth)
+    assert r.status_code == 401
+    assert r.headers["content-type"].startswith("text/html")
+    assert r.headers["www-authenticate"] == 'Basic realm="Fluxtream"'
+
+
+def test_malformed_authorization_header_is_401_html(server):
+    r = requests.get(server.url + "api/guest", headers={"Authorization": "Basic %%%"}, timeout=10)
+    assert r.status_code == 401 and "www-authenticate" in r.headers
+
+
+def test_guest_shape_and_stable_distinct_ids(server):
+    r = get(server, "api/guest")
+    me = r.json()
+    assert r.status_code == 200
+    assert r.content == compact({"username": "alice", "firstname": "Alice", "lastname": "",
+                                 "email": "alice@example.org", "roles": ["ROLE_USER"],
+                                 "id": me["id"]})
+    assert isinstance(me["id"], int) and guest_id(server, BOB) != me["id"]
+
+
+# --- upload --------------------------------------------------------------------------------
+
+def test_upload_created_then_updated_with_the_contract_key(server):
+    data, uid = jpeg("created-updated"), guest_id(server)
+    key = expected_key(uid, 1400269584123, "2014136", data)
+    first = upload(server, data)
+    assert first.status_code == 200
+    photo_id = first.json()["payload"]["id"]
+    assert isinstance(photo_id, int)
+    payload = {"operation": "created", "key": key, "id": photo_id}
+    assert first.content == compact({"result": "OK", "message": "photo created sucessfully!",
+                                     "payload": payload})
+    again = upload(server, data)
+    assert again.content == compact({"result": "OK", "message": "photo updated sucessfully!",
+                                     "payload": {**payload, "operation": "updated"}})
+
+
+def test_same_bytes_at_another_time_is_a_second_photo(server):
+    data = jpeg("two-times")
+    a = upload(server, data, secs=SECS).json()["payload"]
+    b = upload(server, data, secs=SECS + 1).json()["payload"]
+    assert b["operation"] == "created" and b["id"] != a["id"] and b["key"] != a["key"]
+
+
+def test_same_bytes_for_another_guest_is_another_photo(server):
+    data = jpeg("two-guests")
+    a = upload(server, data).json()["payload"]
+    b = upload(server, data, auth=BOB).json()["payload"]
+    assert b["operation"] == "created" and b["key"].startswith(f"{guest_id(server, BOB)}.")
+    assert b["id"] != a["id"]
+
+
+@pytest.mark.parametrize("secs, capture_ms, day", [
+    ("1400269584.1239", 1400269584123, "2014136"),  # truncated, not rounded
+    ("1.001", 1001, "1970001"),  # exact: a float would make this 1000
+    ("1420070399.9995", 1420070399999, "2014365"),  # last millisecond of 2014 stays in 2014
+    ("0", 0, "1970001"),
+])
+def test_capture_time_is_truncated_to_the_millisecond(server, secs, capture_ms, day):
+    data = jpeg(f"truncate-{secs}")
+    r = upload(server, data, metadata=f'{{"capture_time_secs_utc": {secs}}}')
+    assert r.json()["payload"]["key"] == expected_key(guest_id(server), capture_ms, day, data)
+
+
+@pytest.mark.parametrize("data, media_type", [
+    (jpeg("read-back", 5000), "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "image/png"),
+    (b"GIF89a" + b"\x01" * 100, "image/gif"),
+])
+def test_read_back_bytes_identical(server, data, media_type):
+    key = upload(server, data).json()["payload"]["key"]
+    r = get(server, f"api/bodytrack/photo/{key}")
+    assert r.status_code == 200 and r.content == data
+    assert r.headers["content-type"] == media_type
+
+
+@pytest.mark.parametrize("data", [b"plain text, named .jpg",
+                                  b"\x00\x00\x00\x18ftypheic" + b"\0" * 64, b"\xff\xd8"])
+def test_not_jpeg_png_gif_is_415(server, data):
+    r = upload(server, data)
+    assert r.status_code == 415
+    message = "UnsupportedImageFormatException while trying to save the photo"
+    assert r.content == compact({"result": "KO", "message": message})
+
+
+@pytest.mark.parametrize("case", ["no photo", "no metadata", "not json", "not an object", "no time",
+                                  "negative time", "time as text", "time true", "NaN time",
+                                  "tags not strings", "empty photo", "no connector",
+                                  "other connector", "photo not a file part", "not multipart"])
+def test_bad_uploads_are_400_ko(server, case):
+    url, auth = server.url + UPLOAD, server.auth
+    good_meta = {"metadata": json.dumps({"capture_time_secs_utc": SECS})}
+    photo = {"photo": ("p.jpg", jpeg("bad-400"), "image/jpeg")}
+    meta = {
+        "not json": "{capture", "not an object": "[1400269584]", "no time": '{"comment": "x"}',
+        "negative time": '{"capture_time_secs_utc": -0.001}',
+        "time as text": '{"capture_time_secs_utc": "1400269584"}',
+        "time true": '{"capture_time_secs_utc": true}',
+        "NaN time": '{"capture_time_secs_utc": NaN}',
+        "tags not strings": '{"capture_time_secs_utc": 1, "tags": [1, 2]}',
+    }
+    kwargs = {"files": photo, "data": good_meta}
+    if case in meta:
+        kwargs["data"] = {"metadata": meta[case]}
+    elif case == "no photo":
+        kwargs = {"files": {"metadata": (None, good_meta["metadata"])}}
+    elif case == "no metadata":
+        kwargs = {"files": photo}
+    elif case == "empty photo":
+        kwargs["files"] = {"photo": ("p.jpg", b"", "image/jpeg")}
+    elif case == "no connector":
+        url = server.url + "api/bodytrack/photoUpload"
+    elif case == "other connector":
+        url = server.url + "api/bodytrack/photoUpload?connector_name=flickr"
+    elif case == "photo not a file part":
+        kwargs["files"] = {"photo": (None, "not a file"), "metadata": (None, good_meta["metadata"])}
+        del kwargs["data"]
+    elif case == "not multipart":
+        kwargs = {"data": good_meta}
+    r = requests.post(url, auth=auth, timeout=10, **kwargs)
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert list(body) == ["result", "message"] and body["result"] == "KO" and body["message"]
+
+
+def test_concurrent_identical_uploads_make_one_photo(server):
+    data, results = jpeg("concurrent"), []
+
+    def send():
+        with requests.Session() as session:
+            results.append(upload(server, data, secs=SECS + 7, session=session).json()["payload"])
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(p["operation"] for p in results) == ["created"] + ["updated"] * 7
+    assert len({(p["id"], p["key"]) for p in results}) == 1
+
+
+def test_body_over_the_limit_is_413_and_the_connection_still_works(server):
+    big = jpeg("too big", 1_500_000)
+    message = "Request body larger than the server's limit of 1 MB"
+    too_large = compact({"result": "KO", "message": message})
+    with requests.Session() as session:
+        declared = upload(server, big, session=session)  # Content-Length says so: refused at once
+        assert declared.status_code == 413 and declared.content == too_large
+        part = b'--b\r\nContent-Disposition: form-data; name="photo"; filename="p.jpg"\r\n\r\n'
+        streamed = session.post(server.url + UPLOAD, auth=server.auth, timeout=10,  # chunked
+                                data=iter([part] + [b"\xff" * 65536] * 24),
+                                headers={"Content-Type": "multipart/form-data; boundary=b"})
+        assert streamed.status_code == 413 and streamed.content == too_large
+        assert session.get(server.url + "api/guest", auth=server.auth, timeout=10).ok
+    assert upload(server, jpeg("just under", 1_000_000)).status_code == 200
+
+
+# --- reading back --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", [
+    "/api/bodytrack/photo/../../store.sqlite",
+    "/api/bodytrack/photo/..%2F..%2Fstore.sqlite",
+    "/api/bodytrack/photo/%2e%2e/%2e%2e/store.sqlite",
+    "/api/bodytrack/photo//etc/passwd",
+    "/api/bodytrack/photo/photos",
+    "/api/bodytrack/photo/",
+    "/api/bodytrack/photo/1.FluxtreamCapture.photo.2014136.1400269584123_" + "0" * 64,
+    "/api/bodytrack/photo/1.FluxtreamCapture.photo.2014136.1400269584123_../../../store.sqlite",
+])
+def test_unknown_or_malformed_keys_are_404(server, path):
+    r = raw_get(server, path, ("alice", "wonder-land-42"))
+    body = r.read()
+    assert r.status == 404 and json.loads(body)["result"] == "KO"
+
+
+def test_another_guests_photo_is_404(server):
+    key = upload(server, jpeg("bobs"), auth=BOB).json()["payload"]["key"]
+    assert get(server, f"api/bodytrack/photo/{key}", auth=BOB).status_code == 200
+    assert get(server, f"api/bodytrack/photo/{key}").status_code == 404
+
+
+def test_photo_list_is_nearest_first_before_and_after(server):
+    uid, t0 = guest_id(server), 978307200  # 2001-01-01: no other test uploads there
+    ids = {dt: upload(server, jpeg(f"list{dt}"), secs=t0 + dt, comment=f"c{dt}", tags=["a", "b"])
+           .json()["payload"]["id"] for dt in (10, 20, 30)}
+
+    def listing(at, count, is_before):
+        r = get(server, f"api/bodytrack/photos/{uid}/FluxtreamCapture.photo/{at}/{count}",
+                params={"isBefore": is_before})
+        assert r.status_code == 200
+        return r.json()
+
+    assert [p["id"] for p in listing(t0 + 25, 2, "true")] == [ids[20], ids[10]]
+    assert [p["id"] for p in listing(t0 + 15.5, 2, "false")] == [ids[20], ids[30]]
+    assert [p["id"] for p in listing(t0 + 20, 1, "true")] == [ids[10]]  # strictly before
+    item = listing(t0 + 30.5, 1, "true")[0]
+    assert item["begin_d"] == item["end_d"] == t0 + 30.0
+    assert item["comment"] == "c30" and item["tags"] == ["a", "b"] and item["thumbnails"] == []
+    assert item["key"] == expected_key(uid, (t0 + 30) * 1000, "2001001", jpeg("list30"))
+    assert requests.get(item["url"], auth=server.auth, timeout=10).content == jpeg("list30")
+    assert get(server, f"api/bodytrack/photos/{uid}/FluxtreamCapture.photo/{t0}/5",
+               params={"isBefore": "maybe"}).status_code == 400
+    assert get(server, f"api/bodytrack/photos/{uid}/FluxtreamCapture.photo/{t0}/5",
+               auth=BOB).status_code == 403
+
+
+def test_metadata_get_and_set(server):
+    uid = guest_id(server)
+    photo_id = upload(server, jpeg("meta"), comment="first", tags="x, y").json()["payload"]["id"]
+    base = f"api/bodytrack/metadata/{uid}/FluxtreamCapture.photo/{photo_id}"
+    assert get(server, base + "/get").content == compact({"comment": "first", "tags": ["x", "y"]})
+
+    def set_(**fields):
+        return requests.post(server.url + base + "/set", data=fields, auth=server.auth, timeout=10)
+
+    assert set_(comment="second").json()["payload"] == {"comment": "second", "tags": ["x", "y"]}
+    assert set_(tags="p,q , r").json()["result"] == "OK"
+    assert get(server, base + "/get").json() == {"comment": "second", "tags": ["p", "q", "r"]}
+    unknown = f"api/bodytrack/metadata/{uid}/FluxtreamCapture.photo/999999/get"
+    assert get(server, unknown).status_code == 404
+    assert get(server, base + "/get", auth=BOB).status_code == 403
+
+
+def test_delete_removes_one_photo(server):
+    uid, data = guest_id(server), jpeg("delete me")
+    kept = upload(server, data, secs=SECS + 100).json()["payload"]
+    gone = upload(server, data, secs=SECS + 200).json()["payload"]
+    r = requests.delete(f"{server.url}api/v1/bodytrack/photo/{uid}/{gone['id']}", auth=server.auth,
+                        timeout=10)
+    assert r.status_code == 200 and r.json()["result"] == "OK"
+    assert get(server, f"api/bodytrack/photo/{gone['key']}").status_code == 404
+    assert get(server, f"api/bodytrack/photo/{kept['key']}").content == data  # shared bytes stay
+
+
+def test_log_has_one_line_per_request_and_never_a_password(server):
+    get(server, "api/guest", auth=("alice", "a-wrong-secret-xyz"))
+    get(server, "api/guest")
+    time.sleep(0.2)  # the line is written just after the answer
+    text = server.log_text()
+    for password in ("a-wrong-secret-xyz", "wonder-land-42", "b0b-pass"):
+        assert password not in text
+    assert "GET /api/guest 401 user=-" in text and "GET /api/guest 200 user=alice" in text
+
+
+# --- faults, restart, https, CLI -----------------------------------------------------------
+
+def test_fail_rate_one_answers_500_and_stores_nothing(serve_factory):
+    server = serve_factory(fail_rate=1)
+    data = jpeg("fail")
+    r = upload(server, data)
+    assert r.status_code == 500
+    assert r.json()["result"] == "KO" and list(r.json()) == ["result", "message"]
+    key = expected_key(guest_id(server), 1400269584123, "2014136", data)
+    assert get(server, f"api/bodytrack/photo/{key}").status_code == 404
+    assert all_photos(server) == []
+
+
+def test_drop_rate_one_stores_then_drops_the_connection(serve_factory):
+    server = serve_factory(drop_rate=1)
+    data = jpeg("drop")
+    with requests.Session() as session:
+        assert session.get(server.url + "api/guest", auth=server.auth, timeout=10).ok
+        with pytest.raises(requests.ConnectionError):
+            upload(server, data, session=session)  # on a kept-alive connection
+    with pytest.raises(requests.ConnectionError):
+        upload(server, data)
+    key = expected_key(guest_id(server), 1400269584123, "2014136", data)
+    assert get(server, f"api/bodytrack/photo/{key}").content == data  # it landed, once
+    assert [p["key"] for p in all_photos(server)] == [key]
+    time.sleep(0.2)
+    assert "POST /api/bodytrack/photoUpload dropped user=alice" in server.log_text()
+
+
+def test_seeded_faults_repeat_and_delay_slows_answers(serve_factory):
+    def statuses():
+        server = serve_factory(fail_rate=0.5, seed=7, delay_ms=100)
+        started = time.monotonic()
+        assert get(server, "api/guest").status_code == 200  # faults never hit /api/guest
+        assert time.monotonic() - started >= 0.1
+        return [upload(server, jpeg(f"seed{i}")).status_code for i in range(8)]
+
+    first = statuses()
+    assert first == statuses() and set(first) == {200, 500}
+
+
+def test_restart_keeps_the_store_and_the_guest_ids(serve_factory):
+    server = serve_factory()
+    data, uid = jpeg("restart"), guest_id(server)
+    created = upload(server, data).json()["payload"]
+    server.stop()
+    again = serve_factory(store=server.store, users=[("zed", "z"), server.auth])  # zed is new
+    assert guest_id(again, auth=server.auth) == uid
+    assert get(again, f"api/bodytrack/photo/{created['key']}", auth=server.auth).content == data
+    updated = upload(again, data, auth=server.auth).json()["payload"]
+    assert updated == {**created, "operation": "updated"}
+
+
+def test_https_with_a_self_signed_certificate(serve_factory):
+    server = serve_factory(https=True)
+    assert server.url.startswith("https://127.0.0.1:")
+    assert get(server, "api/guest").status_code == 200
+    key = upload(server, jpeg("tls")).json()["payload"]["key"]
+    assert get(server, f"api/bodytrack/photo/{key}").content == jpeg("tls")
+    with pytest.raises(requests.ConnectionError):
+        requests.get(server.url.replace("https:", "http:") + "api/guest", timeout=5)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--user", "alice"], "--user #1 must look like NAME:PASSWORD"),
+    (["--user", "a:1", "--user", "a:2"], "--user a is given twice"),
+    (["--user", "a:1", "--certfile", __file__], "--certfile and --keyfile go together"),
+])
+def test_bad_options_are_one_line_usage_errors(tmp_path, args, message):
+    r = subprocess.run([str(PHOTOFLUX), "serve", "--store", str(tmp_path), "--port", "0", *args],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 2 and r.stderr == f"photoflux: error: {message}\n"
