@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from .text import extract
 from .zones import ZoneError, check_zone
 
 OVERRIDE_COLUMNS = ("path_glob", "first", "last", "local_from", "local_to", "tz", "mode", "shift",
@@ -29,12 +30,11 @@ def natural_key(names: pd.Series) -> pd.Series:
     The first three digit runs are zero-padded so plain string comparison orders them as
     numbers; parts are joined with NUL, which sorts before every character in a name.
     """
-    parts = names.astype("string").str.lower().str.extract(
-        r"^(\D*)(\d*)(\D*)(\d*)(\D*)(\d*)(.*)$")
-    for digits in (1, 3, 5):
+    parts = extract(names.str.lower(), r"^(?P<a>\D*)(?P<n1>\d*)(?P<b>\D*)(?P<n2>\d*)"
+                                       r"(?P<c>\D*)(?P<n3>\d*)(?P<rest>.*)$").fillna("")
+    for digits in ("n1", "n2", "n3"):
         parts[digits] = parts[digits].str.pad(24, side="left", fillchar="0")
-    parts = parts.fillna("")
-    key = parts[0]
+    key = parts["a"]
     for column in parts.columns[1:]:
         key = key + "\x00" + parts[column]
     return key

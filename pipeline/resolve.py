@@ -14,6 +14,7 @@ import pandas as pd
 
 from .overrides import Rule
 from .schema import PHOTOS, RESOLVED, RESOLVED_EXTRA, empty
+from .text import extract, parse_datetime
 from .zones import (MAX_OFFSET, MIN_OFFSET, check_zone, format_offset, is_fixed, localize,
                     nearest_real_offset, parse_offset_tags, zone_of_place)
 
@@ -40,24 +41,23 @@ class Settings:
 
 def parse_exif_datetime(text: pd.Series) -> pd.Series:
     """EXIF 'YYYY:MM:DD HH:MM:SS' strings -> naive datetimes; blank, zero or invalid -> NaT."""
-    parts = text.astype("string").str.strip().str.extract(
-        r"^(\d{4})[:/.-](\d{2})[:/.-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
-    parts.columns = ["year", "month", "day", "hour", "minute", "second"]
-    parsed = pd.to_datetime(parts.astype("float64"), errors="coerce")
-    return parsed.astype("datetime64[ms]")
+    return parse_datetime(text)
 
 
 def subsec_milliseconds(text: pd.Series) -> pd.Series:
     """SubSec digits are a decimal fraction ('07' is 70 ms, not 7 ms) -> whole milliseconds."""
-    digits = text.astype("string").str.extract(r"^\s*(\d+)")[0]
-    fraction = ("0." + digits).astype("float64")
-    return np.floor(fraction.fillna(0) * 1000 + 1e-6).astype("int64")
+    digits = extract(text, r"^\s*(?P<digits>\d+)")["digits"]
+    return digits.str.pad(3, side="right", fillchar="0").str.slice(0, 3).astype(
+        "Int64").fillna(0).astype("int64")
 
 
 def parse_gps_clock(date: pd.Series, time: pd.Series, local: pd.Series) -> pd.Series:
     """Local minus GPS UTC, in minutes. Without a GPS date, the nearest day within ±12 h."""
-    clock = pd.to_timedelta(time.astype("string").str.strip(), errors="coerce")
-    day = pd.to_datetime(date.astype("string").str.strip(), format="%Y:%m:%d", errors="coerce")
+    parts = extract(time, r"^\s*(?P<h>\d{1,2}):(?P<m>\d{1,2}):(?P<s>\d{1,2}(?:\.\d+)?)\s*$")
+    seconds = (parts["h"].astype("float64") * 3600 + parts["m"].astype("float64") * 60
+               + parts["s"].astype("float64"))
+    clock = pd.to_timedelta(seconds.round(3), unit="s")
+    day = parse_datetime(date.str.strip() + " 00:00:00")
     dated = (local - (day + clock)) / pd.Timedelta(minutes=1)
     undated = (local - (local.dt.floor("D") + clock)) / pd.Timedelta(minutes=1)
     undated = (undated + 720) % 1440 - 720

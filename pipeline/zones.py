@@ -12,6 +12,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from .text import extract
+
 #: Whole-minute UTC offsets (minutes) that some tzdata zone has used since 1970. The GPS clock is
 #: matched against these; tests/test_zones.py recomputes the list from tzdata.
 REAL_OFFSETS_MINUTES = np.array(
@@ -68,11 +70,10 @@ def is_fixed(name: str) -> bool:
 
 def parse_offset_tags(text: pd.Series) -> pd.Series:
     """EXIF OffsetTime* strings ('+09:00', '-03:30') -> minutes (Int64); unusable -> null."""
-    parts = text.astype("string").str.strip().str.extract(r"^([+-])(\d{2}):(\d{2})$")
-    minutes = parts[1].astype("Int64") * 60 + parts[2].astype("Int64")
-    minutes = minutes.where(parts[0] != "-", -minutes)
-    valid = (parts[2].astype("Int64") < 60) & minutes.between(MIN_OFFSET, MAX_OFFSET)
-    return minutes.where(valid.fillna(False))
+    parts = extract(text, r"^\s*(?P<sign>[+-])(?P<h>\d{2}):(?P<m>[0-5]\d)\s*$")
+    minutes = parts["h"].astype("Int64") * 60 + parts["m"].astype("Int64")
+    minutes = minutes.where(parts["sign"] != "-", -minutes)
+    return minutes.where(minutes.between(MIN_OFFSET, MAX_OFFSET).fillna(False))
 
 
 def nearest_real_offset(minutes: pd.Series) -> pd.Series:

@@ -1,0 +1,99 @@
+"""Benchmark: `photoflux resolve` on a one-million-row photos table against the I/O floor.
+
+The floor is reading the photos table and writing it back as Parquet and CSV: resolve must do
+that much I/O anyway. Both run in this one script, side by side; it prints seconds, the ratio
+(target: resolve at most 3x the floor) and resolve's peak memory (target: under 4 GB).
+
+    .venv/bin/python bench/resolve.py [--rows 1000000]
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pipeline.schema import PHOTOS  # noqa: E402
+from pipeline.workspace import Workspace, read_table, write_csv, write_table  # noqa: E402
+
+PLACES = np.array([(40.7128, -74.0060), (51.5074, -0.1278), (35.68, 139.69), (-33.87, 151.21),
+                   (48.8566, 2.3522), (19.43, -99.13), (28.61, 77.21), (30.0, -40.0)])
+
+
+def photos_table(rows: int, seed: int = 0) -> pd.DataFrame:
+    """A synthetic library: 1,000 photos a folder, every kind of evidence, some broken rows."""
+    rng = np.random.default_rng(seed)
+    number = np.arange(rows)
+    folder = "/photos/trip_" + pd.Series(number // 1000).astype(str)
+    name = "IMG_" + pd.Series(number % 10000).astype(str).str.zfill(4) + ".jpg"
+    local = pd.Timestamp("2015-01-01") + pd.to_timedelta(number * 97 + rng.integers(0, 60, rows),
+                                                          unit="s")
+    kind = rng.choice(["offset", "gps", "place", "none"], rows, p=[0.3, 0.2, 0.2, 0.3])
+    offset = rng.choice([-300, 0, 60, 120, 330, 540], rows)
+    utc = local - pd.to_timedelta(offset, unit="m") - pd.to_timedelta(
+        rng.integers(0, 90, rows), unit="s")
+    place = PLACES[rng.integers(0, len(PLACES), rows)] + rng.normal(0, 0.05, (rows, 2))
+    exif = local.strftime("%Y:%m:%d %H:%M:%S")
+    sign = np.where(offset < 0, "-", "+")
+    offset_text = pd.Series(sign) + pd.Series(np.abs(offset) // 60).astype(str).str.zfill(2) \
+        + ":" + pd.Series(np.abs(offset) % 60).astype(str).str.zfill(2)
+    table = pd.DataFrame({
+        "path": folder + "/" + name, "folder": folder, "file_name": name,
+        "file_size": rng.integers(1_000_000, 8_000_000, rows), "mtime_ns": number * 1000,
+        "sha256": pd.Series(number).map("{:064x}".format), "file_type": "JPEG",
+        "make": "Apple", "model": "iPhone", "datetime_original": exif,
+        "datetime_digitized": exif, "datetime": exif, "subsec_original": "123",
+        "subsec_digitized": None, "subsec": None,
+        "offset_time_original": offset_text.where(kind == "offset"),
+        "offset_time_digitized": None, "offset_time": None,
+        "gps_date": pd.Series(utc.strftime("%Y:%m:%d")).where(kind == "gps"),
+        "gps_time": pd.Series(utc.strftime("%H:%M:%S")).where(kind == "gps"),
+        "gps_lat": np.where(kind == "place", place[:, 0], np.nan),
+        "gps_lon": np.where(kind == "place", place[:, 1], np.nan),
+        "xmp_date_created": None, "error": None,
+    })
+    broken = rng.random(rows) < 0.001
+    table.loc[broken, "error"] = "truncated file"
+    return table
+
+
+def timed(step) -> float:
+    started = time.perf_counter()
+    step()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    rows = parser.parse_args().rows
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Workspace(Path(tmp) / "ws")
+        print(f"building a {rows:,}-row photos table ...", flush=True)
+        write_table(ws.photos, photos_table(rows), PHOTOS)
+
+        def floor():
+            table = read_table(ws.photos, PHOTOS)
+            write_table(Path(tmp) / "copy.parquet", table, PHOTOS)
+            write_csv(Path(tmp) / "copy.csv", table)
+
+        floor_seconds = timed(floor)
+        command = [str(Path(sys.executable).with_name("photoflux")), "resolve", "-w", str(ws.root),
+                   "--default-tz", "Europe/Berlin"]
+        resolve_seconds = timed(lambda: subprocess.run(command, check=True))
+        peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 ** 2
+        print(f"I/O floor (read + write Parquet + CSV): {floor_seconds:6.2f} s")
+        print(f"photoflux resolve (whole process):      {resolve_seconds:6.2f} s")
+        print(f"ratio resolve / floor: {resolve_seconds / floor_seconds:.2f}x (target <= 3x)")
+        print(f"resolve peak memory: {peak_gb:.2f} GB (target < 4 GB)")
+
+
+if __name__ == "__main__":
+    main()
