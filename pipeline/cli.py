@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from .schema import TZ_SOURCES
-from .workspace import Workspace, WorkspaceBusy
+from .workspace import Workspace, WorkspaceBusy, save_resolved
 
 
 def workspace_option(f):
@@ -251,14 +251,6 @@ def write_reports(ws: Workspace, resolved) -> None:
     ws.write_manifest_entry("report", {"rows": len(resolved), "finished": now_iso()})
 
 
-def save_resolved(ws: Workspace, resolved) -> None:
-    from .schema import RESOLVED
-    from .workspace import write_audit_csv, write_table
-
-    write_table(ws.resolved, resolved, RESOLVED)
-    write_audit_csv(ws.audit_csv, resolved)
-
-
 def resolve_summary(resolved) -> str:
     sources = resolved["tz_source"].value_counts()
     by_source = ", ".join(f"{n} {name}" for name, n in sources.items())
@@ -374,15 +366,14 @@ def serve(**options):
 @workspace_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--workers", type=click.IntRange(1), default=None,
-              help="Processes reading files (default: one per core).")
-def extract(paths, ws, quiet, workers):
+              help="Processes reading files [default: one per core].")
+def extract(paths, ws: Workspace, quiet: bool, workers: int | None):
     """Read every photo's EXIF evidence under PATH... into WS/data/photos.parquet.
 
     Unchanged files (same path, size and modification time) keep their rows without being
     opened again; changed files are re-read; files that are gone are dropped.
     """
     import time
-    from datetime import datetime, timezone
 
     from . import __version__
     from .extract import extract as extract_photos
@@ -393,24 +384,24 @@ def extract(paths, ws, quiet, workers):
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
     started = time.monotonic()
-    try:
-        with ws.writer("extract"):
-            previous = read_table(ws.photos, PHOTOS) if ws.photos.exists() else None
-            photos = extract_photos(paths, previous, workers=workers,
-                                    progress=not quiet and sys.stderr.isatty())
-            write_table(ws.photos, photos, PHOTOS)
-            counts = {**photos.attrs["extract"], "rows": len(photos),
-                      "errors": int(photos["error"].notna().sum())}
-            seconds = round(time.monotonic() - started, 3)
-            ws.write_manifest_entry("extract", {
-                "paths": [str(p.absolute()) for p in paths], **counts, "seconds": seconds,
-                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "version": __version__,
-            })
-    except WorkspaceBusy as exc:
-        fail(str(exc), 1)
-    except FileNotFoundError as exc:  # a PATH that vanished since the check
-        fail(str(exc))
+    with writing(ws, "extract"):
+        previous = read_table(ws.photos, PHOTOS) if ws.photos.exists() else None
+        try:
+            with warnings.catch_warnings(record=True) as caught:  # unreadable folders
+                warnings.simplefilter("always")
+                photos = extract_photos(paths, previous, workers=workers,
+                                        progress=show_progress() and not quiet)
+        except FileNotFoundError as exc:  # a PATH removed since the check above
+            fail(str(exc))
+        echo_warnings(caught)
+        write_table(ws.photos, photos, PHOTOS)
+        counts = {**photos.attrs["extract"], "rows": len(photos),
+                  "errors": int(photos["error"].notna().sum())}
+        seconds = round(time.monotonic() - started, 3)
+        ws.write_manifest_entry("extract", {
+            "paths": [str(p.absolute()) for p in paths], **counts, "seconds": seconds,
+            "finished": now_iso(), "version": __version__,
+        })
     click.echo(f"extract: {counts['rows']} photos ({counts['read']} read, {counts['reused']} "
                f"unchanged, {counts['dropped']} dropped), {counts['errors']} with errors, "
                f"in {seconds:.1f} s -> {ws.photos}")

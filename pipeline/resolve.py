@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .overrides import Rule
 from .schema import PHOTOS, RESOLVED, RESOLVED_EXTRA, empty
-from .text import extract, parse_datetime
+from .text import arrow, extract, labels, parse_datetime, series
 from .zones import (MAX_OFFSET, MIN_OFFSET, check_zone, format_offset, is_fixed, localize,
                     nearest_real_offset, parse_offset_tags, zone_of_place)
 
@@ -23,6 +25,9 @@ GPS_LAG_MINUTES = 2
 CARRY_GAP = pd.Timedelta(hours=24)
 EPOCH = pd.Timestamp(0, tz="UTC")
 TAGS = ("DateTimeOriginal", "DateTimeDigitized", "DateTime")
+TIME_COLUMNS = ("datetime_original", "datetime_digitized", "datetime")
+SUBSEC_COLUMNS = ("subsec_original", "subsec_digitized", "subsec")
+OFFSET_COLUMNS = ("offset_time_original", "offset_time_digitized", "offset_time")
 
 
 class ResolveWarning(UserWarning):
@@ -64,12 +69,28 @@ def parse_gps_clock(date: pd.Series, time: pd.Series, local: pd.Series) -> pd.Se
     return dated.where(day.notna(), undated)
 
 
-def _pick(by_tag: list[pd.Series], tag: pd.Series) -> pd.Series:
-    """The value belonging to each row's chosen local-time tag."""
-    result = by_tag[2].copy()
-    for values, name in zip(by_tag[1::-1], TAGS[1::-1]):
-        result = values.where(tag == name, result)
-    return result
+def _first_usable_time(df: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
+    """The first usable local time among the tags, and which tag (index into TAGS, or -1).
+
+    Later tags are parsed only for the rows that still lack a time.
+    """
+    local = parse_exif_datetime(df[TIME_COLUMNS[0]]).to_numpy().copy()
+    code = np.where(np.isnat(local), -1, 0)
+    for number, column in enumerate(TIME_COLUMNS[1:], start=1):
+        missing = np.flatnonzero(np.isnat(local))
+        if not len(missing):
+            break
+        local[missing] = parse_exif_datetime(df[column].iloc[missing]).to_numpy()
+        code[missing[~np.isnat(local[missing])]] = number
+    return pd.Series(local, index=df.index), code
+
+
+def _belonging(df: pd.DataFrame, columns: tuple[str, str, str], code: np.ndarray) -> pd.Series:
+    """Each row's value from the column that belongs to its chosen time tag (null for none)."""
+    chosen = pc.if_else(pa.array(code == 0), arrow(df[columns[0]]), pc.if_else(
+        pa.array(code == 1), arrow(df[columns[1]]), pc.if_else(
+            pa.array(code == 2), arrow(df[columns[2]]), None)))
+    return series(chosen, df.index, "str")
 
 
 def _rule_columns(rules: list[Rule], frame: pd.DataFrame, recorded: pd.Series):
@@ -95,13 +116,58 @@ def _rule_columns(rules: list[Rule], frame: pd.DataFrame, recorded: pd.Series):
 
 
 def _flags(named: dict[str, pd.Series]) -> pd.Series:
-    """Boolean columns -> one ';'-separated text column of the names that are set."""
-    text = None
-    for name, mask in named.items():
-        part = pd.Series(np.where(mask.fillna(False).to_numpy(bool), name + ";", ""),
-                         index=mask.index)
-        text = part if text is None else text + part
-    return text.str.rstrip(";").astype("string")
+    """Boolean columns -> one ';'-separated text column of the names that are set.
+
+    Each row's flags become one bit pattern; the text is built once per pattern present.
+    """
+    index = next(iter(named.values())).index
+    bits = np.zeros(len(index), dtype=np.int64)
+    for bit, mask in enumerate(named.values()):
+        bits |= mask.fillna(False).to_numpy(bool).astype(np.int64) << bit
+    present = np.flatnonzero(np.bincount(bits, minlength=1))
+    texts = [None] * (int(present.max()) + 1 if len(present) else 1)
+    for pattern in present.tolist():
+        texts[pattern] = ";".join(n for b, n in enumerate(named) if pattern >> b & 1)
+    return labels(bits, texts, index)
+
+
+def _sorted_positions(**keys: pd.Series) -> np.ndarray:
+    """Row positions ordered by the keys (ascending, nulls last), sorted in Arrow's C++ kernel."""
+    table = pa.table({name: pa.array(values, from_pandas=True) for name, values in keys.items()})
+    order = pc.sort_indices(table, sort_keys=[(name, "ascending", "at_end") for name in keys])
+    return order.to_numpy().astype(np.int64)
+
+
+def _carry_sources(folder: pd.Series, local: pd.Series, name: pd.Series, path: pd.Series,
+                   has_evidence: np.ndarray) -> np.ndarray:
+    """For each row, the position of the nearest earlier row with evidence in its folder, in
+    capture order (local time, then file name); -1 where there is none."""
+    order = _sorted_positions(folder=folder, local=local, name=name, path=path)
+    order = order[local.notna().to_numpy()[order]]
+    folder_code = pc.dictionary_encode(arrow(folder)).indices.to_numpy(zero_copy_only=False)
+    step = np.where(has_evidence[order], np.arange(len(order)), -1)
+    latest = np.maximum.accumulate(step) if len(step) else step
+    source = np.where(latest >= 0, order[latest.clip(0)], -1)
+    same_folder = (latest >= 0) & (folder_code[source.clip(0)] == folder_code[order])
+    carried_from = np.full(len(folder), -1)
+    carried_from[order] = np.where(same_folder, source, -1)
+    return carried_from
+
+
+def _localize_by_zone(local: pd.Series, tz_name: pd.Series) -> dict[str, np.ndarray]:
+    """Offsets and DST flags for every row, one vectorized pass per distinct zone."""
+    n = len(local)
+    result = {"offset": np.full(n, np.nan), "applied": np.full(n, np.nan),
+              "ambiguous": np.zeros(n, bool), "nonexistent": np.zeros(n, bool)}
+    encoded = pc.dictionary_encode(arrow(tz_name))
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    for code, zone in enumerate(encoded.dictionary.to_pylist()):
+        rows = np.flatnonzero(codes == code)
+        zoned = localize(local.iloc[rows], zone)
+        for column, values in result.items():
+            values[rows] = zoned[column].to_numpy(dtype=values.dtype, na_value=np.nan) \
+                if values.dtype.kind == "f" else zoned[column].to_numpy(bool)
+    return result
 
 
 def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
@@ -111,13 +177,11 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
     readable = df["error"].isna()
 
     # 1. Local time, from the first tag that holds one.
-    by_tag = [parse_exif_datetime(df[c]) for c in ("datetime_original", "datetime_digitized",
-                                                   "datetime")]
-    tag = pd.Series(np.select([t.notna().to_numpy() for t in by_tag], list(TAGS), ""),
-                    index=df.index).replace("", pd.NA).astype("string").where(readable)
-    subsec = _pick([subsec_milliseconds(df[c]) for c in ("subsec_original", "subsec_digitized",
-                                                         "subsec")], tag)
-    recorded = (_pick(by_tag, tag) + pd.to_timedelta(subsec, unit="ms")).where(tag.notna())
+    recorded, code = _first_usable_time(df)
+    code[~readable.to_numpy()] = -1
+    tag = labels(code, list(TAGS), df.index)
+    subsec = subsec_milliseconds(_belonging(df, SUBSEC_COLUMNS, code))
+    recorded = (recorded + pd.to_timedelta(subsec, unit="ms")).where(tag.notna())
 
     # 2, 6 and the clock shift: the user's rules.
     override_tz, fallback_tz, shift, note = _rule_columns(overrides or [], df, recorded)
@@ -125,8 +189,7 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
     has_time = local.notna()
 
     # 3. The offset tag that belongs to the chosen time.
-    offset_tag = _pick([parse_offset_tags(df[c]) for c in (
-        "offset_time_original", "offset_time_digitized", "offset_time")], tag).where(has_time)
+    offset_tag = parse_offset_tags(_belonging(df, OFFSET_COLUMNS, code)).where(has_time)
 
     # 4. The GPS clock.
     gps_diff = parse_gps_clock(df["gps_date"], df["gps_time"], local)
@@ -141,44 +204,38 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
     null_island = (df["gps_lat"] == 0) & (df["gps_lon"] == 0)
     place_zone = zone_of_place(df["gps_lat"].where(~null_island & has_time), df["gps_lon"])
 
-    evidence = pd.DataFrame({
-        "override": override_tz.where(has_time),
-        "offset": format_offset(offset_tag).astype("string"),
-        "gps": format_offset(gps_offset).astype("string"),
-        "location": place_zone,
-        "fallback": fallback_tz.where(has_time),
-    })
-    own_zone = evidence["offset"].fillna(evidence["gps"]).fillna(evidence["location"])
+    # Each kind of evidence as a zone-name column, in order of precedence.
+    evidence = {
+        "override": arrow(override_tz.where(has_time)),
+        "offset": arrow(format_offset(offset_tag)),
+        "gps": arrow(format_offset(gps_offset)),
+        "location": arrow(place_zone),
+        "fallback": arrow(fallback_tz.where(has_time)),
+    }
+    own_zone = pc.coalesce(evidence["offset"], evidence["gps"], evidence["location"])
 
     # 7. Carry-forward: in capture order within a folder, the nearest earlier own evidence.
-    order = pd.DataFrame({"folder": df["folder"], "local": local, "name": df["file_name"],
-                          "path": df["path"]}).sort_values(["folder", "local", "name", "path"])
-    order = order[order["local"].notna()]
-    carry = pd.DataFrame({
-        "zone": own_zone.reindex(order.index),
-        "path": df["path"].where(own_zone.notna()).reindex(order.index),
-        "local": local.where(own_zone.notna()).reindex(order.index),
-    })
-    carry = carry.groupby(order["folder"], sort=False).ffill().reindex(df.index)
-    evidence["carried"] = carry["zone"]
-    evidence["default"] = pd.Series(settings.default_tz, index=df.index,
-                                    dtype="string").where(has_time)
+    carried_from = _carry_sources(df["folder"], local, df["file_name"], df["path"],
+                                  pc.is_valid(own_zone).to_numpy(zero_copy_only=False))
+    has_source = carried_from >= 0
+    take = carried_from.clip(0)
+    carry_path = series(pc.if_else(pa.array(has_source), pc.take(arrow(df["path"]), take), None),
+                        df.index, "str")
+    carry_local = pd.Series(local.to_numpy()[take], index=df.index).where(has_source)
+    evidence["carried"] = pc.if_else(pa.array(has_source), pc.take(own_zone, pa.array(take)), None)
+    evidence["default"] = pc.if_else(pa.array(has_time.to_numpy(bool)),
+                                     pa.scalar(settings.default_tz, pa.large_string()), None)
 
-    chosen = evidence.notna().to_numpy()
-    names = np.array(evidence.columns)
-    source = pd.Series(np.where(chosen.any(axis=1), names[chosen.argmax(axis=1)], None),
-                       index=df.index, dtype="string")
-    tz_name = pd.Series(evidence.to_numpy()[np.arange(len(df)), chosen.argmax(axis=1)],
-                        index=df.index, dtype="string").where(source.notna())
+    present = [pc.is_valid(column).to_numpy(zero_copy_only=False) for column in evidence.values()]
+    kinds = list(evidence)  # a fallback rule is reported as the user's override
+    source = labels(np.select(present, range(len(kinds)), -1),
+                    ["override" if kind == "fallback" else kind for kind in kinds], df.index)
+    tz_name = series(pc.coalesce(*evidence.values()), df.index, "str")
     carried = source == "carried"
 
     # 8. Offsets with DST, one pass per distinct zone.
-    zoned = pd.DataFrame({"offset": pd.Series(pd.NA, index=df.index, dtype="Int64"),
-                          "applied": pd.Series(pd.NA, index=df.index, dtype="Int64"),
-                          "ambiguous": False, "nonexistent": False})
-    for zone, rows in tz_name.groupby(tz_name, sort=False).groups.items():
-        zoned.loc[rows] = localize(local[rows], zone).to_numpy()
-    utc = local - pd.to_timedelta(zoned["applied"].astype("float64"), unit="m")
+    zoned = _localize_by_zone(local, tz_name)
+    utc = local - pd.to_timedelta(zoned["applied"], unit="m")
     utc = utc.dt.tz_localize("UTC")
 
     flags = _flags({
@@ -188,22 +245,21 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
         "stale_gps": stale_gps,
         "gps_lag": (source == "gps") & (gps_miss > GPS_LAG_MINUTES),
         "null_island": null_island,
-        "carry_gap": carried & ((local - carry["local"]) > CARRY_GAP),
-        "ambiguous": zoned["ambiguous"].astype(bool),
-        "nonexistent": zoned["nonexistent"].astype(bool),
+        "carry_gap": carried & ((local - carry_local) > CARRY_GAP),
+        "ambiguous": pd.Series(zoned["ambiguous"], index=df.index),
+        "nonexistent": pd.Series(zoned["nonexistent"], index=df.index),
         "fixed_offset_default": (source == "default") & is_fixed(settings.default_tz),
         "shifted": shift.notna() & (shift != 0) & has_time,
     })
-    source = source.replace({"fallback": "override"})
 
     out = df.assign(
         local_time=local.astype("datetime64[ms]"),
         local_time_tag=tag.where(has_time),
         clock_shift_seconds=shift,
-        utc_offset_minutes=zoned["offset"].astype("Int32"),
+        utc_offset_minutes=pd.Series(zoned["offset"], index=df.index).astype("Int32"),
         tz_name=tz_name,
         tz_source=source,
-        evidence_path=carry["path"].where(carried, df["path"].where(has_time)).astype("string"),
+        evidence_path=carry_path.where(carried, df["path"].where(has_time)).astype("string"),
         capture_time_secs_utc=(utc - EPOCH) // pd.Timedelta(milliseconds=1) / 1000.0,
         utc_time=utc.astype("datetime64[ms, UTC]"),
         flags=flags,
@@ -214,6 +270,9 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
     for name, _ in RESOLVED_EXTRA:
         if name not in out:
             out[name] = pd.Series(None, index=df.index, dtype=blank[name].dtype)
-    order = out.sort_values(["local_time", "file_name", "path"], na_position="last").index
-    return out.loc[order, RESOLVED.names].reset_index(drop=True)
+    order = _sorted_positions(local=out["local_time"], name=out["file_name"], path=out["path"])
+    out = out[RESOLVED.names]
+    if (np.diff(order) < 0).any():  # libraries are mostly in capture order already
+        out = out.take(order).reset_index(drop=True)
+    return out
 

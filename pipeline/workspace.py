@@ -15,10 +15,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
-from .schema import conform, to_pandas
+from .schema import RESOLVED, conform, to_pandas
+from .text import iso_text
 
 
 class WorkspaceBusy(RuntimeError):
@@ -118,7 +121,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def write_table(path: Path, df: pd.DataFrame, schema: pa.Schema) -> None:
     """Write a DataFrame as Parquet under the schema, atomically."""
-    table = conform(df, schema)
+    write_parquet(path, conform(df, schema))
+
+
+def write_parquet(path: Path, table: pa.Table) -> None:
     with _atomic_target(path) as tmp:
         pq.write_table(table, tmp)
 
@@ -128,21 +134,39 @@ def read_table(path: Path, schema: pa.Schema) -> pd.DataFrame:
     return to_pandas(pq.read_table(path, schema=schema))
 
 
-def write_csv(path: Path, df: pd.DataFrame) -> None:
-    """Write a CSV atomically, UTF-8 with a BOM so spreadsheets read non-ASCII names right."""
-    with _atomic_target(path) as tmp:
-        df.to_csv(tmp, index=False, encoding="utf-8-sig")
+def write_csv(path: Path, data: pd.DataFrame | pa.Table) -> None:
+    """Write a CSV atomically with Arrow's C++ writer, UTF-8 with a BOM so spreadsheets read
+    non-ASCII names right; nulls are empty cells, booleans true/false."""
+    table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+    with _atomic_target(path) as tmp, open(tmp, "wb") as out:
+        out.write(b"\xef\xbb\xbf")
+        pacsv.write_csv(table, out, pacsv.WriteOptions(quoting_style="needed"))
 
 
-def write_audit_csv(path: Path, resolved: pd.DataFrame) -> None:
-    """The resolved table as a spreadsheet-friendly CSV: ISO text times, the UTC seconds a number
-    with millisecond precision, booleans as true/false."""
-    view = resolved.copy()
-    view["local_time"] = view["local_time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3]
-    view["utc_time"] = view["utc_time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
-    view["capture_time_secs_utc"] = seconds_text(view["capture_time_secs_utc"])
-    view["approved"] = view["approved"].astype("string").str.lower()
+def write_audit_csv(path: Path, resolved: pa.Table) -> None:
+    """The resolved table as a spreadsheet-friendly CSV: ISO text times beside the UTC seconds,
+    which stay an unquoted number (whole milliseconds, shortest exact form)."""
+    def replace(table: pa.Table, name: str, values) -> pa.Table:
+        return table.set_column(table.schema.get_field_index(name), name, values)
+
+    seconds = resolved["capture_time_secs_utc"]
+    view = replace(resolved, "local_time", iso_text(resolved["local_time"]))
+    view = replace(view, "utc_time", iso_text(resolved["utc_time"], "Z"))
+    view = replace(view, "capture_time_secs_utc",
+                   pc.divide(pc.round(pc.multiply(seconds, 1000)), 1000.0))
     write_csv(path, view)
+
+
+def save_resolved(ws: Workspace, resolved: pd.DataFrame) -> None:
+    """resolved.parquet and reports/audit.csv from one conversion, written side by side."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    table = conform(resolved, RESOLVED)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        writes = [pool.submit(write_parquet, ws.resolved, table),
+                  pool.submit(write_audit_csv, ws.audit_csv, table)]
+        for write in writes:
+            write.result()
 
 
 def seconds_text(seconds: pd.Series) -> pd.Series:

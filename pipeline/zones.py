@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .text import extract
+from .text import extract, labels
 
 #: Whole-minute UTC offsets (minutes) that some tzdata zone has used since 1970. The GPS clock is
 #: matched against these; tests/test_zones.py recomputes the list from tzdata.
@@ -43,13 +43,14 @@ def parse_fixed_offset(text: str) -> int | None:
 
 
 def format_offset(minutes) -> pd.Series:
-    """Offsets in minutes (a column) -> '+HH:MM' text; null stays null."""
+    """Offsets in minutes (a column, within −12:00…+14:00) -> '+HH:MM' text; null stays null."""
     minutes = pd.Series(minutes, dtype="Int64")
-    sign = pd.Series(np.where(minutes.fillna(0) < 0, "-", "+"), index=minutes.index)
-    absolute = minutes.abs()
-    text = (sign + (absolute // 60).astype(str).str.zfill(2) + ":"
-            + (absolute % 60).astype(str).str.zfill(2))
-    return text.where(minutes.notna())
+    codes = minutes.fillna(MIN_OFFSET - 1).to_numpy(dtype="int64") - MIN_OFFSET
+    return labels(codes, _OFFSET_TEXTS, minutes.index)
+
+
+_OFFSET_TEXTS = [f"{'-' if m < 0 else '+'}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
+                 for m in range(MIN_OFFSET, MAX_OFFSET + 1)]
 
 
 def check_zone(name: str) -> str:

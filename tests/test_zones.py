@@ -1,0 +1,57 @@
+"""Column helpers: real offsets from tzdata, offset text, Arrow-backed parsing on any index."""
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import pandas as pd
+import pytest
+
+from pipeline.text import extract, parse_datetime
+from pipeline.zones import (REAL_OFFSETS_MINUTES, ZoneError, check_zone, format_offset,
+                            nearest_real_offset, parse_offset_tags)
+
+
+def test_real_offsets_are_exactly_those_tzdata_used_since_1970():
+    seen = set()
+    start = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    moments = [start + dt.timedelta(days=7 * week) for week in range(0, 68 * 52, 2)]
+    for name in zoneinfo.available_timezones():
+        zone = zoneinfo.ZoneInfo(name)
+        seen.update(m.astimezone(zone).utcoffset() for m in moments)
+    whole_minutes = {int(o.total_seconds() // 60) for o in seen if o.total_seconds() % 60 == 0}
+    assert set(REAL_OFFSETS_MINUTES.tolist()) == whole_minutes
+
+
+def test_nearest_real_offset():
+    got = nearest_real_offset(pd.Series([330.4, 345.2, -241.0, None, 839.0]))
+    assert got.tolist() == [330, 345, -240, pd.NA, 840]
+
+
+def test_offset_text_round_trip():
+    minutes = pd.Series([330, -210, 0, None, 840, -720], dtype="Int64")
+    text = format_offset(minutes)
+    assert text.tolist()[:3] == ["+05:30", "-03:30", "+00:00"] and pd.isna(text[3])
+    assert parse_offset_tags(text).tolist() == minutes.tolist()
+
+
+@pytest.mark.parametrize("bad", ["+15:00", "+05:75", "0530", "Z", "", "+5:30"])
+def test_unusable_offset_tags_are_null(bad):
+    assert parse_offset_tags(pd.Series([bad])).isna().all()
+
+
+def test_check_zone():
+    assert check_zone("+5:30") == "+05:30"
+    assert check_zone("America/St_Johns") == "America/St_Johns"
+    with pytest.raises(ZoneError):
+        check_zone("Mars/Olympus_Mons")
+
+
+def test_text_parsers_keep_rows_on_their_own_index():
+    text = pd.Series(["junk", "2020:01:01 00:00:00", None, "2021-06-01T12:30:00+02:00"],
+                     index=[10, 11, 12, 13], dtype="str")
+    subset = text.iloc[[3, 1, 2]]
+    assert parse_datetime(subset).tolist() == [
+        pd.Timestamp("2021-06-01 12:30:00"), pd.Timestamp("2020-01-01"), pd.NaT]
+    years = extract(subset, r"^(?P<year>\d{4})")["year"]
+    assert years.index.tolist() == [13, 11, 12] and years.tolist()[:2] == ["2021", "2020"]
