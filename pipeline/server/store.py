@@ -74,6 +74,9 @@ class Store:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.root / "store.sqlite", check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # Like the photo files (not fsynced), commits survive a killed server but not a power
+        # cut; a full fsync per upload would make the disk, not the network, the bottleneck.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
 
     def close(self):
