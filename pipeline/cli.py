@@ -336,6 +336,25 @@ def status(ws: Workspace):
 
 
 @main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--count", default=200, show_default=True, type=click.IntRange(1),
+              help="How many photos (the trip's scenarios first, then ordinary photos).")
+@click.option("--seed", default=0, show_default=True, type=int)
+def sample(directory: Path, count: int, seed: int):
+    """Write a sample photo library that exercises every zone source and flag."""
+    from .sample import EXPECTED_NAME, MIN_COUNT, SAMPLE_DEFAULT_TZ, write_sample
+
+    if count < MIN_COUNT:
+        fail(f"--count must be at least {MIN_COUNT} (one photo per scenario)")
+    try:
+        expected = write_sample(directory, count=count, seed=seed)
+    except FileExistsError as exc:
+        fail(str(exc))
+    click.echo(f"wrote {len(expected)} photos under {directory} (expected answers for "
+               f"--default-tz {SAMPLE_DEFAULT_TZ} in {directory / EXPECTED_NAME})")
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--store", required=True, type=click.Path(file_okay=False, path_type=Path),

@@ -431,12 +431,11 @@ def run(ws, resolved: pd.DataFrame, selected: pd.Series | None, client: Client, 
         save(final)
     finally:
         ledger.close()
-    done = final.loc[rows.index, "upload_status"].fillna("not sent")
-    counts = done.str.replace(r":.*", "", regex=True).value_counts().to_dict()
-    counts["already_on_server"] = len(plan.skip)
-    counts["retimed_sent"] = retimed_sent
-    failed = int(done.str.startswith(("failed", "rejected")).sum())
+    this_run = pd.Series(statuses, dtype="str").str.replace(r":.*", "", regex=True)
+    counts = {"already_on_server": len(plan.skip), **this_run.value_counts().to_dict(),
+              "retimed_sent": retimed_sent}
+    failed = int(this_run.isin(["failed", "rejected"]).sum())
     summary = (f"upload: {len(rows)} approved photos selected; " + ", ".join(
-        f"{n} {name}" for name, n in counts.items() if n))
+        f"{n} {name.replace('_', ' ')}" for name, n in counts.items() if n and name != "retimed_sent"))
     return Outcome(len(rows), counts, failed, summary)
 

@@ -92,7 +92,7 @@ def test_every_approved_photo_lands_once_with_its_time(tmp_path, serve_factory):
     one = merged.iloc[0]
     data = requests.get(server.url + "api/bodytrack/photo/" + one["key"], auth=server.auth).content
     assert data == Path(one["path"]).read_bytes()
-    assert "already_on_server" in upload(ws, server)  # a rerun sends nothing new
+    assert "12 already on server" in upload(ws, server)  # a rerun sends nothing new
     assert len(on_server(server)) == 12
     audit = pd.read_csv(ws.audit_csv, encoding="utf-8-sig")
     assert set(audit["upload_status"]) == {"uploaded"}
