@@ -1,16 +1,16 @@
-"""The `photoflux` command: a thin click layer that reads inputs, calls a stage, writes outputs."""
+"""The `photoflux` command: a thin click layer that parses options, calls the stage wiring in
+`runner` (or the upload client and server), and prints one-line results and errors."""
 from __future__ import annotations
 
 import sys
 import warnings
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 
 from .schema import TZ_SOURCES
-from .workspace import Workspace, WorkspaceBusy, save_resolved
+from .workspace import Workspace, WorkspaceBusy
 
 
 def workspace_option(f):
@@ -21,126 +21,6 @@ def workspace_option(f):
         callback=lambda ctx, param, value: Workspace(value),
         help="Workspace folder (holds data/ and reports/).",
     )(f)
-
-
-def fail(message: str, code: int = 2):
-    """Print a one-line error and exit with `code`."""
-    click.echo(f"photoflux: error: {message}", err=True)
-    sys.exit(code)
-
-
-@click.group()
-@click.version_option(package_name="photoflux")
-def main():
-    """Put years of photos on a Fluxtream timeline at the right instant."""
-
-
-@contextmanager
-def writing(ws: Workspace, command: str):
-    """Hold the writer lock for `command`; a second writer is told who holds it and exits 1."""
-    try:
-        with ws.writer(command):
-            yield ws
-    except WorkspaceBusy as exc:
-        fail(str(exc), 1)
-
-
-def echo_warnings(caught) -> None:
-    for warning in caught:
-        click.echo(f"photoflux: warning: {warning.message}", err=True)
-
-
-def load_rules(ws: Workspace, overrides: Path | None):
-    """The overrides CSV given, else WS/overrides.csv when it exists; a bad line exits 2."""
-    from .overrides import OverridesError, parse_overrides
-
-    path = overrides if overrides is not None else ws.root / "overrides.csv"
-    if overrides is None and not path.exists():
-        return None, []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        fail(f"{path}: cannot read overrides ({exc.strerror})")
-    except UnicodeDecodeError:
-        fail(f"{path}: overrides are not UTF-8 text")
-    try:
-        return path, parse_overrides(text, source=str(path))
-    except OverridesError as exc:
-        fail(str(exc))
-
-
-def read_stage_input(ws: Workspace, path: Path, schema, hint: str):
-    from .workspace import read_table
-
-    if not path.exists():
-        fail(f"{path} does not exist: run '{hint}' first")
-    return read_table(path, schema)
-
-
-@main.command("resolve")
-@workspace_option
-@click.option("--default-tz", required=True, metavar="ZONE",
-              help="IANA zone (DST per photo) or a fixed offset like +05:30 for photos without "
-                   "evidence.")
-@click.option("--overrides", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Overrides CSV [default: WS/overrides.csv when present].")
-def resolve_command(ws: Workspace, default_tz: str, overrides: Path | None):
-    """Give every photo a zone, its source and its UTC instant; write the audit CSV."""
-    from . import resolve as stage
-    from .overrides import rules_table
-    from .schema import PHOTOS
-    from .workspace import write_csv
-    from .zones import ZoneError, is_fixed
-
-    try:
-        settings = stage.Settings(default_tz)
-    except ZoneError as exc:
-        fail(f"--default-tz: {exc}")
-    if is_fixed(settings.default_tz):
-        click.echo(f"photoflux: warning: default zone {settings.default_tz} is a fixed offset: "
-                   "no DST is applied to photos that fall back on it", err=True)
-    overrides_path, rules = load_rules(ws, overrides)
-    with writing(ws, "resolve"):
-        photos = read_stage_input(ws, ws.photos, PHOTOS, "photoflux extract")
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", stage.ResolveWarning)
-            resolved = stage.resolve(photos, rules, settings)
-        echo_warnings(caught)
-        resolved = reconcile(ws, resolved)
-        save_resolved(ws, resolved)
-        write_csv(ws.rules_in_force, rules_table(rules))
-        ws.write_manifest_entry("resolve", {
-            "default_tz": settings.default_tz,
-            "overrides": str(overrides_path) if overrides_path else None,
-            "rows": len(resolved), "finished": now_iso(),
-        })
-    click.echo(resolve_summary(resolved))
-
-
-def reconcile(ws: Workspace, resolved):
-    """Reapply what lives beside the table: the approvals that still hold, the upload ledger."""
-    from .approvals import apply_approvals
-    from .upload import Ledger, apply_ledger
-
-    resolved = apply_approvals(resolved, read_approvals(ws))
-    if ws.uploads.exists():
-        ledger = Ledger(ws.uploads)
-        try:
-            resolved = apply_ledger(resolved, ledger.history())
-        finally:
-            ledger.close()
-    return resolved
-
-
-def read_approvals(ws: Workspace):
-    from .approvals import empty_approvals, parse_approvals
-
-    if not ws.approvals.exists():
-        return empty_approvals()
-    try:
-        return parse_approvals(ws.approvals.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        fail(f"{ws.approvals}: {exc}")
 
 
 def selection_options(f):
@@ -162,6 +42,67 @@ def selection_options(f):
     return f
 
 
+def fail(message: str, code: int = 2):
+    """Print a one-line error and exit with `code`."""
+    click.echo(f"photoflux: error: {message}", err=True)
+    sys.exit(code)
+
+
+def warn(message) -> None:
+    click.echo(f"photoflux: warning: {message}", err=True)
+
+
+@contextmanager
+def writing(ws: Workspace, command: str):
+    """Hold the writer lock for `command`; a second writer is told who holds it and exits 1.
+    A stage that cannot run says why in one line and exits 2."""
+    from .runner import StageError
+
+    try:
+        with ws.writer(command):
+            yield ws
+    except WorkspaceBusy as exc:
+        fail(str(exc), 1)
+    except StageError as exc:
+        fail(str(exc), 1 if "matches no photo" in str(exc) else 2)
+
+
+def show_progress(quiet: bool = False) -> bool:
+    return sys.stderr.isatty() and not quiet
+
+
+def settings_from(default_tz: str):
+    from .resolve import Settings
+    from .zones import ZoneError, is_fixed
+
+    try:
+        settings = Settings(default_tz)
+    except ZoneError as exc:
+        fail(f"--default-tz: {exc}")
+    if is_fixed(settings.default_tz):
+        warn(f"default zone {settings.default_tz} is a fixed offset: no DST is applied to photos "
+             "that fall back on it")
+    return settings
+
+
+def load_rules(ws: Workspace, overrides: Path | None):
+    """The overrides CSV given, else WS/overrides.csv when it exists; a bad line exits 2
+    before anything is written."""
+    from .overrides import OverridesError, parse_overrides
+
+    path = overrides if overrides is not None else ws.root / "overrides.csv"
+    if overrides is None and not path.exists():
+        return None, []
+    try:
+        return path, parse_overrides(path.read_text(encoding="utf-8"), source=str(path))
+    except OSError as exc:
+        fail(f"{path}: cannot read overrides ({exc.strerror})")
+    except UnicodeDecodeError:
+        fail(f"{path}: overrides are not UTF-8 text")
+    except OverridesError as exc:
+        fail(str(exc))
+
+
 def build_selection(select_all, path_globs, first, last, local_from, local_to, flagged, source):
     """The options as a Selection, or None when none was given."""
     from .overrides import Selection, parse_local
@@ -179,34 +120,130 @@ def build_selection(select_all, path_globs, first, last, local_from, local_to, f
     return Selection(list(path_globs), first, last, start, end, flagged, source)
 
 
-def change_approvals(ws: Workspace, command: str, selection_args: dict) -> None:
-    """approve/unapprove: update approvals.csv, then the approved column of the tables."""
-    from . import approvals as ledger
-    from .schema import RESOLVED
-    from .workspace import atomic_write_text
+def echo_extract(ws: Workspace, photos, caught) -> None:
+    for warning in caught:
+        warn(warning.message)
+    counts = photos.attrs["extract"]
+    click.echo(f"extract: {len(photos)} photos ({counts['read']} read, {counts['reused']} "
+               f"unchanged, {counts['dropped']} dropped), "
+               f"{int(photos['error'].notna().sum())} with errors, in {counts['seconds']:.1f} s "
+               f"-> {ws.photos}")
+
+
+def echo_resolve(resolved, caught) -> None:
+    from .runner import resolve_summary
+
+    for warning in caught:
+        warn(warning.message)
+    click.echo(resolve_summary(resolved))
+
+
+@click.group()
+@click.version_option(package_name="photoflux")
+def main():
+    """Put years of photos on a Fluxtream timeline at the right instant."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@workspace_option
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Processes reading files [default: one per core].")
+def extract(paths, ws: Workspace, quiet: bool, workers: int | None):
+    """Read every photo's EXIF evidence under PATH... into WS/data/photos.parquet.
+
+    Unchanged files (same path, size and modification time) keep their rows without being
+    opened again; changed files are re-read; files that are gone are dropped.
+    """
+    from .runner import run_extract
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        fail(f"no such file or folder: {', '.join(missing)}")
+    with writing(ws, "extract"):
+        echo_extract(ws, *run_extract(ws, paths, workers, show_progress(quiet)))
+
+
+@main.command("resolve")
+@workspace_option
+@click.option("--default-tz", required=True, metavar="ZONE",
+              help="IANA zone (DST per photo) or a fixed offset like +05:30 for photos without "
+                   "evidence.")
+@click.option("--overrides", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Overrides CSV [default: WS/overrides.csv when present].")
+def resolve_command(ws: Workspace, default_tz: str, overrides: Path | None):
+    """Give every photo a zone, its source and its UTC instant; write the audit CSV."""
+    from .runner import run_resolve
+
+    settings = settings_from(default_tz)
+    overrides, rules = load_rules(ws, overrides)
+    with writing(ws, "resolve"):
+        echo_resolve(*run_resolve(ws, settings, rules, overrides))
+
+
+@main.command()
+@workspace_option
+def report(ws: Workspace):
+    """Write reports/audit.xlsx and reports/audit.html from the resolved table."""
+    from .runner import run_report
+
+    with writing(ws, "report"):
+        run_report(ws)
+    click.echo(f"wrote {ws.audit_xlsx}, {ws.audit_html} and {ws.audit_csv}")
+
+
+@main.command("run")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@workspace_option
+@click.option("--default-tz", required=True, metavar="ZONE", help="As for resolve.")
+@click.option("--overrides", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Overrides CSV [default: WS/overrides.csv when present].")
+@click.option("--from", "from_stage", type=click.Choice(["extract", "resolve", "report"]),
+              default=None, help="Run this stage and every later one even if unchanged.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def run_command(paths, ws: Workspace, default_tz: str, overrides: Path | None, from_stage,
+                quiet: bool):
+    """extract -> resolve -> report, each only when its inputs changed (never upload)."""
+    from . import runner
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        fail(f"no such file or folder: {', '.join(missing)}")
+    settings = settings_from(default_tz)
+    overrides, rules = load_rules(ws, overrides)
+    forced = runner.STAGES.index(from_stage) if from_stage else len(runner.STAGES)
+    with writing(ws, "run"):
+        if forced > 0 and runner.unchanged(ws, "extract", runner.extract_inputs(paths)):
+            click.echo("extract: no photo added, changed or removed; skipped")
+        else:
+            echo_extract(ws, *runner.run_extract(ws, paths, progress=show_progress(quiet)))
+        inputs = runner.resolve_inputs(ws, settings, overrides)
+        if forced > 1 and runner.unchanged(ws, "resolve", inputs):
+            click.echo("resolve: photos, overrides, approvals and default zone unchanged; skipped")
+        else:
+            echo_resolve(*runner.run_resolve(ws, settings, rules, overrides))
+        if forced > 2 and runner.unchanged(ws, "report", runner.report_inputs(ws)):
+            click.echo("report: resolved table unchanged; skipped")
+        else:
+            runner.run_report(ws)
+            click.echo(f"report: wrote {ws.audit_html} and {ws.audit_xlsx}")
+
+
+def approval_command(ws: Workspace, command: str, selection_args: dict) -> None:
+    from .approvals import counts
+    from .runner import change_approvals
 
     selection = build_selection(**selection_args)
     if selection is None:
         fail(f"say which photos to {command}: --all, or narrow with --path-glob, --first/--last, "
              "--local-from/--local-to, --flagged/--unflagged, --source")
     with writing(ws, command):
-        resolved = read_stage_input(ws, ws.resolved, RESOLVED, "photoflux resolve")
-        selected = selection.mask(resolved)
-        if not selected.any():
-            fail("the selection matches no photo", 1)
-        approvals = read_approvals(ws)
-        if command == "approve":
-            refused = selected & ~ledger.uploadable(resolved)
-            if refused.any():
-                click.echo(f"refused {int(refused.sum())} photos without a time or with a read "
-                           "error (they can never be uploaded)", err=True)
-            approvals = ledger.approve(approvals, resolved, selected, now_iso())
-        else:
-            approvals = ledger.unapprove(approvals, resolved, selected)
-        atomic_write_text(ws.approvals, ledger.approvals_csv(approvals))
-        resolved = reconcile(ws, resolved)
-        save_resolved(ws, resolved)
-    click.echo(f"{command}: {int(selected.sum())} selected; {ledger.counts(resolved)}")
+        selected, refused, resolved = change_approvals(ws, command, selection)
+    if refused:
+        click.echo(f"refused {refused} photos without a time or with a read error (they can "
+                   "never be uploaded)", err=True)
+    click.echo(f"{command}: {selected} selected; {counts(resolved)}")
 
 
 @main.command()
@@ -214,7 +251,7 @@ def change_approvals(ws: Workspace, command: str, selection_args: dict) -> None:
 @selection_options
 def approve(ws: Workspace, **selection_args):
     """Approve the selected photos' times exactly as they are now."""
-    change_approvals(ws, "approve", selection_args)
+    approval_command(ws, "approve", selection_args)
 
 
 @main.command()
@@ -222,46 +259,7 @@ def approve(ws: Workspace, **selection_args):
 @selection_options
 def unapprove(ws: Workspace, **selection_args):
     """Withdraw the approval of the selected photos."""
-    change_approvals(ws, "unapprove", selection_args)
-
-
-@main.command()
-@workspace_option
-def report(ws: Workspace):
-    """Write reports/audit.xlsx and reports/audit.html from the resolved table."""
-    from .schema import RESOLVED
-
-    with writing(ws, "report"):
-        resolved = read_stage_input(ws, ws.resolved, RESOLVED, "photoflux resolve")
-        write_reports(ws, resolved)
-    click.echo(f"wrote {ws.audit_xlsx}, {ws.audit_html} and {ws.audit_csv}")
-
-
-def write_reports(ws: Workspace, resolved) -> None:
-    import pandas as pd
-
-    from . import report as audit
-    from .overrides import rules_table
-    from .workspace import atomic_write_bytes, atomic_write_text
-
-    overrides = pd.read_csv(ws.rules_in_force, dtype="string", encoding="utf-8-sig") if ws.rules_in_force.exists() \
-        else rules_table([])
-    atomic_write_bytes(ws.audit_xlsx, audit.workbook_bytes(resolved, overrides))
-    atomic_write_text(ws.audit_html, audit.html_page(resolved, overrides))
-    ws.write_manifest_entry("report", {"rows": len(resolved), "finished": now_iso()})
-
-
-def resolve_summary(resolved) -> str:
-    sources = resolved["tz_source"].value_counts()
-    by_source = ", ".join(f"{n} {name}" for name, n in sources.items())
-    flagged = int((resolved["flags"].fillna("") != "").sum())
-    no_time = int(resolved["local_time"].isna().sum())
-    return (f"resolved {len(resolved)} photos ({by_source}); {flagged} flagged, "
-            f"{no_time} without a time")
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    approval_command(ws, "unapprove", selection_args)
 
 
 @main.command()
@@ -269,7 +267,7 @@ def now_iso() -> str:
 @click.option("--server", required=True, metavar="URL", help="The Fluxtream server's base URL.")
 @click.option("--user", required=True, help="Fluxtream user name.")
 @selection_options
-@click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 32),
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 64),
               help="Concurrent keep-alive sessions.")
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send and write nothing.")
 @click.option("--allow-http", is_flag=True, help="Allow plain http to a non-loopback host.")
@@ -281,15 +279,18 @@ def upload(ws: Workspace, server, user, workers, dry_run, allow_http, allow_reti
            **selection_args):
     """Send approved photos (narrowed by the selection) to a Fluxtream server, exactly once."""
     from . import upload as client_side
+    from .runner import StageError, now_iso, require
     from .schema import RESOLVED
+    from .workspace import read_table, save_resolved
 
     try:
         base = client_side.check_transport(server, allow_http)
-    except client_side.UploadError as exc:
+        require(ws.resolved, "photoflux resolve")
+    except (client_side.UploadError, StageError) as exc:
         fail(str(exc))
     selection = build_selection(**selection_args)
     if dry_run:
-        resolved = read_stage_input(ws, ws.resolved, RESOLVED, "photoflux resolve")
+        resolved = read_table(ws.resolved, RESOLVED)
         rows = client_side.candidates(resolved, selection and selection.mask(resolved))
         click.echo(client_side.dry_run_text(rows, ws.uploads, base, user, allow_retime))
         return
@@ -299,7 +300,7 @@ def upload(ws: Workspace, server, user, workers, dry_run, allow_http, allow_reti
     except client_side.UploadError as exc:
         fail(str(exc))
     with writing(ws, "upload"):
-        resolved = read_stage_input(ws, ws.resolved, RESOLVED, "photoflux resolve")
+        resolved = read_table(ws.resolved, RESOLVED)
         selected = selection.mask(resolved) if selection is not None else None
         if selected is not None and not selected.any():
             fail("the selection matches no photo", 1)
@@ -309,18 +310,13 @@ def upload(ws: Workspace, server, user, workers, dry_run, allow_http, allow_reti
                                       save=lambda table: save_resolved(ws, table),
                                       progress=show_progress())
         except client_side.UploadError as exc:
-            fail(str(exc), 2)
+            fail(str(exc))
         ws.write_manifest_entry("upload", {"server": base, "user": user, "finished": now_iso(),
                                            "rows": outcome.selected, "counts": outcome.counts})
     click.echo(outcome.summary)
     if allow_retime and outcome.counts.get("retimed_sent"):
-        click.echo("photoflux: warning: re-timed photos were sent again: the timeline now holds "
-                   "two copies of each", err=True)
+        warn("re-timed photos were sent again: the timeline now holds two copies of each")
     sys.exit(1 if outcome.failed else 0)
-
-
-def show_progress() -> bool:
-    return sys.stderr.isatty()
 
 
 @main.command()
@@ -378,49 +374,3 @@ def serve(**options):
         run(**options)
     except ValueError as exc:
         fail(str(exc))
-
-
-@main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@workspace_option
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--workers", type=click.IntRange(1), default=None,
-              help="Processes reading files [default: one per core].")
-def extract(paths, ws: Workspace, quiet: bool, workers: int | None):
-    """Read every photo's EXIF evidence under PATH... into WS/data/photos.parquet.
-
-    Unchanged files (same path, size and modification time) keep their rows without being
-    opened again; changed files are re-read; files that are gone are dropped.
-    """
-    import time
-
-    from . import __version__
-    from .extract import extract as extract_photos
-    from .schema import PHOTOS
-    from .workspace import read_table, write_table
-
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        fail(f"no such file or folder: {', '.join(missing)}")
-    started = time.monotonic()
-    with writing(ws, "extract"):
-        previous = read_table(ws.photos, PHOTOS) if ws.photos.exists() else None
-        try:
-            with warnings.catch_warnings(record=True) as caught:  # unreadable folders
-                warnings.simplefilter("always")
-                photos = extract_photos(paths, previous, workers=workers,
-                                        progress=show_progress() and not quiet)
-        except FileNotFoundError as exc:  # a PATH removed since the check above
-            fail(str(exc))
-        echo_warnings(caught)
-        write_table(ws.photos, photos, PHOTOS)
-        counts = {**photos.attrs["extract"], "rows": len(photos),
-                  "errors": int(photos["error"].notna().sum())}
-        seconds = round(time.monotonic() - started, 3)
-        ws.write_manifest_entry("extract", {
-            "paths": [str(p.absolute()) for p in paths], **counts, "seconds": seconds,
-            "finished": now_iso(), "version": __version__,
-        })
-    click.echo(f"extract: {counts['rows']} photos ({counts['read']} read, {counts['reused']} "
-               f"unchanged, {counts['dropped']} dropped), {counts['errors']} with errors, "
-               f"in {seconds:.1f} s -> {ws.photos}")
