@@ -58,9 +58,9 @@ def subsec_milliseconds(text: pd.Series) -> pd.Series:
 
 def parse_gps_clock(date: pd.Series, time: pd.Series, local: pd.Series) -> pd.Series:
     """Local minus GPS UTC, in minutes. Without a GPS date, the nearest day within ±12 h."""
-    parts = extract(time, r"^\s*(?P<h>\d{1,2}):(?P<m>\d{1,2}):(?P<s>\d{1,2}(?:\.\d+)?)\s*$")
-    seconds = (parts["h"].astype("float64") * 3600 + parts["m"].astype("float64") * 60
-               + parts["s"].astype("float64"))
+    parts = extract(time, r"^\s*(?P<h>\d{1,2}):(?P<m>\d{1,2}):(?P<s>\d{1,2}(?:\.\d+)?)\s*$",
+                    as_float=True)
+    seconds = parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
     clock = pd.to_timedelta(seconds.round(3), unit="s")
     day = parse_datetime(date.str.strip() + " 00:00:00")
     dated = (local - (day + clock)) / pd.Timedelta(minutes=1)

@@ -21,14 +21,18 @@ def series(values: pa.Array | pa.ChunkedArray, index: pd.Index, dtype=None) -> p
     return column if dtype is None else column.astype(dtype)
 
 
-def extract(text: pd.Series, pattern: str) -> pd.DataFrame:
-    """Like `Series.str.extract` with named groups; rows that do not match are null."""
+def extract(text: pd.Series, pattern: str, as_float: bool = False) -> pd.DataFrame:
+    """Like `Series.str.extract` with named groups; rows that do not match are null.
+    `as_float` converts the groups to float64 (in Arrow) instead of leaving text."""
     found = pc.extract_regex(arrow(text), pattern)
     matched = pc.is_valid(found)
-    columns = {
-        field.name: series(pc.if_else(matched, found.field(i), None), text.index, "str")
-        for i, field in enumerate(found.type)
-    }
+    columns = {}
+    for i, field in enumerate(found.type):
+        values = pc.if_else(matched, found.field(i), None)
+        if as_float:
+            columns[field.name] = series(pc.cast(values, pa.float64()), text.index)
+        else:
+            columns[field.name] = series(values, text.index, "str")
     return pd.DataFrame(columns, index=text.index)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -123,24 +122,22 @@ def _offset_minutes(aware: pd.Series) -> pd.Series:
     return ((wall - utc) / pd.Timedelta(minutes=1)).round().astype("Int64")
 
 
-@lru_cache(maxsize=None)
-def _zone_at(lat: float, lon: float) -> str | None:
-    import tzfpy
-
-    return tzfpy.get_tz(lon, lat) or None
-
-
 def zone_of_place(lat: pd.Series, lon: pd.Series) -> pd.Series:
     """IANA zone (oceans: nautical Etc/GMT±N) of each position, looked up once per distinct place.
 
     Positions are rounded to 1e-4 degrees (about 11 m) before the lookup so a trip's photos
-    share lookups; null or out-of-range positions give null.
+    share lookups; null or out-of-range positions give null. tzfpy answers offline.
     """
-    valid = lat.between(-90, 90) & lon.between(-180, 180)
-    places = pd.DataFrame({"lat": lat.round(4), "lon": lon.round(4)})[valid.fillna(False)]
-    distinct = places.drop_duplicates()
-    names = [_zone_at(a, b) for a, b in zip(distinct["lat"].tolist(), distinct["lon"].tolist())]
-    distinct = distinct.assign(zone=names)
-    zone = places.merge(distinct, on=["lat", "lon"], how="left")["zone"]
-    zone.index = places.index
-    return zone.reindex(lat.index).astype("string")
+    import tzfpy
+
+    valid = (lat.between(-90, 90) & lon.between(-180, 180)).fillna(False).to_numpy()
+    lat_e4 = np.round(lat.to_numpy(dtype="float64", na_value=0) * 1e4).astype(np.int64)
+    lon_e4 = np.round(lon.to_numpy(dtype="float64", na_value=0) * 1e4).astype(np.int64)
+    place = lat_e4 * 4_000_000 + lon_e4  # one integer per 1e-4 degree cell
+    place_code, distinct = pd.factorize(place[valid])
+    lat_of, lon_of = np.divmod(distinct + 2_000_000, 4_000_000)
+    names = [tzfpy.get_tz((b - 2_000_000) / 1e4, a / 1e4) or None
+             for a, b in zip(lat_of.tolist(), lon_of.tolist())]
+    codes = np.full(len(lat), -1)
+    codes[valid] = place_code
+    return labels(codes, names, lat.index)
