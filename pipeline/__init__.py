@@ -2,7 +2,9 @@
 
 Stages are plain functions over DataFrames, callable from a notebook:
 
-    from pipeline import extract, resolve
+    from pipeline.extract import extract
+    from pipeline.resolve import Settings, resolve
+
     photos = extract(["~/Pictures/2019"])
     resolved = resolve(photos, overrides=None, settings=Settings(default_tz="Europe/Berlin"))
 """

@@ -25,8 +25,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .approvals import uploadable
+from .exif import SNIFF_BYTES, sniff_type
 
-ACCEPTED_TYPES = ("JPEG", "PNG", "GIF")
+ACCEPTED_TYPES = ("JPEG", "PNG", "GIF")  # all the server takes, by the bytes
 CONNECTOR = "fluxtream_capture"
 RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
 SENT = ("uploaded", "updated")
@@ -34,17 +35,6 @@ SENT = ("uploaded", "updated")
 
 class UploadError(RuntimeError):
     """Stops the whole run before any photo is sent (credentials, server, usage)."""
-
-
-def sniff_image(head: bytes) -> str | None:
-    """JPEG, PNG or GIF by magic bytes: the only formats the server accepts."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "GIF"
-    return None
 
 
 def millis(seconds: pd.Series) -> pd.Series:
@@ -276,7 +266,7 @@ def read_photo(row: dict) -> tuple[bytes | None, Result | None]:
     if hashlib.sha256(data).hexdigest() != row["sha256"]:
         return None, Result("failed: file changed since it was approved "
                             "(run extract and resolve, then approve again)")
-    if sniff_image(data[:16]) is None:
+    if sniff_type(data[:SNIFF_BYTES]) not in ACCEPTED_TYPES:
         return None, Result("unsupported_format")
     return data, None
 

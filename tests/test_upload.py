@@ -244,3 +244,32 @@ def test_password_never_in_process_list_log_or_ledger(tmp_path, serve_factory):
     for path in ws.root.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
+
+
+def test_formats_the_server_refuses_are_not_sent(tmp_path, serve_factory):
+    server = serve_factory()
+    ws = make_workspace(tmp_path, 2)
+    photos_table = read_table(ws.photos, PHOTOS)
+    webp = tmp_path / "photos" / "IMG_0099.webp"
+    Image.new("RGB", (8, 8)).save(webp, "WEBP")
+    extra = photos({"path": str(webp), "file_name": webp.name, "folder": str(webp.parent),
+                    "file_type": "WEBP", "sha256": hashlib.sha256(webp.read_bytes()).hexdigest(),
+                    "datetime_original": "2020:01:05 12:00:00"})
+    write_table(ws.photos, pd.concat([photos_table, extra], ignore_index=True), PHOTOS)
+    cli(ws, "resolve", "--default-tz", "Europe/Berlin")
+    cli(ws, "approve", "--all")
+    assert "1 unsupported format" in upload(ws, server)
+    table = read_table(ws.resolved, RESOLVED).set_index("file_name")
+    assert table.loc["IMG_0099.webp", "upload_status"] == "unsupported_format"
+    assert len(on_server(server)) == 2
+
+
+def test_a_file_edited_after_approval_is_not_sent(tmp_path, serve_factory):
+    server = serve_factory()
+    ws = make_workspace(tmp_path, 2)
+    edited = tmp_path / "photos" / "IMG_0001.jpg"
+    edited.write_bytes(edited.read_bytes() + b"edited")
+    upload(ws, server, code=1)
+    table = read_table(ws.resolved, RESOLVED).set_index("file_name")
+    assert table.loc["IMG_0001.jpg", "upload_status"].startswith("failed: file changed")
+    assert len(on_server(server)) == 1
