@@ -195,7 +195,7 @@ def test_a_hostile_file_is_given_up_in_time(tmp_path, monkeypatch):
     monkeypatch.setattr(stage, "TAG_SECONDS", 0.5)
     started = time.monotonic()
     photos = extract([tmp_path]).set_index("file_name")
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 60  # unguarded, this file takes minutes
     assert photos.loc["slow.tif", "error"] == "gave up reading its tags after 0.5 s"
     assert photos.loc["fine.jpg", "datetime_original"] == "2020:01:02 03:04:05"
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import calendar
 import hashlib
 import os
-import time
 import unicodedata
 from datetime import datetime, timezone
 from pathlib import Path
@@ -287,15 +286,12 @@ def test_resolve_gives_the_expected_answers(library):
     assert flags == [sorted(set(f.split(";")) - {""}) for f in want["flags"]]
 
 
-def test_count_scales_and_is_fast(tmp_path):
-    started = time.perf_counter()
+def test_count_scales(tmp_path):
     expected = write_sample(tmp_path, count=3000, seed=5)
-    elapsed = time.perf_counter() - started
     assert len(expected) == 3000 == sum(len(fs) for _, _, fs in os.walk(tmp_path)) - 1
     assert set(expected["scenario"]) == SCENARIOS
     small = plan(count=MIN_COUNT)
     assert {s.scenario for s in small} == SCENARIOS - {"gps_clock", "default"}
-    assert elapsed < 20, f"3000 photos took {elapsed:.1f} s"
 
 
 def test_count_below_the_scenarios_is_refused():

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import pytest
 import requests
 from click.testing import CliRunner
 from PIL import Image
