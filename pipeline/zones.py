@@ -69,8 +69,9 @@ def is_fixed(name: str) -> bool:
 
 
 def parse_offset_tags(text: pd.Series) -> pd.Series:
-    """EXIF OffsetTime* strings ('+09:00', '-03:30') -> minutes (Int64); unusable -> null."""
-    parts = extract(text, r"^\s*(?P<sign>[+-])(?P<h>\d{2}):(?P<m>[0-5]\d)\s*$")
+    """EXIF OffsetTime* strings ('+09:00', '-03:30', also '+0900') -> minutes (Int64);
+    unusable -> null."""
+    parts = extract(text, r"^\s*(?P<sign>[+-])(?P<h>\d{2}):?(?P<m>[0-5]\d)\s*$")
     minutes = parts["h"].astype("Int64") * 60 + parts["m"].astype("Int64")
     minutes = minutes.where(parts["sign"] != "-", -minutes)
     return minutes.where(minutes.between(MIN_OFFSET, MAX_OFFSET).fillna(False))

@@ -35,6 +35,10 @@ def test_offset_text_round_trip():
     assert parse_offset_tags(text).tolist() == minutes.tolist()
 
 
+def test_offset_tags_without_a_colon_are_read():
+    assert parse_offset_tags(pd.Series(["+0900", " -0330 "])).tolist() == [540, -210]
+
+
 @pytest.mark.parametrize("bad", ["+15:00", "+05:75", "0530", "Z", "", "+5:30"])
 def test_unusable_offset_tags_are_null(bad):
     assert parse_offset_tags(pd.Series([bad])).isna().all()
