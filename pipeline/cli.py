@@ -221,11 +221,12 @@ def run_command(paths, ws: Workspace, default_tz: str, overrides: Path | None, f
         if forced > 1 and runner.unchanged(ws, "resolve", inputs):
             click.echo("resolve: photos, overrides, approvals and default zone unchanged; skipped")
         else:
-            echo_resolve(*runner.run_resolve(ws, settings, rules, overrides))
-        if forced > 2 and runner.unchanged(ws, "report", runner.report_inputs(ws)):
+            echo_resolve(*runner.run_resolve(ws, settings, rules, overrides, inputs))
+        inputs = runner.report_inputs(ws)
+        if forced > 2 and runner.unchanged(ws, "report", inputs):
             click.echo("report: resolved table unchanged; skipped")
         else:
-            runner.run_report(ws)
+            runner.run_report(ws, inputs)
             click.echo(f"report: wrote {ws.audit_html} and {ws.audit_xlsx}")
 
 

@@ -134,11 +134,12 @@ def reconcile(ws: Workspace, resolved: pd.DataFrame) -> pd.DataFrame:
     return apply_ledger(resolved, read_history(ws.uploads))
 
 
-def run_resolve(ws: Workspace, settings: Settings, rules: list[Rule],
-                overrides: Path | None) -> tuple[pd.DataFrame, list]:
-    """resolved.parquet and audit.csv from photos.parquet, the rules and the default zone."""
+def run_resolve(ws: Workspace, settings: Settings, rules: list[Rule], overrides: Path | None,
+                inputs: dict | None = None) -> tuple[pd.DataFrame, list]:
+    """resolved.parquet and audit.csv from photos.parquet, the rules and the default zone.
+    `inputs`: their fingerprint, when the caller has just computed it."""
     require(ws.photos, "photoflux extract")
-    inputs = resolve_inputs(ws, settings, overrides)
+    inputs = inputs or resolve_inputs(ws, settings, overrides)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResolveWarning)
         resolved = resolve(read_table(ws.photos, PHOTOS), rules, settings)
@@ -152,12 +153,12 @@ def run_resolve(ws: Workspace, settings: Settings, rules: list[Rule],
     return resolved, caught
 
 
-def run_report(ws: Workspace) -> pd.DataFrame:
+def run_report(ws: Workspace, inputs: dict | None = None) -> pd.DataFrame:
     """audit.xlsx and audit.html from resolved.parquet and the rules it was resolved with."""
     from . import report
 
     require(ws.resolved, "photoflux resolve")
-    inputs = report_inputs(ws)
+    inputs = inputs or report_inputs(ws)
     resolved = read_table(ws.resolved, RESOLVED)
     rules = (pd.read_csv(ws.rules_in_force, dtype="string", encoding="utf-8-sig")
              if ws.rules_in_force.exists() else rules_table([]))
