@@ -317,7 +317,7 @@ def make_plan(rows: pd.DataFrame, history: pd.DataFrame, allow_retime: bool) -> 
 def send_all(plan: Plan, client: Client, ledger: Ledger, server: str, user: str, guest_id: int,
              workers: int, progress=None):
     """Send the plan's rows concurrently; yield (index, Result) as answers arrive."""
-    from concurrent.futures import ThreadPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     def one(row: dict) -> Result:
         data, refusal = read_photo(row)
@@ -328,13 +328,25 @@ def send_all(plan: Plan, client: Client, ledger: Ledger, server: str, user: str,
         ledger.outcome(server, user, row, result)
         return result
 
-    rows = plan.send[["path", "sha256", "capture_ms"]].to_dict("index")
+    send = plan.send
+    rows = ((index, {"path": path, "sha256": sha256, "capture_ms": int(ms)})
+            for index, path, sha256, ms in zip(send.index, send["path"], send["sha256"],
+                                               send["capture_ms"]))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(one, row): index for index, row in rows.items()}
-        for future in as_completed(futures):
-            if progress is not None:
-                progress.update(1)
-            yield futures[future], future.result()
+        pending = {}
+        while True:
+            while len(pending) < workers * 2:  # a short queue: memory stays flat for any size
+                index, row = next(rows, (None, None))
+                if row is None:
+                    break
+                pending[pool.submit(one, row)] = index
+            if not pending:
+                return
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                if progress is not None:
+                    progress.update(1)
+                yield pending.pop(future), future.result()
 
 
 def read_history(path: Path, server: str | None = None, user: str | None = None) -> pd.DataFrame:
