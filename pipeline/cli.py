@@ -63,7 +63,7 @@ def writing(ws: Workspace, command: str):
     except WorkspaceBusy as exc:
         fail(str(exc), 1)
     except StageError as exc:
-        fail(str(exc), 1 if "matches no photo" in str(exc) else 2)
+        fail(str(exc), exc.code)
 
 
 def show_progress(quiet: bool = False) -> bool:
@@ -279,7 +279,7 @@ def upload(ws: Workspace, server, user, workers, dry_run, allow_http, allow_reti
            **selection_args):
     """Send approved photos (narrowed by the selection) to a Fluxtream server, exactly once."""
     from . import upload as client_side
-    from .runner import StageError, now_iso, require
+    from .runner import StageError, now_iso, require, selected_rows
     from .schema import RESOLVED
     from .workspace import read_table, save_resolved
 
@@ -301,9 +301,7 @@ def upload(ws: Workspace, server, user, workers, dry_run, allow_http, allow_reti
         fail(str(exc))
     with writing(ws, "upload"):
         resolved = read_table(ws.resolved, RESOLVED)
-        selected = selection.mask(resolved) if selection is not None else None
-        if selected is not None and not selected.any():
-            fail("the selection matches no photo", 1)
+        selected = selected_rows(resolved, selection) if selection is not None else None
         client = client_side.Client(base, user, password, verify=cacert or True)
         try:
             outcome = client_side.run(ws, resolved, selected, client, workers, allow_retime,

@@ -26,7 +26,23 @@ STAGES = ("extract", "resolve", "report")
 
 
 class StageError(RuntimeError):
-    """A stage cannot run: its message is one line for the user."""
+    """A stage cannot run: its message is one line for the user; `code` is the exit code."""
+
+    code = 2
+
+
+class NothingSelected(StageError):
+    """A selection that matches no photo: said plainly, exit code 1."""
+
+    code = 1
+
+
+def selected_rows(resolved: pd.DataFrame, selection) -> pd.Series:
+    """The selection's mask over the table; NothingSelected when it picks no row."""
+    selected = selection.mask(resolved)
+    if not selected.any():
+        raise NothingSelected("the selection matches no photo")
+    return selected
 
 
 def now_iso() -> str:
@@ -188,9 +204,7 @@ def change_approvals(ws: Workspace, command: str, selection) -> tuple[int, int, 
 
     require(ws.resolved, "photoflux resolve")
     resolved = read_table(ws.resolved, RESOLVED)
-    selected = selection.mask(resolved)
-    if not selected.any():
-        raise StageError("the selection matches no photo")
+    selected = selected_rows(resolved, selection)
     kept = read_approvals(ws)
     refused = 0
     if command == "approve":

@@ -272,3 +272,11 @@ def test_a_file_edited_after_approval_is_not_sent(tmp_path, serve_factory):
     table = read_table(ws.resolved, RESOLVED).set_index("file_name")
     assert table.loc["IMG_0001.jpg", "upload_status"].startswith("failed: file changed")
     assert len(on_server(server)) == 1
+
+
+def test_a_selection_matching_nothing_sends_nothing_and_exits_1(tmp_path):
+    ws = make_workspace(tmp_path, 2)
+    result = CliRunner(env={"FLUXTREAM_PASSWORD": "x"}).invoke(main, [
+        "upload", "-w", str(ws.root), "--server", "http://127.0.0.1:9", "--user", "a",
+        "--first", "ZZZ_1", "--last", "ZZZ_9"])
+    assert result.exit_code == 1 and "matches no photo" in result.output
