@@ -30,17 +30,19 @@ def parse_approvals(text: str) -> pd.DataFrame:
     return table[APPROVAL_COLUMNS]
 
 
-def _millis(seconds: pd.Series) -> pd.Series:
+def millis(seconds: pd.Series) -> pd.Series:
+    """UTC seconds (numbers or their text) -> whole milliseconds (Int64): the unit approvals,
+    the ledger and the server's keys compare in."""
     return (pd.to_numeric(seconds, errors="coerce") * 1000).round().astype("Int64")
 
 
 def apply_approvals(resolved: pd.DataFrame, approvals: pd.DataFrame) -> pd.DataFrame:
     """Set `approved`/`approved_at` from the approvals that still hold for each row."""
-    wanted = approvals.assign(millis=_millis(approvals["capture_time_secs_utc"]))
+    wanted = approvals.assign(millis=millis(approvals["capture_time_secs_utc"]))
     wanted = wanted.drop_duplicates("path", keep="last")[["path", "sha256", "millis",
                                                           "approved_at"]]
     rows = resolved[["path", "sha256"]].assign(
-        millis=_millis(resolved["capture_time_secs_utc"]))
+        millis=millis(resolved["capture_time_secs_utc"]))
     matched = rows.merge(wanted, on=["path", "sha256", "millis"], how="left")
     holds = matched["approved_at"].notna().to_numpy() & uploadable(resolved).to_numpy()
     return resolved.assign(

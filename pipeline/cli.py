@@ -279,9 +279,9 @@ def upload(ws: Workspace, server, user, workers, dry_run, allow_http, allow_reti
            **selection_args):
     """Send approved photos (narrowed by the selection) to a Fluxtream server, exactly once."""
     from . import upload as client_side
-    from .runner import StageError, now_iso, require, selected_rows
+    from .runner import StageError, require, selected_rows
     from .schema import RESOLVED
-    from .workspace import read_table, save_resolved
+    from .workspace import now_iso, read_table, save_resolved
 
     try:
         base = client_side.check_transport(server, allow_http)

@@ -44,11 +44,6 @@ class Settings:
         object.__setattr__(self, "default_tz", check_zone(self.default_tz))
 
 
-def parse_exif_datetime(text: pd.Series) -> pd.Series:
-    """EXIF 'YYYY:MM:DD HH:MM:SS' strings -> naive datetimes; blank, zero or invalid -> NaT."""
-    return parse_datetime(text)
-
-
 def subsec_milliseconds(text: pd.Series) -> pd.Series:
     """SubSec digits are a decimal fraction ('07' is 70 ms, not 7 ms) -> whole milliseconds."""
     digits = extract(text, r"^\s*(?P<digits>\d+)")["digits"]
@@ -74,13 +69,13 @@ def _first_usable_time(df: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
 
     Later tags are parsed only for the rows that still lack a time.
     """
-    local = parse_exif_datetime(df[TIME_COLUMNS[0]]).to_numpy().copy()
+    local = parse_datetime(df[TIME_COLUMNS[0]]).to_numpy().copy()
     code = np.where(np.isnat(local), -1, 0)
     for number, column in enumerate(TIME_COLUMNS[1:], start=1):
         missing = np.flatnonzero(np.isnat(local))
         if not len(missing):
             break
-        local[missing] = parse_exif_datetime(df[column].iloc[missing]).to_numpy()
+        local[missing] = parse_datetime(df[column].iloc[missing]).to_numpy()
         code[missing[~np.isnat(local[missing])]] = number
     return pd.Series(local, index=df.index), code
 

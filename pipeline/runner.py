@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import time
 import warnings
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -19,8 +18,8 @@ from .approvals import apply_approvals, empty_approvals, parse_approvals
 from .overrides import Rule, rules_table
 from .resolve import ResolveWarning, Settings, resolve
 from .schema import PHOTOS, RESOLVED
-from .workspace import (Workspace, atomic_write_bytes, atomic_write_text, read_table, save_resolved,
-                        write_csv, write_table)
+from .workspace import (Workspace, atomic_write_bytes, atomic_write_text, now_iso, read_table,
+                        save_resolved, write_csv, write_table)
 
 STAGES = ("extract", "resolve", "report")
 
@@ -43,10 +42,6 @@ def selected_rows(resolved: pd.DataFrame, selection) -> pd.Series:
     if not selected.any():
         raise NothingSelected("the selection matches no photo")
     return selected
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def file_digest(path: Path) -> str | None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 import pandas as pd
 
 from .approvals import uploadable
+from .runner import STAGES as RUN_STAGES
 from .workspace import Workspace
 
-STAGES = ("extract", "resolve", "report", "upload")
+STAGES = (*RUN_STAGES, "upload")
 
 
 def _counts(values: pd.Series) -> str:

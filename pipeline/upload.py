@@ -23,21 +23,17 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from .approvals import uploadable
+from .approvals import millis, uploadable
 from .exif import SNIFF_BYTES, sniff_type
+from .workspace import now_iso
 
 ACCEPTED_TYPES = ("JPEG", "PNG", "GIF")  # all the server takes, by the bytes
 CONNECTOR = "fluxtream_capture"
 RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
-SENT = ("uploaded", "updated")
 
 
 class UploadError(RuntimeError):
     """Stops the whole run before any photo is sent (credentials, server, usage)."""
-
-
-def millis(seconds: pd.Series) -> pd.Series:
-    return (seconds * 1000).round().astype("Int64")
 
 
 def photo_key(guest_id: int, capture_ms: int, sha256: str) -> str:
@@ -95,6 +91,10 @@ CREATE TABLE IF NOT EXISTS sends (
 """
 
 
+LEDGER_COLUMNS = ["server", "user", "sha256", "capture_ms", "path", "expected_key", "intent_at",
+                  "operation", "key", "photo_id", "acked_at", "outcome"]
+
+
 class Ledger:
     """What was sent where: one row per (server, user, bytes, millisecond)."""
 
@@ -112,10 +112,7 @@ class Ledger:
         self.db.close()
 
     def history(self, server: str | None = None, user: str | None = None) -> pd.DataFrame:
-        query, args = "SELECT * FROM sends", ()
-        if server is not None:
-            query, args = query + " WHERE server = ? AND user = ?", (server, user)
-        return pd.read_sql_query(query, self.db, params=args)
+        return _history(self.db, server, user)
 
     def intent(self, server: str, user: str, row: dict, expected_key: str) -> None:
         """Commit, before the request, that this photo is about to be sent at this time."""
@@ -140,10 +137,6 @@ class Ledger:
                     "UPDATE sends SET outcome=? WHERE server=? AND user=? AND sha256=? "
                     "AND capture_ms=? AND acked_at IS NULL",
                     (result.status, server, user, row["sha256"], row["capture_ms"]))
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def apply_ledger(resolved: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
@@ -349,18 +342,21 @@ def send_all(plan: Plan, client: Client, ledger: Ledger, server: str, user: str,
                 yield pending.pop(future), future.result()
 
 
+def _history(db: sqlite3.Connection, server: str | None, user: str | None) -> pd.DataFrame:
+    """The ledger's rows, all of them or those of one server and user."""
+    query, args = "SELECT * FROM sends", ()
+    if server is not None:
+        query, args = query + " WHERE server = ? AND user = ?", (server, user)
+    return pd.read_sql_query(query, db, params=args)
+
+
 def read_history(path: Path, server: str | None = None, user: str | None = None) -> pd.DataFrame:
     """The ledger's rows without writing anything (empty when there is no ledger yet)."""
-    columns = ["server", "user", "sha256", "capture_ms", "path", "expected_key", "intent_at",
-               "operation", "key", "photo_id", "acked_at", "outcome"]
     if not path.exists():
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=LEDGER_COLUMNS)
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        query, args = "SELECT * FROM sends", ()
-        if server is not None:
-            query, args = query + " WHERE server = ? AND user = ?", (server, user)
-        return pd.read_sql_query(query, db, params=args)
+        return _history(db, server, user)
     finally:
         db.close()
 

@@ -10,6 +10,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,11 @@ from filelock import FileLock, Timeout
 
 from .schema import RESOLVED, conform, to_pandas
 from .text import iso_text
+
+
+def now_iso() -> str:
+    """The current UTC time to the second, as every manifest, ledger and approval records it."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class WorkspaceBusy(RuntimeError):
