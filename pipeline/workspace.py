@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -174,11 +173,3 @@ def save_resolved(ws: Workspace, resolved: pd.DataFrame) -> None:
         for write in writes:
             write.result()
 
-
-def seconds_text(seconds: pd.Series) -> pd.Series:
-    """Float seconds -> exact millisecond text ('1400269584.123'), on the whole column."""
-    millis = (seconds * 1000).round().astype("Int64")
-    whole, frac = millis.abs() // 1000, millis.abs() % 1000
-    sign = pd.Series(np.where(millis.fillna(0) < 0, "-", ""), index=seconds.index)
-    return (sign + whole.astype("string") + "." + frac.astype("string").str.zfill(3)).where(
-        millis.notna())
