@@ -139,7 +139,7 @@ def read_approvals(ws: Workspace) -> pd.DataFrame:
 
 def reconcile(ws: Workspace, resolved: pd.DataFrame) -> pd.DataFrame:
     """Reapply what lives beside the table: the approvals that still hold, the upload ledger."""
-    from .upload import apply_ledger, read_history
+    from .ledger import apply_ledger, read_history
 
     resolved = apply_approvals(resolved, read_approvals(ws))
     return apply_ledger(resolved, read_history(ws.uploads))
