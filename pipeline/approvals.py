@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import io
 
-import numpy as np
 import pandas as pd
+
+from .times import millis, seconds_text
 
 APPROVAL_COLUMNS = ["path", "sha256", "capture_time_secs_utc", "tz_name", "approved_at"]
 
@@ -27,21 +28,6 @@ def parse_approvals(text: str) -> pd.DataFrame:
     if missing:
         raise ValueError(f"approvals.csv lacks columns {missing}")
     return table[APPROVAL_COLUMNS]
-
-
-def millis(seconds: pd.Series) -> pd.Series:
-    """UTC seconds (numbers or their text) -> whole milliseconds (Int64): the unit approvals,
-    the ledger and the server's keys compare in."""
-    return (pd.to_numeric(seconds, errors="coerce") * 1000).round().astype("Int64")
-
-
-def seconds_text(seconds: pd.Series) -> pd.Series:
-    """UTC seconds -> exact millisecond text ('1400269584.123'), as approvals.csv keeps them."""
-    ms = millis(seconds)
-    whole, frac = ms.abs() // 1000, ms.abs() % 1000
-    sign = pd.Series(np.where(ms.fillna(0) < 0, "-", ""), index=seconds.index)
-    return (sign + whole.astype("string") + "." + frac.astype("string").str.zfill(3)).where(
-        ms.notna())
 
 
 def apply_approvals(resolved: pd.DataFrame, approvals: pd.DataFrame) -> pd.DataFrame:

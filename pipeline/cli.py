@@ -104,7 +104,8 @@ def load_rules(ws: Workspace, overrides: Path | None):
 
 def build_selection(select_all, path_globs, first, last, local_from, local_to, flagged, source):
     """The options as a Selection, or None when none was given."""
-    from .overrides import Selection, parse_local
+    from .selection import Selection
+    from .times import parse_local
 
     if (first is None) != (last is None):
         fail("--first and --last go together")
@@ -281,7 +282,8 @@ def upload(ws: Workspace, server, user, workers, dry_run, allow_http, allow_reti
     from . import upload as client_side
     from .runner import StageError, require, selected_rows
     from .schema import RESOLVED
-    from .workspace import now_iso, read_table, save_resolved
+    from .times import now_iso
+    from .workspace import read_table, save_resolved
 
     try:
         base = client_side.check_transport(server, allow_http)

@@ -46,7 +46,7 @@ TAG_COLUMNS = (
     "make", "model", "datetime_original", "datetime_digitized", "datetime",
     "subsec_original", "subsec_digitized", "subsec",
     "offset_time_original", "offset_time_digitized", "offset_time",
-    "gps_date", "gps_time", "gps_lat", "gps_lon", "xmp_date_created", "error",
+    "gps_date", "gps_time", "gps_lat", "gps_lon", "xmp_date_created", "error", "warnings",
 )
 
 #: How much of a file's start sniff_type wants (TIFF raws are told apart by IFD0's entries).
@@ -198,6 +198,7 @@ def _columns(found: _Found) -> dict:
     row["gps_lon"] = _gps_degrees(tags, "Longitude", 180, problems)
     row["xmp_date_created"] = _xmp_date(found.xmp) if found.xmp else None
     row["error"] = _one_line(problems)
+    row["warnings"] = None
     return {column: row[column] for column in TAG_COLUMNS}
 
 

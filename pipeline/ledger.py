@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .approvals import millis
-from .workspace import now_iso
+from .times import millis, now_iso
 
 LEDGER_SCHEMA = """
 CREATE TABLE IF NOT EXISTS sends (

@@ -18,7 +18,8 @@ from .approvals import apply_approvals, empty_approvals, parse_approvals
 from .overrides import Rule, rules_table
 from .resolve import ResolveWarning, Settings, resolve
 from .schema import PHOTOS, RESOLVED
-from .workspace import (Workspace, atomic_write_bytes, atomic_write_text, now_iso, read_table,
+from .times import now_iso
+from .workspace import (Workspace, atomic_write_bytes, atomic_write_text, read_table,
                         save_resolved, write_csv, write_table)
 
 STAGES = ("extract", "resolve", "report")

@@ -34,7 +34,8 @@ PHOTOS = pa.schema(
         ("gps_lat", pa.float64()),
         ("gps_lon", pa.float64()),
         ("xmp_date_created", pa.string()),  # XMP-only dates, for the reviewer's eye
-        ("error", pa.string()),
+        ("error", pa.string()),  # why nothing usable could be read from the file
+        ("warnings", pa.string()),  # ";"-separated problems that cost a tag, not the file
     ]
 )
 

@@ -22,9 +22,10 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from .approvals import millis, uploadable
+from .approvals import uploadable
 from .exif import SNIFF_BYTES, sniff_type
 from .ledger import Ledger, apply_ledger, read_history
+from .times import millis
 
 ACCEPTED_TYPES = ("JPEG", "PNG", "GIF")  # all the server takes, by the bytes
 CONNECTOR = "fluxtream_capture"

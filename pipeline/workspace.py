@@ -10,7 +10,6 @@ import os
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -22,11 +21,6 @@ from filelock import FileLock, Timeout
 
 from .schema import RESOLVED, conform, to_pandas
 from .text import iso_text
-
-
-def now_iso() -> str:
-    """The current UTC time to the second, as every manifest, ledger and approval records it."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class WorkspaceBusy(RuntimeError):

@@ -1,0 +1,91 @@
+"""Selections of photos: the selectors shared by the overrides CSV and the review, upload and
+reconcile commands, so the same words pick exactly the same photos everywhere."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .text import extract
+
+
+def natural_key(names: pd.Series) -> pd.Series:
+    """Sort keys giving natural order (IMG_9 < IMG_10), case-insensitive, on a whole column.
+
+    The first three digit runs are zero-padded so plain string comparison orders them as
+    numbers; parts are joined with NUL, which sorts before every character in a name.
+    """
+    parts = extract(names.str.lower(), r"^(?P<a>\D*)(?P<n1>\d*)(?P<b>\D*)(?P<n2>\d*)"
+                                       r"(?P<c>\D*)(?P<n3>\d*)(?P<rest>.*)$").fillna("")
+    for digits in ("n1", "n2", "n3"):
+        parts[digits] = parts[digits].str.pad(24, side="left", fillchar="0")
+    key = parts["a"]
+    for column in parts.columns[1:]:
+        key = key + "\x00" + parts[column]
+    return key
+
+
+def glob_regex(glob: str) -> str:
+    """An fnmatch-style glob (* ? [seq] [!seq]) as an anchored regex that RE2 (pyarrow) runs too."""
+    out, i = [], 0
+    while i < len(glob):
+        char = glob[i]
+        close = glob.find("]", i + 2) if char == "[" else -1
+        if char == "*":
+            out.append(".*")
+        elif char == "?":
+            out.append(".")
+        elif close > 0:
+            body = glob[i + 1:close]
+            negate = body.startswith("!")
+            body = re.sub(r"([\\\]\[^])", r"\\\1", body[1:] if negate else body)
+            out.append(f"[{'^' if negate else ''}{body}]")
+            i = close
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "(?s)^" + "".join(out) + "$"
+
+
+def _stem(names: pd.Series) -> pd.Series:
+    """File names without their extension, so IMG_0199 bounds IMG_0199.jpg and IMG_0199.HEIC."""
+    return names.astype("string").str.replace(r"\.[A-Za-z0-9]{1,5}$", "", regex=True)
+
+
+@dataclass
+class Selection:
+    """Which photos: every given part must match (AND); an empty selection matches all."""
+
+    path_globs: list[str] = field(default_factory=list)
+    first: str | None = None
+    last: str | None = None
+    local_from: pd.Timestamp | None = None
+    local_to: pd.Timestamp | None = None
+    flagged: bool | None = None
+    source: str | None = None
+
+    def mask(self, table: pd.DataFrame, local: pd.Series | None = None) -> pd.Series:
+        """Boolean column: which rows of `table` this selection picks.
+
+        `local` is the local time to compare (default: the table's `local_time`); `flagged`
+        and `source` read the resolved table's `flags` and `tz_source`.
+        """
+        local = table["local_time"] if local is None else local
+        selected = pd.Series(True, index=table.index)
+        if self.path_globs:
+            pattern = "|".join(f"(?:{glob_regex(g)})" for g in self.path_globs)
+            selected &= table["path"].astype("string").str.match(pattern).fillna(False)
+        if self.first is not None:
+            key = natural_key(_stem(table["file_name"]))
+            bounds = natural_key(_stem(pd.Series([self.first, self.last])))
+            selected &= (key >= bounds.iloc[0]) & (key <= bounds.iloc[1])
+        if self.local_from is not None:
+            selected &= (local >= self.local_from).fillna(False)
+        if self.local_to is not None:
+            selected &= (local <= self.local_to).fillna(False)
+        if self.flagged is not None:
+            selected &= (table["flags"].fillna("") != "") == self.flagged
+        if self.source is not None:
+            selected &= (table["tz_source"] == self.source).fillna(False)
+        return selected.astype(bool)
