@@ -41,29 +41,47 @@ def selection_options(f):
     return f
 
 
+def one_line(text: str) -> str:
+    """Control and other unprintable characters (a CR or LF in a path, NUL, undecodable
+    bytes) as backslash escapes, so a message stays one line of plain text."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 def fail(message: str, code: int = 2):
     """Print a one-line error and exit with `code`."""
-    click.echo(f"photoflux: error: {message}", err=True)
+    click.echo(f"photoflux: error: {one_line(message)}", err=True)
     sys.exit(code)
 
 
 def warn(message) -> None:
-    click.echo(f"photoflux: warning: {message}", err=True)
+    click.echo(f"photoflux: warning: {one_line(message)}", err=True)
 
 
 @contextmanager
-def writing(ws: Workspace, command: str):
-    """Hold the writer lock for `command`; a second writer is told who holds it and exits 1.
-    A stage that cannot run says why in one line and exits 2."""
-    from .runner import StageError
+def one_line_errors(where: Path, *expected: type[Exception]):
+    """The failures a command expects, each as one line and its exit code: a stage that
+    cannot run (StageError and the `expected` types carry `code`, else 2), a busy workspace
+    (1), a full disk while writing under `where` (1)."""
+    from .workspace import StageError, is_disk_full
 
     try:
-        with ws.writer(command):
-            yield ws
+        yield
     except WorkspaceBusy as exc:
         fail(str(exc), 1)
-    except StageError as exc:
-        fail(str(exc), exc.code)
+    except (StageError, *expected) as exc:
+        fail(str(exc), getattr(exc, "code", 2))
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        fail(f"no space left on device while writing {exc.filename or where}", 1)
+
+
+@contextmanager
+def writing(ws: Workspace, command: str, *expected: type[Exception]):
+    """Hold the writer lock for `command` (a second writer is told who holds it); failures
+    as in `one_line_errors`."""
+    with one_line_errors(ws.root, *expected), ws.writer(command):
+        yield ws
 
 
 def show_progress(quiet: bool = False) -> bool:
@@ -205,30 +223,35 @@ def report(ws: Workspace):
 def run_command(paths, ws: Workspace, default_tz: str, overrides: Path | None, from_stage,
                 quiet: bool):
     """extract -> resolve -> report, each only when its inputs changed (never upload)."""
-    from . import runner
+    from .runner import run_all
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
     settings = settings_from(default_tz)
     overrides, rules = load_rules(ws, overrides)
-    forced = runner.STAGES.index(from_stage) if from_stage else len(runner.STAGES)
     with writing(ws, "run"):
-        if forced > 0 and runner.unchanged(ws, "extract", runner.extract_inputs(paths)):
-            click.echo("extract: no photo added, changed or removed; skipped")
-        else:
-            echo_extract(ws, *runner.run_extract(ws, paths, progress=show_progress(quiet)))
-        inputs = runner.resolve_inputs(ws, settings, overrides)
-        if forced > 1 and runner.unchanged(ws, "resolve", inputs):
-            click.echo("resolve: photos, overrides, approvals and default zone unchanged; skipped")
-        else:
-            echo_resolve(*runner.run_resolve(ws, settings, rules, overrides, inputs))
-        inputs = runner.report_inputs(ws)
-        if forced > 2 and runner.unchanged(ws, "report", inputs):
-            click.echo("report: resolved table unchanged; skipped")
-        else:
-            runner.run_report(ws, inputs)
-            click.echo(f"report: wrote {ws.audit_html} and {ws.audit_xlsx}")
+        run_all(ws, paths, settings, rules, overrides, from_stage,
+                progress=show_progress(quiet), on_stage=lambda run: echo_stage(ws, run))
+
+
+def echo_stage(ws: Workspace, run) -> None:
+    """One stage of `run`: its summary, or why it was skipped."""
+    if run.result is None:
+        click.echo(SKIPPED[run.stage])
+    elif run.stage == "extract":
+        echo_extract(ws, *run.result)
+    elif run.stage == "resolve":
+        echo_resolve(*run.result)
+    else:
+        click.echo(f"report: wrote {ws.audit_html} and {ws.audit_xlsx}")
+
+
+SKIPPED = {
+    "extract": "extract: no photo added, changed or removed; skipped",
+    "resolve": "resolve: photos, overrides, approvals and default zone unchanged; skipped",
+    "report": "report: resolved table unchanged; skipped",
+}
 
 
 def approval_command(ws: Workspace, command: str, selection_args: dict) -> None:
@@ -279,40 +302,20 @@ def unapprove(ws: Workspace, **selection_args):
 def upload(ws: Workspace, server, user, workers, dry_run, allow_http, allow_retime, cacert,
            **selection_args):
     """Send approved photos (narrowed by the selection) to a Fluxtream server, exactly once."""
-    from . import upload as client_side
-    from .runner import StageError, require, selected_rows
-    from .schema import RESOLVED
-    from .times import now_iso
-    from .workspace import read_table, save_resolved
+    from .runner import run_upload, upload_dry_run
+    from .upload import UploadError
 
-    try:
-        base = client_side.check_transport(server, allow_http)
-        require(ws.resolved, "photoflux resolve")
-    except (client_side.UploadError, StageError) as exc:
-        fail(str(exc))
     selection = build_selection(**selection_args)
     if dry_run:
-        resolved = read_table(ws.resolved, RESOLVED)
-        rows = client_side.candidates(resolved, selection and selection.mask(resolved))
-        click.echo(client_side.dry_run_text(rows, ws.uploads, base, user, allow_retime))
+        with one_line_errors(ws.root, UploadError):
+            click.echo(upload_dry_run(ws, server, user, selection, allow_http=allow_http,
+                                      allow_retime=allow_retime))
         return
     prompt = (lambda text: click.prompt(text, hide_input=True)) if sys.stdin.isatty() else None
-    try:
-        password = client_side.read_password(base, user, prompt)
-    except client_side.UploadError as exc:
-        fail(str(exc))
-    with writing(ws, "upload"):
-        resolved = read_table(ws.resolved, RESOLVED)
-        selected = selected_rows(resolved, selection) if selection is not None else None
-        client = client_side.Client(base, user, password, verify=cacert or True)
-        try:
-            outcome = client_side.run(ws, resolved, selected, client, workers, allow_retime,
-                                      save=lambda table: save_resolved(ws, table),
-                                      progress=show_progress())
-        except client_side.UploadError as exc:
-            fail(str(exc))
-        ws.write_manifest_entry("upload", {"server": base, "user": user, "finished": now_iso(),
-                                           "rows": outcome.selected, "counts": outcome.counts})
+    with writing(ws, "upload", UploadError):
+        outcome = run_upload(ws, server, user, selection, prompt=prompt, workers=workers,
+                             allow_http=allow_http, allow_retime=allow_retime, cacert=cacert,
+                             progress=show_progress())
     click.echo(outcome.summary)
     if allow_retime and outcome.counts.get("retimed_sent"):
         warn("re-timed photos were sent again: the timeline now holds two copies of each")
@@ -323,12 +326,11 @@ def upload(ws: Workspace, server, user, workers, dry_run, allow_http, allow_reti
 @workspace_option
 def status(ws: Workspace):
     """One screen: what has run, what the photos look like, what to do next."""
-    from .schema import RESOLVED
     from .status import status_text
-    from .workspace import read_table
 
-    resolved = read_table(ws.resolved, RESOLVED) if ws.resolved.exists() else None
-    click.echo(status_text(ws, resolved))
+    with one_line_errors(ws.root):
+        resolved = ws.load("resolved") if ws.resolved.exists() else None
+        click.echo(status_text(ws, resolved))
 
 
 @main.command()
@@ -343,7 +345,8 @@ def sample(directory: Path, count: int, seed: int):
     if count < MIN_COUNT:
         fail(f"--count must be at least {MIN_COUNT} (one photo per scenario)")
     try:
-        expected = write_sample(directory, count=count, seed=seed)
+        with one_line_errors(directory):
+            expected = write_sample(directory, count=count, seed=seed)
     except FileExistsError as exc:
         fail(str(exc))
     click.echo(f"wrote {len(expected)} photos under {directory} (expected answers for "
