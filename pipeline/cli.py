@@ -111,7 +111,8 @@ def load_rules(ws: Workspace, overrides: Path | None):
     if overrides is None and not path.exists():
         return None, []
     try:
-        return path, parse_overrides(path.read_text(encoding="utf-8"), source=str(path))
+        # bytes, then text: a CR inside a quoted path stays a CR (read_text would make it LF)
+        return path, parse_overrides(path.read_bytes().decode("utf-8"), source=str(path))
     except OSError as exc:
         fail(f"{path}: cannot read overrides ({exc.strerror})")
     except UnicodeDecodeError:

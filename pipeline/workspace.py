@@ -58,9 +58,12 @@ class DiskFull(StageError):
 
 
 def is_disk_full(exc: BaseException) -> bool:
-    """ENOSPC, as the OS, Arrow and SQLite each report it."""
-    return (getattr(exc, "errno", None) == errno.ENOSPC
-            or (isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc)))
+    """ENOSPC, as the OS, Arrow and SQLite each report it (SQLite: 'database or disk is full',
+    or a WAL index that cannot grow when a full disk refuses its -shm file)."""
+    if isinstance(exc, sqlite3.Error):
+        return ("disk is full" in str(exc)  # Python 3.10 has no sqlite_errorname
+                or getattr(exc, "sqlite_errorname", None) == "SQLITE_IOERR_SHMSIZE")
+    return getattr(exc, "errno", None) == errno.ENOSPC
 
 
 class WorkspaceBusy(RuntimeError):
@@ -69,25 +72,25 @@ class WorkspaceBusy(RuntimeError):
 
 @dataclass(frozen=True)
 class Stored:
-    """One table of the catalog: the Workspace property giving its path, its declared schema,
-    the command that makes it and what to do when it cannot be read."""
+    """One table of the catalog (named as the Workspace property giving its path): its declared
+    schema, the command that makes it and what to do when it cannot be read ({root}: the
+    workspace)."""
 
-    attr: str
     schema: pa.Schema | None  # None: a CSV read as text
     made_by: str
     remedy: str
     optional: tuple[str, ...] = ()  # columns an older photoflux did not write: read as null
 
 
-_REEXTRACT = ("run 'photoflux extract --rebuild -w WS' (it re-reads every photo under the "
+_REEXTRACT = ("run 'photoflux extract --rebuild -w {root}' (it re-reads every photo under the "
               "folders recorded in data/manifest.json)")
-_RERESOLVE = "run 'photoflux resolve' again to rebuild it"
+_RERESOLVE = "run 'photoflux resolve -w {root} --default-tz ZONE' again to rebuild it"
 CATALOG = {
-    "photos": Stored("photos", PHOTOS, "photoflux extract", _REEXTRACT, ("warnings",)),
-    "resolved": Stored("resolved", RESOLVED, "photoflux resolve", _RERESOLVE, ("warnings",)),
-    "approvals": Stored("approvals", APPROVALS, "photoflux approve",
+    "photos": Stored(PHOTOS, "photoflux extract", _REEXTRACT, ("warnings",)),
+    "resolved": Stored(RESOLVED, "photoflux resolve", _RERESOLVE, ("warnings",)),
+    "approvals": Stored(APPROVALS, "photoflux approve",
                         "fix it, or move it aside to start approving afresh"),
-    "rules_in_force": Stored("rules_in_force", None, "photoflux resolve", _RERESOLVE),
+    "rules_in_force": Stored(None, "photoflux resolve", _RERESOLVE),
 }
 
 
@@ -128,7 +131,7 @@ class Workspace:
         empty, truncated or not photoflux's, saying what to do.
         """
         stored = CATALOG[name]
-        path = getattr(self, stored.attr)
+        path = getattr(self, name)
         if not path.exists():
             raise StageError(f"{path} does not exist: run '{stored.made_by}' first")
         try:
@@ -139,7 +142,7 @@ class Workspace:
             return _read_parquet(path, stored.schema, stored.optional)
         except (pa.ArrowException, OSError, ValueError) as exc:  # pandas' parse errors too
             raise TableUnreadable(f"{path}: cannot be read ({_detail(exc)}); "
-                                  f"{stored.remedy}") from None
+                                  + stored.remedy.format(root=self.root)) from None
 
     def save(self, name: str, df: pd.DataFrame) -> None:
         """Write one table of the catalog (resolved: with reports/audit.csv) as one change."""
@@ -238,7 +241,7 @@ class Change:
     def save(self, name: str, df: pd.DataFrame) -> None:
         """Stage a catalog table; the resolved table brings its CSV view, reports/audit.csv."""
         stored = CATALOG[name]
-        path = getattr(self.ws, stored.attr)
+        path = getattr(self.ws, name)
         if stored.schema is None:
             self.write(path, lambda temp: write_csv(temp, df))
             return
