@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import signal
 import subprocess
 import sys
@@ -22,8 +21,7 @@ from PIL import Image
 from frames import photos
 from pipeline.approvals import is_approved
 from pipeline.cli import main
-from pipeline.schema import PHOTOS
-from pipeline.workspace import FAIL_WRITE_ENV, Workspace, write_table
+from pipeline.workspace import FAIL_WRITE_ENV, Workspace
 
 TRIP = [
     {"file_name": "IMG_0001.jpg", "datetime_original": "2019:07:04 12:00:00",
@@ -72,7 +70,7 @@ def jpeg(path: Path, when: str = "2019:07:04 12:00:00") -> Path:
 def ws(tmp_path) -> Workspace:
     """A resolved workspace with every photo approved."""
     ws = Workspace(tmp_path / "ws")
-    write_table(ws.photos, photos(*TRIP, folder=str(tmp_path / "photos")), PHOTOS)
+    ws.save("photos", photos(*TRIP, folder=str(tmp_path / "photos")))
     cli(ws, "resolve", "--default-tz", "Europe/Berlin")
     cli(ws, "approve", "--all")
     return ws
@@ -151,7 +149,7 @@ def fill(disk: Path) -> Path:
 
 def test_a_really_full_disk_leaves_the_workspace_as_it_was(small_disk, tmp_path):
     ws = Workspace(small_disk / "ws")
-    write_table(ws.photos, photos(*TRIP, folder=str(tmp_path / "photos")), PHOTOS)
+    ws.save("photos", photos(*TRIP, folder=str(tmp_path / "photos")))
     cli(ws, "resolve", "--default-tz", "Europe/Berlin")
     cli(ws, "approve", "--all")
     before = snapshot(ws)
@@ -174,7 +172,7 @@ def test_upload_stops_on_a_full_disk_and_the_rerun_sends_each_photo_once(
     for row in rows:
         data = Path(row["path"]).read_bytes()
         row.update(sha256=hashlib.sha256(data).hexdigest(), file_size=len(data))
-    write_table(ws.photos, photos(*rows, folder=str(tmp_path / "photos")), PHOTOS)
+    ws.save("photos", photos(*rows, folder=str(tmp_path / "photos")))
     cli(ws, "resolve", "--default-tz", "Europe/Berlin")
     cli(ws, "approve", "--all")
     server = serve_factory()
@@ -314,6 +312,20 @@ def test_an_unreadable_approvals_file_is_one_line_exit_2(ws, content):
         error = one_error(cli(ws, *command, code=2))
         assert error.startswith(f"{ws.approvals}: cannot be read")
     assert snapshot(ws) == before
+
+
+def test_an_empty_approvals_file_is_no_approvals(ws):
+    ws.approvals.write_bytes(b"")
+    cli(ws, "resolve", "--default-tz", "Europe/Berlin")
+    assert not is_approved(ws.load("resolved")).any()
+    cli(ws, "approve", "--first", "IMG_0001", "--last", "IMG_0001")
+    assert len(ws.load("approvals")) == 1
+
+
+def test_unreadable_rules_in_force_stop_the_report_saying_resolve_again(ws):
+    ws.rules_in_force.write_bytes(b"line,tz\n\xff\xfe\xfd\n")
+    error = one_error(cli(ws, "report", code=2))
+    assert error.startswith(f"{ws.rules_in_force}: cannot be read") and "photoflux resolve" in error
 
 
 def test_an_unreadable_manifest_is_one_line_exit_2_and_kept(ws):
