@@ -7,7 +7,6 @@ skip a stage whose inputs have not changed. Callers hold the workspace's writer 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import time
 import warnings
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from .approvals import apply_approvals, empty_approvals
 from .overrides import Rule, rules_table
 from .resolve import ResolveWarning, Settings, resolve
 from .times import now_iso
-from .workspace import DiskFull, StageError, Workspace, is_disk_full
+from .workspace import StageError, Workspace, writing_to
 
 STAGES = ("extract", "resolve", "report")
 
@@ -258,7 +257,7 @@ def run_upload(ws: Workspace, server: str, user: str, selection=None, *,
     write their statuses back and record the run in the manifest. Returns upload's Outcome.
 
     The password: `password`, else FLUXTREAM_PASSWORD, ~/.netrc, or `prompt(text)`.
-    Raises upload.UploadError, StageError (DiskFull when the ledger's disk fills).
+    Raises upload.UploadError, StageError (DiskFull when the disk fills).
     """
     from . import upload as client_side
 
@@ -268,14 +267,10 @@ def run_upload(ws: Workspace, server: str, user: str, selection=None, *,
     if password is None:
         password = client_side.read_password(base, user, prompt)
     client = client_side.Client(base, user, password, verify=cacert or True)
-    try:
+    with writing_to(ws.uploads):  # the ledger's disk filling up stops the run
         outcome = client_side.run(ws, resolved, selected, client, workers, allow_retime,
                                   save=lambda table: ws.save("resolved", table),
                                   progress=progress)
-    except sqlite3.OperationalError as exc:
-        if is_disk_full(exc):
-            raise DiskFull(ws.uploads) from None
-        raise
     ws.write_manifest_entry("upload", {"server": base, "user": user, "finished": now_iso(),
                                        "rows": outcome.selected, "counts": outcome.counts})
     return outcome

@@ -66,6 +66,18 @@ def is_disk_full(exc: BaseException) -> bool:
     return getattr(exc, "errno", None) == errno.ENOSPC
 
 
+@contextmanager
+def writing_to(target: Path):
+    """A full disk inside the block (the OS's, Arrow's or SQLite's word for it) as DiskFull
+    naming `target`."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as exc:
+        if is_disk_full(exc):
+            raise DiskFull(target) from None
+        raise
+
+
 class WorkspaceBusy(RuntimeError):
     """Another photoflux command holds the workspace's writer lock."""
 
@@ -180,7 +192,8 @@ class Workspace:
                 owner = "another photoflux command"
             raise WorkspaceBusy(f"workspace {self.root} is busy: {owner} is writing it") from None
         try:
-            self.lock_owner.write_text(f"'photoflux {command}' (pid {os.getpid()})\n")
+            with writing_to(self.lock_owner):
+                self.lock_owner.write_text(f"'photoflux {command}' (pid {os.getpid()})\n")
             self.recover()
             yield self
         finally:
@@ -266,7 +279,7 @@ class Change:
 
     def write(self, target: Path, write) -> None:
         """`write(temp)` the target's new content into a temp file beside it."""
-        try:
+        with writing_to(target):
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
                                         dir=target.parent)
@@ -279,10 +292,6 @@ class Change:
             write(temp)
             with open(temp, "rb") as f:
                 os.fsync(f.fileno())
-        except OSError as exc:
-            if is_disk_full(exc):
-                raise DiskFull(target) from None
-            raise
 
     def write_parallel(self, writes: list) -> None:
         """Several `write(target, fn)` at once (Arrow releases the GIL); the first error wins."""
@@ -297,18 +306,21 @@ class Change:
             manifest = {**self.ws.read_manifest(), **self.entries}
             self.write_text(self.ws.manifest, json.dumps(manifest, indent=2, sort_keys=True,
                                                          default=str))
-        if len(self.staged) > 1:
+        journalled = len(self.staged) > 1
+        if journalled:
             renames = [[os.path.relpath(p, self.ws.root) for p in pair] for pair in self.staged]
             journal = Change(self.ws)
             try:
                 journal.write_text(self.ws.journal, json.dumps(renames))
-                os.replace(*journal.staged.pop())
+                os.replace(*journal.staged[0])
+                journal.staged.clear()
             finally:
                 journal.discard()
         staged, self.staged = self.staged, []  # from here on the journal owns the temp files
         for temp, target in staged:
             os.replace(temp, target)
-        self.ws.journal.unlink(missing_ok=True)
+        if journalled:
+            self.ws.journal.unlink()
 
     def discard(self) -> None:
         for temp, _ in self.staged:
