@@ -58,11 +58,11 @@ def warn(message) -> None:
 
 
 @contextmanager
-def one_line_errors(where: Path, *expected: type[Exception]):
+def one_line_errors(*expected: type[Exception]):
     """The failures a command expects, each as one line and its exit code: a stage that
-    cannot run (StageError and the `expected` types carry `code`, else 2), a busy workspace
-    (1), a full disk while writing under `where` (1)."""
-    from .workspace import StageError, is_disk_full
+    cannot run (StageError, a full disk included, and the `expected` types carry `code`,
+    else 2), a busy workspace (1)."""
+    from .workspace import StageError
 
     try:
         yield
@@ -70,17 +70,13 @@ def one_line_errors(where: Path, *expected: type[Exception]):
         fail(str(exc), 1)
     except (StageError, *expected) as exc:
         fail(str(exc), getattr(exc, "code", 2))
-    except OSError as exc:
-        if not is_disk_full(exc):
-            raise
-        fail(f"no space left on device while writing {exc.filename or where}", 1)
 
 
 @contextmanager
 def writing(ws: Workspace, command: str, *expected: type[Exception]):
     """Hold the writer lock for `command` (a second writer is told who holds it); failures
     as in `one_line_errors`."""
-    with one_line_errors(ws.root, *expected), ws.writer(command):
+    with one_line_errors(*expected), ws.writer(command):
         yield ws
 
 
@@ -308,7 +304,7 @@ def upload(ws: Workspace, server, user, workers, dry_run, allow_http, allow_reti
 
     selection = build_selection(**selection_args)
     if dry_run:
-        with one_line_errors(ws.root, UploadError):
+        with one_line_errors(UploadError):
             click.echo(upload_dry_run(ws, server, user, selection, allow_http=allow_http,
                                       allow_retime=allow_retime))
         return
@@ -329,7 +325,7 @@ def status(ws: Workspace):
     """One screen: what has run, what the photos look like, what to do next."""
     from .status import status_text
 
-    with one_line_errors(ws.root):
+    with one_line_errors():
         resolved = ws.load("resolved") if ws.resolved.exists() else None
         click.echo(status_text(ws, resolved))
 
@@ -342,11 +338,12 @@ def status(ws: Workspace):
 def sample(directory: Path, count: int, seed: int):
     """Write a sample photo library that exercises every zone source and flag."""
     from .sample import EXPECTED_NAME, MIN_COUNT, SAMPLE_DEFAULT_TZ, write_sample
+    from .workspace import writing_to
 
     if count < MIN_COUNT:
         fail(f"--count must be at least {MIN_COUNT} (one photo per scenario)")
     try:
-        with one_line_errors(directory):
+        with one_line_errors(), writing_to(directory):
             expected = write_sample(directory, count=count, seed=seed)
     except FileExistsError as exc:
         fail(str(exc))

@@ -1,8 +1,9 @@
 """The stages wired to a workspace: read the inputs, call the pure stage function, write the
-outputs atomically, and record in data/manifest.json what each stage ran on.
+outputs and the stage's entry in data/manifest.json as one change (all or nothing).
 
-Every stage records a fingerprint of its inputs and options (`inputs`), so `photoflux run` can
-skip a stage whose inputs have not changed. Callers hold the workspace's writer lock.
+Every stage records a fingerprint of its inputs and options (`inputs`), so `run_all` can skip a
+stage whose inputs have not changed. The CLI only parses options and prints what these return;
+a notebook calls them the same way. Callers hold the workspace's writer lock (`ws.writer`).
 """
 from __future__ import annotations
 
