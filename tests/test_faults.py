@@ -275,12 +275,13 @@ HOW = ["garbage", "empty", "truncated", "foreign schema", "a column of another t
 
 
 @pytest.mark.parametrize("how", HOW)
-def test_a_damaged_photos_table_is_one_line_naming_it_and_the_rebuild(ws, how):
+def test_a_damaged_photos_table_is_one_line_naming_it_and_the_rebuild(ws, how, tmp_path):
     damage(ws.photos, how)
     before = snapshot(ws)
-    error = one_error(cli(ws, "resolve", "--default-tz", "Europe/Berlin", code=2))
-    assert error.startswith(f"{ws.photos}: ")
-    assert "photoflux extract --rebuild" in error
+    for command in (["resolve", "--default-tz", "Europe/Berlin"], ["extract", str(tmp_path)]):
+        error = one_error(cli(ws, *command, code=2))
+        assert error.startswith(f"{ws.photos}: ")
+        assert f"photoflux extract --rebuild -w {ws.root}" in error
     assert snapshot(ws) == before
 
 
