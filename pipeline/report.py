@@ -20,6 +20,7 @@ import xlsxwriter
 from .approvals import is_approved
 from .overrides import OVERRIDE_COLUMNS
 from .schema import TZ_SOURCES, UPLOADED
+from .zones import format_offset
 
 #: Above this many timed photos the plot keeps changes, flagged photos and an even sample.
 PLOT_MAX_POINTS = 10_000
@@ -83,15 +84,6 @@ def _time_text(ts: pd.Series) -> pd.Series:
     """Naive timestamps as 'YYYY-MM-DD HH:MM:SS', with milliseconds only when there are some."""
     full = ts.dt.strftime("%Y-%m-%d %H:%M:%S.%f").astype("string").str[:23]
     return full.where(ts.dt.microsecond != 0, full.str[:19]).fillna("").astype(object)
-
-
-def _offset_text(minutes: pd.Series) -> pd.Series:
-    """UTC offsets in minutes as '+HH:MM', '' when unknown."""
-    m = minutes.astype("Int64")
-    a = m.abs().fillna(0).astype("int64")
-    sign = pd.Series(np.where(m.fillna(0) < 0, "-", "+"), index=m.index, dtype=object)
-    txt = sign + (a // 60).astype(str).str.zfill(2) + ":" + (a % 60).astype(str).str.zfill(2)
-    return txt.where(m.notna(), "").astype(object)
 
 
 def _basename(paths: pd.Series) -> pd.Series:
@@ -337,7 +329,8 @@ def _timeline(df: pd.DataFrame, flagged: np.ndarray) -> tuple[str, str]:
     conflict = _has_flag(pts, "conflict")
     custom = np.column_stack([
         _escape(c) for c in (_text(pts["file_name"]), _text(pts["folder"]), _time_text(pts["local_time"]),
-                             pd.Series(x, index=pts.index), _offset_text(pts["utc_offset_minutes"]),
+                             pd.Series(x, index=pts.index),
+                             _text(format_offset(pts["utc_offset_minutes"])),
                              _text(pts["tz_name"]), _text(pts["tz_source"]),
                              _text(pts["flags"]).replace("", "none"), _evidence_text(pts),
                              _text(pts["override_note"]))
@@ -406,7 +399,7 @@ def _photo_table(df: pd.DataFrame, flagged: np.ndarray) -> tuple[str, str]:
         "file": '<span title="' + path + '">' + _escape(_text(t["file_name"])) + "</span>",
         "local time": _time_text(t["local_time"]),
         "UTC time": _time_text(_naive_utc(t["utc_time"])),
-        "offset": _offset_text(t["utc_offset_minutes"]),
+        "offset": _text(format_offset(t["utc_offset_minutes"])),
         "zone": _escape(_text(t["tz_name"])),
         "source": '<span class="src ' + src_class + '">' + _escape(src) + "</span>",
         "flags": _escape(_text(t["flags"]).str.replace(";", "; ", regex=False)),

@@ -42,14 +42,12 @@ def parse_fixed_offset(text: str) -> int | None:
 
 
 def format_offset(minutes) -> pd.Series:
-    """Offsets in minutes (a column, within −12:00…+14:00) -> '+HH:MM' text; null stays null."""
+    """Offsets in minutes (a column, any whole minutes: local mean times reach ±16 h) ->
+    '±HH:MM' text, built once per distinct offset; null stays null."""
     minutes = pd.Series(minutes, dtype="Int64")
-    codes = minutes.fillna(MIN_OFFSET - 1).to_numpy(dtype="int64") - MIN_OFFSET
-    return labels(codes, _OFFSET_TEXTS, minutes.index)
-
-
-_OFFSET_TEXTS = [f"{'-' if m < 0 else '+'}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
-                 for m in range(MIN_OFFSET, MAX_OFFSET + 1)]
+    codes, distinct = pd.factorize(minutes)
+    texts = [f"{'-' if m < 0 else '+'}{abs(m) // 60:02d}:{abs(m) % 60:02d}" for m in distinct]
+    return labels(codes, texts, minutes.index)
 
 
 def check_zone(name: str) -> str:
