@@ -30,9 +30,10 @@ def selection_options(f):
                      help="fnmatch on the absolute path (repeatable: any of them)."),
         click.option("--first", metavar="NAME", help="File-name range start (natural order)."),
         click.option("--last", metavar="NAME", help="File-name range end, inclusive."),
-        click.option("--local-from", metavar="ISO", help="Local time from (inclusive)."),
-        click.option("--local-to", metavar="ISO", help="Local time to (inclusive; a bare date "
-                                                        "means the whole day)."),
+        click.option("--local-from", metavar="ISO", callback=local_time_option,
+                     help="Local time from (inclusive), YYYY-MM-DD[THH:MM[:SS[.fff]]]."),
+        click.option("--local-to", metavar="ISO", callback=local_time_option,
+                     help="Local time to (inclusive; a bare date means the whole day)."),
         click.option("--flagged/--unflagged", default=None, help="Only rows with / without flags."),
         click.option("--source", type=click.Choice(TZ_SOURCES), help="Only this tz_source."),
     ]
@@ -45,6 +46,19 @@ def one_line(text: str) -> str:
     """Control and other unprintable characters (a CR or LF in a path, NUL, undecodable
     bytes) as backslash escapes, so a message stays one line of plain text."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
+def local_time_option(ctx, param, value: str | None):
+    """--local-from/--local-to as ISO 8601 local times; anything else is a usage error."""
+    from .text import escape_text
+    from .times import parse_local
+
+    if value is None:
+        return None
+    try:
+        return parse_local(value, end=param.name == "local_to")
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc} ({escape_text(value)})") from None
 
 
 def fail(message: str, code: int = 2):
@@ -120,19 +134,13 @@ def load_rules(ws: Workspace, overrides: Path | None):
 def build_selection(select_all, path_globs, first, last, local_from, local_to, flagged, source):
     """The options as a Selection, or None when none was given."""
     from .selection import Selection
-    from .times import parse_local
 
     if (first is None) != (last is None):
         fail("--first and --last go together")
-    if not (select_all or path_globs or first or local_from or local_to or source
-            or flagged is not None):
+    if not (select_all or path_globs or first or local_from is not None
+            or local_to is not None or source or flagged is not None):
         return None
-    try:
-        start = parse_local(local_from) if local_from else None
-        end = parse_local(local_to, end=True) if local_to else None
-    except ValueError as exc:
-        fail(f"bad local time ({exc})")
-    return Selection(list(path_globs), first, last, start, end, flagged, source)
+    return Selection(list(path_globs), first, last, local_from, local_to, flagged, source)
 
 
 def echo_extract(ws: Workspace, photos, caught) -> None:

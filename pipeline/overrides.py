@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .selection import Selection
-from .times import parse_local
+from .text import escape_text
+from .times import MAX_SHIFT_SECONDS, parse_local
 from .zones import ZoneError, check_zone
 
 OVERRIDE_COLUMNS = ("path_glob", "first", "last", "local_from", "local_to", "tz", "mode", "shift",
@@ -34,31 +35,42 @@ class Rule:
 
 
 def parse_shift(text: str) -> int:
-    """'±HH:MM:SS' (or ±HH:MM) -> signed seconds."""
+    """'±HH:MM:SS' (or ±HH:MM) -> signed seconds; ValueError beyond ±100 years."""
     body = text.strip()
     sign = -1 if body.startswith("-") else 1
-    parts = body.lstrip("+-").split(":")
-    if body[:1] not in "+-" or len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
-        raise ValueError
+    parts = body[1:].split(":")
+    if body[:1] not in "+-" or len(parts) not in (2, 3) or not all(
+            p.isascii() and p.isdigit() for p in parts):
+        raise ValueError("expected ±HH:MM:SS")
     hours, minutes, seconds = (int(p) for p in (parts + ["0"])[:3])
     if minutes >= 60 or seconds >= 60:
-        raise ValueError
-    return sign * (hours * 3600 + minutes * 60 + seconds)
+        raise ValueError("expected ±HH:MM:SS")
+    total = hours * 3600 + minutes * 60 + seconds
+    if total > MAX_SHIFT_SECONDS:
+        raise ValueError("more than ±100 years")
+    return sign * total
 
 
 def parse_overrides(text: str, source: str = "overrides.csv") -> list[Rule]:
-    """The overrides CSV text -> rules, in file order; the first bad line raises OverridesError."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    """The overrides CSV text -> rules, in file order; the first bad line raises OverridesError.
+
+    The CSV is read strictly: a quote that never closes, text after a closing quote, a field
+    over 128 KiB (the csv module's limit) or a column named twice is a bad line, not a guess.
+    """
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), strict=True)
+    records = _records(reader, source)
     try:
-        header = [h.strip() for h in next(reader)]
+        _, header = next(records)
     except StopIteration:
         return []
-    unknown = [h for h in header if h not in OVERRIDE_COLUMNS]
-    if unknown:
-        raise OverridesError(f"{source}:1: unknown column ({unknown[0]})")
+    header = [h.strip() for h in header]
+    for position, name in enumerate(header):
+        if name not in OVERRIDE_COLUMNS:
+            raise OverridesError(f"{source}:1: unknown column ({escape_text(name)})")
+        if name in header[:position]:
+            raise OverridesError(f"{source}:1: column given twice ({escape_text(name)})")
     rules = []
-    for cells in reader:
-        line = reader.line_num
+    for line, cells in records:
         if not any(c.strip() for c in cells):
             continue
         if len(cells) > len(header):
@@ -68,9 +80,23 @@ def parse_overrides(text: str, source: str = "overrides.csv") -> list[Rule]:
     return rules
 
 
+def _records(reader, source: str):
+    """(line where the record starts, its cells) for each CSV record; CSV errors as
+    OverridesError naming that line."""
+    while True:
+        line = reader.line_num + 1
+        try:
+            yield line, next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            what = "a quote that never closes" if "end of data" in str(exc) else str(exc)
+            raise OverridesError(f"{source}:{line}: not valid CSV: {what}") from None
+
+
 def _rule(row: dict, line: int, source: str) -> Rule:
     def bad(what: str, value) -> OverridesError:
-        return OverridesError(f"{source}:{line}: {what} ({value})")
+        return OverridesError(f"{source}:{line}: {what} ({escape_text(value)})")
 
     if (row.get("first") is None) != (row.get("last") is None):
         given = row.get("first") or row.get("last")
@@ -80,8 +106,8 @@ def _rule(row: dict, line: int, source: str) -> Rule:
         if row.get(name) is not None:
             try:
                 times[name] = parse_local(row[name], end=name == "local_to")
-            except ValueError:
-                raise bad(f"bad {name}, expected an ISO local time", row[name]) from None
+            except ValueError as exc:
+                raise bad(f"bad {name}: {exc}", row[name]) from None
     tz = None
     if row.get("tz") is not None:
         try:
@@ -97,8 +123,8 @@ def _rule(row: dict, line: int, source: str) -> Rule:
     if row.get("shift") is not None:
         try:
             shift = parse_shift(row["shift"])
-        except ValueError:
-            raise bad("bad shift, expected ±HH:MM:SS", row["shift"]) from None
+        except ValueError as exc:
+            raise bad(f"bad shift, {exc}", row["shift"]) from None
     glob = row.get("path_glob")
     selection = Selection([glob] if glob else [], row.get("first"), row.get("last"),
                           times.get("local_from"), times.get("local_to"))

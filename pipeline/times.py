@@ -1,10 +1,25 @@
-"""Time units every stage shares: whole milliseconds, the ISO text people type, "now"."""
+"""Time units every stage shares: whole milliseconds, the range of times photoflux represents,
+the ISO 8601 text people type, "now"."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import re
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
+
+#: The local times photoflux represents: 1800-01-01 00:00:00 up to, not including, 2200-01-01.
+#: A photo whose local time lies outside is `no_time`, flagged `out_of_range`. The bounds keep every
+#: instant (local time minus at most a day of offset) inside pandas' nanosecond range (1677-2262).
+TIME_RANGE = (np.datetime64("1800-01-01", "ms"), np.datetime64("2200-01-01", "ms"))
+#: The largest clock correction (`shift`) a rule may make: 100 years of 365.25 days.
+MAX_SHIFT_SECONDS = 36525 * 86400
+
+_ISO_LOCAL = (r"(?P<date>\d{4}-\d{2}-\d{2})"
+              r"(?:[T ](?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:\.(?P<f>\d{1,3}))?)?)?")
+_LOCAL_RE = re.compile(_ISO_LOCAL, re.ASCII)
+_INSTANT_RE = re.compile(_ISO_LOCAL + r"(?P<zone>Z|[+-]\d{2}:\d{2})", re.ASCII)
+LOCAL_FORMAT = "YYYY-MM-DD[THH:MM[:SS[.fff]]]"
 
 
 def now_iso() -> str:
@@ -27,11 +42,54 @@ def seconds_text(seconds: pd.Series) -> pd.Series:
         ms.notna())
 
 
+def in_range(times: np.ndarray) -> np.ndarray:
+    """Which datetime64 values lie in TIME_RANGE (NaT does not)."""
+    times = np.asarray(times, dtype="datetime64[ms]")
+    return (times >= TIME_RANGE[0]) & (times < TIME_RANGE[1])
+
+
 def parse_local(text: str, *, end: bool = False) -> pd.Timestamp:
-    """ISO local time; a bare date as `end` of a range means the whole of that day."""
-    value = pd.Timestamp(text.strip().replace("T", " "))
-    if value.tzinfo is not None:
-        raise ValueError("a local time has no zone")
-    if end and len(text.strip()) <= 10:
-        value += pd.Timedelta(days=1) - pd.Timedelta(milliseconds=1)
-    return value
+    """A local time a person typed, ISO 8601 only: YYYY-MM-DD[THH:MM[:SS[.fff]]] (a space for
+    the T is fine). A bare date as the `end` of a range means the whole of that day.
+    Anything else raises ValueError saying what is wrong; nothing is guessed."""
+    match = _LOCAL_RE.fullmatch(text.strip())
+    if match is None:
+        if _INSTANT_RE.fullmatch(text.strip()):
+            raise ValueError("a local time has no zone")
+        raise ValueError(f"expected an ISO 8601 local time {LOCAL_FORMAT}")
+    return _wall_clock(match, end)
+
+
+def parse_instant(text: str, *, end: bool = False) -> pd.Timestamp:
+    """An instant a person typed, ISO 8601 only: a local time as parse_local reads it followed
+    by Z or ±HH:MM -> a UTC Timestamp. A bare date as the `end` of a range means the whole day."""
+    match = _INSTANT_RE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"expected an ISO 8601 instant {LOCAL_FORMAT} with Z or ±HH:MM")
+    zone = match["zone"]
+    offset = timedelta(0)
+    if zone != "Z":
+        hours, minutes = int(zone[1:3]), int(zone[4:6])
+        if hours > 23 or minutes > 59:
+            raise ValueError(f"no such UTC offset {zone}")
+        offset = (-1 if zone[0] == "-" else 1) * timedelta(hours=hours, minutes=minutes)
+    return (_wall_clock(match, end) - offset).tz_localize("UTC")
+
+
+def _wall_clock(match: re.Match, end: bool) -> pd.Timestamp:
+    """The matched ISO digits as a naive millisecond Timestamp, checked to be a real date and
+    time within TIME_RANGE."""
+    try:
+        value = datetime.fromisoformat(match["date"]).replace(
+            hour=int(match["h"] or 0), minute=int(match["m"] or 0), second=int(match["s"] or 0),
+            microsecond=int((match["f"] or "0").ljust(3, "0")) * 1000)
+    except ValueError:
+        raise ValueError("no such date or time") from None
+    if end and match["h"] is None:
+        value += timedelta(days=1, milliseconds=-1)
+    stamp = np.datetime64(value, "ms")
+    if not in_range(np.array([stamp]))[0]:
+        raise ValueError(f"outside the times photoflux represents "
+                         f"({TIME_RANGE[0].astype('datetime64[D]')} to "
+                         f"{(TIME_RANGE[1] - 1).astype('datetime64[D]')})")
+    return pd.Timestamp(stamp)
