@@ -16,7 +16,8 @@ import pyarrow.compute as pc
 
 from .overrides import Rule
 from .schema import PHOTOS, RESOLVED, RESOLVED_EXTRA, empty
-from .text import arrow, extract, labels, parse_datetime, series
+from .text import arrow, escaped, extract, has_text, labels, parse_datetime, series
+from .times import in_range
 from .zones import (MAX_OFFSET, MIN_OFFSET, check_zone, format_offset, is_fixed, localize,
                     nearest_real_offset, parse_offset_tags, zone_of_place)
 
@@ -28,6 +29,8 @@ TAGS = ("DateTimeOriginal", "DateTimeDigitized", "DateTime")
 TIME_COLUMNS = ("datetime_original", "datetime_digitized", "datetime")
 SUBSEC_COLUMNS = ("subsec_original", "subsec_digitized", "subsec")
 OFFSET_COLUMNS = ("offset_time_original", "offset_time_digitized", "offset_time")
+OFFSET_TAGS = ("OffsetTimeOriginal", "OffsetTimeDigitized", "OffsetTime")
+NOT_A_TIME = np.datetime64("NaT", "ms")
 
 
 class ResolveWarning(UserWarning):
@@ -51,33 +54,78 @@ def subsec_milliseconds(text: pd.Series) -> pd.Series:
         "Int64").fillna(0).astype("int64")
 
 
-def parse_gps_clock(date: pd.Series, time: pd.Series, local: pd.Series) -> pd.Series:
-    """Local minus GPS UTC, in minutes. Without a GPS date, the nearest day within ±12 h."""
+def parse_gps_clock(date: pd.Series, time: pd.Series, local: pd.Series
+                    ) -> tuple[pd.Series, list[pa.Array]]:
+    """Local minus GPS UTC, in minutes; without a usable GPS date, the nearest day within ±12 h.
+    Also the warnings for GPS date and time tags that are there but unusable.
+
+    Computed in float minutes, so a GPS date of any year can neither overflow nor raise.
+    """
     parts = extract(time, r"^\s*(?P<h>\d{1,2}):(?P<m>\d{1,2}):(?P<s>\d{1,2}(?:\.\d+)?)\s*$",
                     as_float=True)
-    seconds = parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
-    clock = pd.to_timedelta(seconds.round(3), unit="s")
-    day = parse_datetime(date.str.strip() + " 00:00:00")
-    dated = (local - (day + clock)) / pd.Timedelta(minutes=1)
-    undated = (local - (local.dt.floor("D") + clock)) / pd.Timedelta(minutes=1)
-    undated = (undated + 720) % 1440 - 720
-    return dated.where(day.notna(), undated)
+    real = (parts["h"] < 24) & (parts["m"] < 60) & (parts["s"] < 60)
+    clock_ms = ((parts["h"] * 3600 + parts["m"] * 60 + parts["s"]) * 1000).round().where(real)
+    clock = clock_ms.to_numpy() / 60_000
+    day, day_problem = parse_datetime(date.str.strip() + " 00:00:00")
+    time_problem = labels(np.select([real.to_numpy(bool), parts["h"].notna().to_numpy()], [-1, 0],
+                                    np.where(has_text(time), 1, -1)),
+                          ["impossible", "unreadable"], time.index)
+    local_minutes = _minutes(local.to_numpy(dtype="datetime64[ms]"))
+    dated = local_minutes - _minutes(day) - clock
+    undated = (local_minutes % 1440 - clock + 720) % 1440 - 720
+    difference = pd.Series(np.where(np.isnat(day), undated, dated), index=local.index)
+    return difference, [_warning("GPSDateStamp", day_problem, date),
+                        _warning("GPSTimeStamp", time_problem, time)]
 
 
-def _first_usable_time(df: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
-    """The first usable local time among the tags, and which tag (index into TAGS, or -1).
+def _minutes(times: np.ndarray) -> np.ndarray:
+    """datetime64 values -> float minutes since the epoch (NaT -> NaN)."""
+    minutes = times.astype("datetime64[ms]").astype(np.int64) / 60_000
+    return np.where(np.isnat(times), np.nan, minutes)
 
-    Later tags are parsed only for the rows that still lack a time.
+
+def _first_usable_time(df: pd.DataFrame, readable: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, list[pa.Array]]:
+    """The first usable local time among the tags (datetime64[ms], any year), which tag
+    (index into TAGS, or -1), and warnings for the tags consulted that hold no real time.
+
+    A tag with an impossible or unreadable value is absent: the next tag is used. Later tags
+    are parsed only for the readable rows that still lack a time.
     """
-    local = parse_datetime(df[TIME_COLUMNS[0]]).to_numpy().copy()
-    code = np.where(np.isnat(local), -1, 0)
-    for number, column in enumerate(TIME_COLUMNS[1:], start=1):
-        missing = np.flatnonzero(np.isnat(local))
-        if not len(missing):
-            break
-        local[missing] = parse_datetime(df[column].iloc[missing]).to_numpy()
-        code[missing[~np.isnat(local[missing])]] = number
-    return pd.Series(local, index=df.index), code
+    local = np.full(len(df), NOT_A_TIME)
+    code = np.full(len(df), -1)
+    rows = np.flatnonzero(readable)
+    problems = []
+    for number, (tag, column) in enumerate(zip(TAGS, TIME_COLUMNS)):
+        times, problem = parse_datetime(df[column].iloc[rows])
+        local[rows] = times
+        code[rows[~np.isnat(times)]] = number
+        problems.append(_warning(tag, problem.reindex(df.index), df[column]))
+        rows = rows[np.isnat(times)]
+    return local, code, problems
+
+
+def _warning(tag: str | pd.Series, problem: pd.Series, value: pd.Series) -> pa.Array:
+    """'TAG problem (value)' where `problem` is set, null elsewhere; the value escaped."""
+    def text(literal: str) -> pa.Scalar:
+        return pa.scalar(literal, pa.large_string())
+
+    tag = text(tag) if isinstance(tag, str) else arrow(tag)
+    return pc.binary_join_element_wise(tag, text(" "), arrow(problem), text(" ("),
+                                       escaped(value.where(problem.notna())), text(")"), text(""))
+
+
+def _with_warnings(existing: pd.Series, entries: list[pa.Array]) -> pd.Series:
+    """The photos' own warnings followed by resolve's, ';'-separated; null when there are none.
+
+    (Arrow 26's null_handling="skip" drops the rows where every part is null, so the entries
+    are folded in one at a time.)
+    """
+    separator = pa.scalar(";", pa.large_string())
+    joined = pc.if_else(pc.equal(arrow(existing), ""), None, arrow(existing))
+    for entry in entries:
+        joined = pc.coalesce(pc.binary_join_element_wise(joined, entry, separator), joined, entry)
+    return series(joined, existing.index, "str")
 
 
 def _belonging(df: pd.DataFrame, columns: tuple[str, str, str], code: np.ndarray) -> pd.Series:
@@ -86,6 +134,13 @@ def _belonging(df: pd.DataFrame, columns: tuple[str, str, str], code: np.ndarray
         pa.array(code == 1), arrow(df[columns[1]]), pc.if_else(
             pa.array(code == 2), arrow(df[columns[2]]), None)))
     return series(chosen, df.index, "str")
+
+
+def _within_range(times: np.ndarray, index: pd.Index) -> pd.Series:
+    """datetime64 values as a datetime64[ms] column, NaT where outside TIME_RANGE: safe for
+    every pandas operation, including those that go through nanoseconds."""
+    return pd.Series(np.where(in_range(times), times, NOT_A_TIME), index=index,
+                     dtype="datetime64[ms]")
 
 
 def _rule_columns(rules: list[Rule], frame: pd.DataFrame, recorded: pd.Series):
@@ -171,27 +226,36 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
     df = photos[PHOTOS.names].reset_index(drop=True)
     readable = df["error"].isna()
 
-    # 1. Local time, from the first tag that holds one.
-    recorded, code = _first_usable_time(df)
-    code[~readable.to_numpy()] = -1
+    # 1. Local time, from the first tag that holds one. Until it is known to lie in the range
+    # photoflux represents, it stays in numpy milliseconds, where no year can overflow.
+    recorded, code, warned = _first_usable_time(df, readable.to_numpy())
     tag = labels(code, list(TAGS), df.index)
     subsec = subsec_milliseconds(_belonging(df, SUBSEC_COLUMNS, code))
-    recorded = (recorded + pd.to_timedelta(subsec, unit="ms")).where(tag.notna())
+    recorded = recorded + subsec.to_numpy().astype("timedelta64[ms]")
 
     # 2, 6 and the clock shift: the user's rules.
-    override_tz, fallback_tz, shift, note = _rule_columns(overrides or [], df, recorded)
-    local = recorded + pd.to_timedelta(shift.fillna(0).astype("int64"), unit="s")
+    override_tz, fallback_tz, shift, note = _rule_columns(
+        overrides or [], df, _within_range(recorded, df.index))
+    local = recorded + shift.fillna(0).to_numpy(dtype="int64").astype("timedelta64[s]")
+    out_of_range = ~np.isnat(local) & ~in_range(local)
+    local = _within_range(local, df.index)
     has_time = local.notna()
 
     # 3. The offset tag that belongs to the chosen time.
-    offset_tag = parse_offset_tags(_belonging(df, OFFSET_COLUMNS, code)).where(has_time)
+    offset_text = _belonging(df, OFFSET_COLUMNS, code)
+    offset_tag = parse_offset_tags(offset_text)
+    offset_problem = labels(np.where(offset_tag.isna() & has_text(offset_text), 0, -1),
+                            ["unusable"], df.index)
+    warned.append(_warning(labels(code, list(OFFSET_TAGS), df.index), offset_problem,
+                           offset_text))
+    offset_tag = offset_tag.where(has_time)
 
     # 4. The GPS clock.
-    gps_diff = parse_gps_clock(df["gps_date"], df["gps_time"], local)
+    gps_diff, gps_warned = parse_gps_clock(df["gps_date"], df["gps_time"], local)
     gps_offset = nearest_real_offset(gps_diff)
     gps_miss = (gps_diff - gps_offset.astype("float64")).abs()
-    in_range = gps_diff.between(MIN_OFFSET - GPS_ACCEPT_MINUTES, MAX_OFFSET + GPS_ACCEPT_MINUTES)
-    gps_ok = (gps_miss <= GPS_ACCEPT_MINUTES) & in_range
+    plausible = gps_diff.between(MIN_OFFSET - GPS_ACCEPT_MINUTES, MAX_OFFSET + GPS_ACCEPT_MINUTES)
+    gps_ok = (gps_miss <= GPS_ACCEPT_MINUTES) & plausible
     stale_gps = gps_diff.notna() & ~gps_ok
     gps_offset = gps_offset.where(gps_ok)
 
@@ -236,6 +300,7 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
     flags = _flags({
         "no_capture_time_tag": tag == "DateTime",
         "no_time": ~has_time,
+        "out_of_range": pd.Series(out_of_range, index=df.index),
         "conflict": offset_tag.notna() & gps_offset.notna() & (offset_tag != gps_offset),
         "stale_gps": stale_gps,
         "gps_lag": (source == "gps") & (gps_miss > GPS_LAG_MINUTES),
@@ -258,6 +323,7 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
         capture_time_secs_utc=(utc - EPOCH) // pd.Timedelta(milliseconds=1) / 1000.0,
         utc_time=utc.astype("datetime64[ms, UTC]"),
         flags=flags,
+        warnings=_with_warnings(df["warnings"], warned + gps_warned),
         override_note=note,
         approved=pd.Series(False, index=df.index, dtype="boolean"),
     )

@@ -36,18 +36,74 @@ def extract(text: pd.Series, pattern: str, as_float: bool = False) -> pd.DataFra
     return pd.DataFrame(columns, index=text.index)
 
 
-def parse_datetime(text: pd.Series, fmt: str = "%Y:%m:%d %H:%M:%S") -> pd.Series:
-    """'YYYY:MM:DD HH:MM:SS' (also with - / . in the date, T, or trailing zone or NULs) ->
-    naive datetime64[ms]; blank, all-zero or impossible dates -> NaT."""
+#: What parse_datetime can say of a value that is there but gives no time.
+TIME_PROBLEMS = ("impossible", "unreadable")
+_EXIF_TIME = r"^\d{4}:\d{2}:\d{2} \d{2}:\d{2}:\d{2}$"
+_ANY_TIME = (r"^(?P<Y>\d{4})[-:/.](?P<M>\d{1,2})[-:/.](?P<D>\d{1,2})[T ] *(?P<h>\d{1,2}):"
+             r"(?P<m>\d{1,2}):(?P<s>\d{1,2})(?:\D.*)?$")
+_BLANK_TIME = r"^[0 :./-]*$"  # what cameras write for "no time": spaces, colons, zeros
+
+
+def parse_datetime(text: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """EXIF 'YYYY:MM:DD HH:MM:SS' (also with - / . in the date, T, single digits, trailing
+    sub-seconds, zone or NULs) -> (datetime64[ms] for any year 0000-9999, problem).
+
+    `problem` is null where a time was read or the value is blank (null, spaces, all-zero date),
+    `impossible` where the digits name no real date or time (Feb 30, 25:00, 12:61: nothing rolls
+    over into the next day or month), `unreadable` for anything else.
+    """
     values = pc.utf8_slice_codeunits(pc.utf8_trim(arrow(text), characters=" \x00"), 0, 19)
-    parsed = pc.strptime(values, format=fmt, unit="ms", error_is_null=True)
-    retry = pc.and_(pc.is_null(parsed), pc.is_valid(values))
-    if pc.any(retry).as_py():  # only the odd spellings pay for the regex
-        odd = pc.replace_substring_regex(
-            pc.filter(values, retry), r"^(\d{4})[-/.](\d{2})[-/.](\d{2})[ T]", r"\1:\2:\3 ")
-        parsed = pc.replace_with_mask(
-            parsed, retry, pc.strptime(odd, format=fmt, unit="ms", error_is_null=True))
-    return series(parsed, text.index, "datetime64[ms]")
+    fields = np.zeros((6, len(values)), dtype=np.int64)  # year, month, day, hour, minute, second
+    standard = _mask(pc.match_substring_regex(values, _EXIF_TIME))
+    if standard.any():
+        digits = _fixed_width_digits(pc.filter(values, pa.array(standard)), 19)
+        for field, at in enumerate((0, 5, 8, 11, 14, 17)):
+            width = 4 if field == 0 else 2
+            fields[field, standard] = digits[:, at:at + width] @ 10 ** np.arange(width - 1, -1, -1)
+    shaped = standard.copy()
+    odd = np.flatnonzero(~standard & _mask(pc.is_valid(values)))
+    blank = np.zeros(len(values), dtype=bool)
+    if len(odd):  # only the odd spellings pay for the regex
+        found = pc.extract_regex(pc.take(values, pa.array(odd)), _ANY_TIME)
+        matched = _mask(pc.is_valid(found))
+        for field in range(6):
+            fields[field, odd[matched]] = pc.cast(
+                pc.filter(found.field(field), pa.array(matched)), pa.int64()).to_numpy()
+        shaped[odd[matched]] = True
+        rest = odd[~matched]
+        blank[rest] = _mask(pc.match_substring_regex(pc.take(values, pa.array(rest)), _BLANK_TIME))
+    year, month, day, hour, minute, second = fields
+    blank |= shaped & (year == 0) & (month == 0) & (day == 0)
+    first_day = ((year - 1970) * 12 + month.clip(1, 12) - 1).astype("datetime64[M]").astype(
+        "datetime64[D]")
+    month_days = ((first_day.astype("datetime64[M]") + 1).astype("datetime64[D]") - first_day)
+    real = (shaped & ~blank & (month >= 1) & (month <= 12) & (day >= 1)
+            & (day <= month_days.astype(np.int64)) & (hour < 24) & (minute < 60) & (second < 60))
+    times = (first_day + (day - 1)).astype("datetime64[ms]") + (
+        (hour * 3600 + minute * 60 + second) * 1000).astype("timedelta64[ms]")
+    times[~real] = np.datetime64("NaT")
+    problem = np.select([real | blank | ~_mask(pc.is_valid(values)), shaped], [-1, 0], 1)
+    return times, labels(problem, list(TIME_PROBLEMS), text.index)
+
+
+def has_text(text: pd.Series) -> np.ndarray:
+    """Which values hold anything besides spaces, NULs and colons (what a camera writes for an
+    unset tag): a value there, to be read or warned about."""
+    return _mask(pc.match_substring_regex(arrow(text), r"[^\s\x00:]"))
+
+
+def _mask(values: pa.Array) -> np.ndarray:
+    """An Arrow boolean column as a numpy mask (null is False)."""
+    return pc.fill_null(values, False).to_numpy(zero_copy_only=False)
+
+
+def _fixed_width_digits(values: pa.Array, width: int) -> np.ndarray:
+    """ASCII strings all `width` bytes long -> an (n, width) array of their digit values, read
+    straight from Arrow's data buffer (no slice-and-cast pass per field)."""
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[values.offset:]
+    data = np.frombuffer(values.buffers()[2], dtype=np.uint8)
+    start = offsets[0]
+    return data[start:start + width * len(values)].reshape(-1, width).astype(np.int64) - 48
 
 
 def iso_text(times: pa.ChunkedArray | pa.Array, suffix: str = "") -> pa.Array:
@@ -67,3 +123,18 @@ def labels(codes: np.ndarray, names: list, index: pd.Index) -> pd.Series:
     encoded = pa.DictionaryArray.from_arrays(
         pa.array(codes.clip(0).astype(np.int32), mask=~valid), dictionary)
     return series(pc.cast(encoded, pa.large_string()), index, "str")
+
+
+def escape_text(text: str, limit: int = 80) -> str:
+    """`text` as one printable line for a message: NUL, control and other unprintable characters
+    become escapes (\\x00, \\n, \\udc80), and text beyond `limit` characters is cut with '...'."""
+    shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text[:limit])
+    return shown + "..." if len(text) > limit else shown
+
+
+def escaped(text: pd.Series) -> pa.Array:
+    """A text column through `escape_text`, computed once per distinct value (nulls stay null)."""
+    values = arrow(text)
+    distinct = pc.unique(pc.drop_null(values))
+    shown = pa.array([escape_text(v) for v in distinct.to_pylist()], type=pa.large_string())
+    return pc.take(shown, pc.index_in(values, distinct))

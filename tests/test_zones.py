@@ -55,7 +55,10 @@ def test_text_parsers_keep_rows_on_their_own_index():
     text = pd.Series(["junk", "2020:01:01 00:00:00", None, "2021-06-01T12:30:00+02:00"],
                      index=[10, 11, 12, 13], dtype="str")
     subset = text.iloc[[3, 1, 2]]
-    assert parse_datetime(subset).tolist() == [
+    times, problem = parse_datetime(subset)
+    assert pd.Series(times).tolist() == [
         pd.Timestamp("2021-06-01 12:30:00"), pd.Timestamp("2020-01-01"), pd.NaT]
+    assert problem.index.tolist() == [13, 11, 12] and problem.isna().all()
+    assert parse_datetime(text)[1].tolist()[0] == "unreadable"
     years = extract(subset, r"^(?P<year>\d{4})")["year"]
     assert years.index.tolist() == [13, 11, 12] and years.tolist()[:2] == ["2021", "2020"]
