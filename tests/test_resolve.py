@@ -62,12 +62,93 @@ def test_l6_no_usable_time(blank):
     row = one({"datetime_original": blank})
     assert "no_time" in flags(row)
     assert pd.isna(row["capture_time_secs_utc"]) and pd.isna(row["tz_source"])
+    assert pd.isna(row["warnings"])  # an unset tag is not a broken one
 
 
 def test_unreadable_file_keeps_its_error_and_gets_no_time():
     row = one({"datetime_original": "2016:03:04 10:00:00", "error": "truncated JPEG"})
     assert row["error"] == "truncated JPEG"
     assert pd.isna(row["capture_time_secs_utc"])
+
+
+# Times outside the range photoflux represents, and times that never were
+@pytest.mark.parametrize("far", ["2300:06:01 12:00:00", "0001:01:01 00:00:00", "1600:01:01 00:00:00",
+                                 "9999:12:31 23:59:59", "0000:01:01 00:00:00",
+                                 "1799:12:31 23:59:59", "2200:01:01 00:00:00"])
+def test_a_time_outside_the_range_is_no_time_and_the_rest_resolves(far):
+    table = by_name(resolve(photos(
+        {"datetime_original": far, "datetime_digitized": "2016:03:04 10:00:00",
+         "gps_date": "2016:03:04", "gps_time": "09:00:00"},
+        {"datetime_original": "2016:03:04 10:00:00", "gps_date": far[:10], "gps_time": "09:00:00"},
+    ), None, BERLIN))
+    outside = table["IMG_1.jpg"]
+    assert flags(outside) == {"no_time", "out_of_range"}
+    assert pd.isna(outside["local_time"]) and pd.isna(outside["capture_time_secs_utc"])
+    assert pd.isna(outside["tz_source"]) and pd.isna(outside["warnings"])
+    assert (utc(table["IMG_2.jpg"]), table["IMG_2.jpg"]["tz_source"]) == (
+        "2016-03-04 09:00:00", "default")  # a GPS date centuries off is no clock
+    assert "stale_gps" in flags(table["IMG_2.jpg"])
+
+
+@pytest.mark.parametrize("local, subsec, expected_utc, minutes", [
+    ("1800:01:01 00:00:00", None, "1799-12-31 23:07:00", 53),  # Berlin's local mean time
+    ("2199:12:31 23:59:59", "999", "2199-12-31 22:59:59", 60),
+])
+def test_the_ends_of_the_range_are_represented(local, subsec, expected_utc, minutes):
+    row = one({"datetime_original": local, "subsec_original": subsec})
+    assert (utc(row), row["utc_offset_minutes"], flags(row)) == (expected_utc, minutes, set())
+
+
+def test_a_shift_can_take_a_time_out_of_the_range_or_bring_it_back():
+    rules = parse_overrides("path_glob,shift\n*/IMG_1.jpg,+876600:00:00\n"
+                            "*/IMG_2.jpg,-438300:00:00\n")  # +100 and -50 years
+    table = by_name(resolve(photos({"datetime_original": "2150:01:01 12:00:00"},
+                                   {"datetime_original": "2230:01:01 12:00:00"}), rules, BERLIN))
+    assert flags(table["IMG_1.jpg"]) == {"no_time", "out_of_range"}
+    assert table["IMG_2.jpg"]["local_time"] == pd.Timestamp("2180-01-01 00:00:00")
+    assert flags(table["IMG_2.jpg"]) == {"shifted"}
+
+
+@pytest.mark.parametrize("impossible", ["2023:02:30 12:00:00", "2023:02:29 12:00:00",
+                                        "1900:02:29 12:00:00", "2023:04:31 08:00:00",
+                                        "2023:13:01 12:00:00", "2016:00:00 00:00:00",
+                                        "2023:01:01 25:00:00", "2023:01:01 12:61:00",
+                                        "2023:01:01 12:00:60", "2023-02-30T12:00:00"])
+def test_an_impossible_time_is_absent_with_a_warning_and_the_next_tag_is_used(impossible):
+    row = one({"datetime_original": impossible, "datetime": "2016:03:04 10:00:00"})
+    assert (row["local_time_tag"], row["local_time"]) == ("DateTime",
+                                                          pd.Timestamp("2016-03-04 10:00:00"))
+    assert row["warnings"] == f"DateTimeOriginal impossible ({impossible})"
+
+
+@pytest.mark.parametrize("leap", ["2024:02:29 12:00:00", "2000:02:29 12:00:00"])
+def test_a_leap_day_is_a_real_date(leap):
+    row = one({"datetime_original": leap})
+    assert row["local_time"] == pd.Timestamp(leap.replace(":", "-", 2))
+    assert pd.isna(row["warnings"])
+
+
+def test_resolve_warnings_follow_extracts_and_escape_what_they_quote():
+    row = one({"datetime_original": "garbage\x00\n", "datetime_digitized": "2023:02:30 12:00:00",
+               "datetime": "2023:02:28 12:00:00", "offset_time": "+99:99",
+               "gps_date": "2023:02:31", "gps_time": "25:00:00",
+               "warnings": "GPSLatitude out of range (213.64)"})
+    assert row["warnings"].split(";") == [
+        "GPSLatitude out of range (213.64)", "DateTimeOriginal unreadable (garbage\\x00\\n)",
+        "DateTimeDigitized impossible (2023:02:30 12:00:00)", "OffsetTime unusable (+99:99)",
+        "GPSDateStamp impossible (2023:02:31)", "GPSTimeStamp impossible (25:00:00)"]
+    assert (row["local_time"], row["tz_source"]) == (pd.Timestamp("2023-02-28 12:00:00"),
+                                                     "default")
+
+
+def test_an_unusable_offset_tag_is_a_warning_not_evidence_and_a_blank_one_is_silent():
+    table = by_name(resolve(photos(
+        {"datetime_original": "2021:09:10 18:00:00", "offset_time_original": "+99:99"},
+        {"datetime_original": "2021:09:10 18:00:00", "offset_time_original": "   :  "},
+    ), None, BERLIN))
+    assert table["IMG_1.jpg"]["tz_source"] == "default"
+    assert table["IMG_1.jpg"]["warnings"] == "OffsetTimeOriginal unusable (+99:99)"
+    assert pd.isna(table["IMG_2.jpg"]["warnings"])
 
 
 # Offset tags

@@ -83,3 +83,63 @@ def test_a_fixed_offset_default_warns_that_it_has_no_dst(trip, tmp_path):
     cli("extract", str(trip), "-w", str(ws.root))
     output = cli("resolve", "-w", str(ws.root), "--default-tz", "+05:30")
     assert "warning: default zone +05:30 is a fixed offset" in output
+
+
+def test_a_photo_dated_2300_is_out_of_range_and_the_rest_resolves(trip, tmp_path):
+    jpeg(trip / "IMG_0004.jpg", {piexif.ExifIFD.DateTimeOriginal: "2300:06:01 12:00:00"},
+         color=(90, 90, 90))
+    ws = Workspace(tmp_path / "ws")
+    cli("extract", str(trip), "-w", str(ws.root))
+    output = cli("resolve", "-w", str(ws.root), "--default-tz", "Europe/Berlin")
+    assert "resolved 4 photos (1 offset, 1 gps, 1 carried)" in output
+    assert "1 without a time" in output
+    audit = pd.read_csv(ws.audit_csv, encoding="utf-8-sig").set_index("file_name")
+    far = audit.loc["IMG_0004.jpg"]
+    assert far["flags"].split(";") == ["no_time", "out_of_range"]
+    assert pd.isna(far["capture_time_secs_utc"]) and pd.isna(far["local_time"])
+    assert far["datetime_original"] == "2300:06:01 12:00:00"  # the raw value stays for the eye
+    assert audit.loc["IMG_0001.jpg", "utc_time"] == "2021-09-10T09:00:00.250Z"
+
+
+def test_an_impossible_date_gives_way_to_the_next_tag_with_a_warning(trip, tmp_path):
+    jpeg(trip / "IMG_0004.jpg", {piexif.ExifIFD.DateTimeOriginal: "2023:02:30 12:00:00",
+                                 piexif.ExifIFD.DateTimeDigitized: "2023:02:28 12:00:00",
+                                 piexif.ExifIFD.OffsetTimeOriginal: "+99:99"},
+         color=(90, 90, 90))
+    ws = Workspace(tmp_path / "ws")
+    cli("extract", str(trip), "-w", str(ws.root))
+    cli("resolve", "-w", str(ws.root), "--default-tz", "Europe/Berlin")
+    row = pd.read_csv(ws.audit_csv, encoding="utf-8-sig").set_index("file_name").loc[
+        "IMG_0004.jpg"]
+    assert (row["local_time"], row["local_time_tag"]) == ("2023-02-28T12:00:00.000",
+                                                         "DateTimeDigitized")
+    assert row["warnings"] == "DateTimeOriginal impossible (2023:02:30 12:00:00)"
+    assert pd.isna(read_table(ws.resolved, RESOLVED).set_index("file_name").loc[
+        "IMG_0001.jpg", "warnings"])
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ("path_glob,tz\n*/IMG_0001.jpg,Asia/Tokyo\n*,\"Asia/Tokyo\n", ":3: not valid CSV: a quote "
+                                                                  "that never closes"),
+    ("path_glob,tz,tz\n*,Asia/Tokyo,UTC\n", ":1: column given twice (tz)"),
+    ("path_glob,note\n*," + "x" * 140_000 + "\n", ":2: not valid CSV: field larger than field "
+                                                  "limit (131072)"),
+    ("path_glob,shift\n*,+2400000:00:00\n", ":2: bad shift, more than ±100 years "
+                                            "(+2400000:00:00)"),
+    ("local_from,local_to,tz\n01/05/2019,2019-05-09,Asia/Tokyo\n",
+     ":2: bad local_from: expected an ISO 8601 local time YYYY-MM-DD[THH:MM[:SS[.fff]]] "
+     "(01/05/2019)"),
+    ("local_from,tz\n2019-02-30,Asia/Tokyo\n", ":2: bad local_from: no such date or time "
+                                               "(2019-02-30)"),
+    ("path_glob,tz\n*,Asia/\x00Tokyo\n", ":2: bad zone, expected an IANA name or ±HH:MM "
+                                         "(Asia/\\x00Tokyo)"),
+])
+def test_a_bad_overrides_file_is_one_line_exit_2_and_writes_nothing(trip, tmp_path, overrides,
+                                                                    message):
+    ws = Workspace(tmp_path / "ws")
+    cli("extract", str(trip), "-w", str(ws.root))
+    (ws.root / "overrides.csv").write_text(overrides, encoding="utf-8")
+    before = {p: p.stat().st_mtime_ns for p in ws.root.rglob("*") if p.is_file()}
+    output = cli("resolve", "-w", str(ws.root), "--default-tz", "Europe/Berlin", code=2)
+    assert output.splitlines() == [f"photoflux: error: {ws.root / 'overrides.csv'}{message}"]
+    assert {p: p.stat().st_mtime_ns for p in ws.root.rglob("*") if p.is_file()} == before

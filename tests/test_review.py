@@ -99,6 +99,19 @@ def test_selection_options_narrow_together(ws, args, expected):
         assert "matches no photo" in result.output
 
 
+@pytest.mark.parametrize("option, value, why", [
+    ("--local-from", "May 1 2019", "expected an ISO 8601 local time"),
+    ("--local-from", "07/04/2019", "expected an ISO 8601 local time"),
+    ("--local-to", "2019-02-30", "no such date or time"),
+    ("--local-to", "2019-07-05T10:00Z", "a local time has no zone"),
+])
+def test_selection_times_are_iso_8601_or_a_usage_error(ws, option, value, why):
+    result = CliRunner().invoke(main, ["approve", "-w", str(ws.root), option, value])
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}': {why}" in result.output and value in result.output
+    assert approved(ws) == set()
+
+
 def test_unapprove_withdraws(ws):
     run(ws, "approve", "--all")
     run(ws, "unapprove", "--path-glob", "*/IMG_000?.jpg")

@@ -35,6 +35,10 @@ def test_offset_text_round_trip():
     assert parse_offset_tags(text).tolist() == minutes.tolist()
 
 
+def test_offset_text_of_local_mean_times_beyond_14_hours():
+    assert format_offset(pd.Series([-956, 899, 20])).tolist() == ["-15:56", "+14:59", "+00:20"]
+
+
 def test_offset_tags_without_a_colon_are_read():
     assert parse_offset_tags(pd.Series(["+0900", " -0330 "])).tolist() == [540, -210]
 
