@@ -110,6 +110,8 @@ def _warning(tag: str | pd.Series, problem: pd.Series, value: pd.Series) -> pa.A
     def text(literal: str) -> pa.Scalar:
         return pa.scalar(literal, pa.large_string())
 
+    if problem.isna().all():  # the common case: nothing to say
+        return pa.nulls(len(problem), pa.large_string())
     tag = text(tag) if isinstance(tag, str) else arrow(tag)
     return pc.binary_join_element_wise(tag, text(" "), arrow(problem), text(" ("),
                                        escaped(value.where(problem.notna())), text(")"), text(""))
@@ -123,7 +125,7 @@ def _with_warnings(existing: pd.Series, entries: list[pa.Array]) -> pd.Series:
     """
     separator = pa.scalar(";", pa.large_string())
     joined = pc.if_else(pc.equal(arrow(existing), ""), None, arrow(existing))
-    for entry in entries:
+    for entry in (entry for entry in entries if entry.null_count < len(entry)):
         joined = pc.coalesce(pc.binary_join_element_wise(joined, entry, separator), joined, entry)
     return series(joined, existing.index, "str")
 

@@ -42,6 +42,8 @@ _EXIF_TIME = r"^\d{4}:\d{2}:\d{2} \d{2}:\d{2}:\d{2}$"
 _ANY_TIME = (r"^(?P<Y>\d{4})[-:/.](?P<M>\d{1,2})[-:/.](?P<D>\d{1,2})[T ] *(?P<h>\d{1,2}):"
              r"(?P<m>\d{1,2}):(?P<s>\d{1,2})(?:\D.*)?$")
 _BLANK_TIME = r"^[0 :./-]*$"  # what cameras write for "no time": spaces, colons, zeros
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+_NAT = np.iinfo(np.int64).min  # datetime64's NaT
 
 
 def parse_datetime(text: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -56,10 +58,11 @@ def parse_datetime(text: pd.Series) -> tuple[np.ndarray, pd.Series]:
     fields = np.zeros((6, len(values)), dtype=np.int64)  # year, month, day, hour, minute, second
     standard = _mask(pc.match_substring_regex(values, _EXIF_TIME))
     if standard.any():
-        digits = _fixed_width_digits(pc.filter(values, pa.array(standard)), 19)
-        for field, at in enumerate((0, 5, 8, 11, 14, 17)):
-            width = 4 if field == 0 else 2
-            fields[field, standard] = digits[:, at:at + width] @ 10 ** np.arange(width - 1, -1, -1)
+        rows = np.flatnonzero(standard)
+        digit = _digits_by_position(pc.filter(values, pa.array(standard)), 19)
+        fields[0, rows] = (digit[0] * 10 + digit[1]) * 100 + digit[2] * 10 + digit[3]
+        for field, at in enumerate((5, 8, 11, 14, 17), start=1):
+            fields[field, rows] = digit[at] * 10 + digit[at + 1]
     shaped = standard.copy()
     odd = np.flatnonzero(~standard & _mask(pc.is_valid(values)))
     blank = np.zeros(len(values), dtype=bool)
@@ -74,16 +77,25 @@ def parse_datetime(text: pd.Series) -> tuple[np.ndarray, pd.Series]:
         blank[rest] = _mask(pc.match_substring_regex(pc.take(values, pa.array(rest)), _BLANK_TIME))
     year, month, day, hour, minute, second = fields
     blank |= shaped & (year == 0) & (month == 0) & (day == 0)
-    first_day = ((year - 1970) * 12 + month.clip(1, 12) - 1).astype("datetime64[M]").astype(
-        "datetime64[D]")
-    month_days = ((first_day.astype("datetime64[M]") + 1).astype("datetime64[D]") - first_day)
-    real = (shaped & ~blank & (month >= 1) & (month <= 12) & (day >= 1)
-            & (day <= month_days.astype(np.int64)) & (hour < 24) & (minute < 60) & (second < 60))
-    times = (first_day + (day - 1)).astype("datetime64[ms]") + (
-        (hour * 3600 + minute * 60 + second) * 1000).astype("timedelta64[ms]")
-    times[~real] = np.datetime64("NaT")
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = _MONTH_DAYS[month.clip(0, 12)] + (leap & (month == 2))
+    real = (shaped & ~blank & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
+            & (hour < 24) & (minute < 60) & (second < 60))
+    seconds = _days_since_epoch(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+    times = np.where(real, seconds * 1000, _NAT).view("datetime64[ms]")
     problem = np.select([real | blank | ~_mask(pc.is_valid(values)), shaped], [-1, 0], 1)
     return times, labels(problem, list(TIME_PROBLEMS), text.index)
+
+
+def _days_since_epoch(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Proleptic Gregorian dates -> days since 1970-01-01, in integer arithmetic (Howard
+    Hinnant's days_from_civil): numpy's own datetime64[M] -> [D] conversion is 5x slower."""
+    march_year = year - (month <= 2)
+    era = march_year // 400
+    year_of_era = march_year - era * 400
+    day_of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
 
 
 def has_text(text: pd.Series) -> np.ndarray:
@@ -97,13 +109,15 @@ def _mask(values: pa.Array) -> np.ndarray:
     return pc.fill_null(values, False).to_numpy(zero_copy_only=False)
 
 
-def _fixed_width_digits(values: pa.Array, width: int) -> np.ndarray:
-    """ASCII strings all `width` bytes long -> an (n, width) array of their digit values, read
-    straight from Arrow's data buffer (no slice-and-cast pass per field)."""
+def _digits_by_position(values: pa.Array, width: int) -> np.ndarray:
+    """ASCII strings all `width` bytes long -> a (width, n) array: row i holds the digit value of
+    every string's i-th character. Read straight from Arrow's data buffer, with no
+    slice-and-cast pass per field."""
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[values.offset:]
     data = np.frombuffer(values.buffers()[2], dtype=np.uint8)
     start = offsets[0]
-    return data[start:start + width * len(values)].reshape(-1, width).astype(np.int64) - 48
+    characters = data[start:start + width * len(values)].reshape(-1, width)
+    return np.ascontiguousarray(characters.T).astype(np.int64) - 48
 
 
 def iso_text(times: pa.ChunkedArray | pa.Array, suffix: str = "") -> pa.Array:
