@@ -130,8 +130,8 @@ def zone_of_place(lat: pd.Series, lon: pd.Series) -> pd.Series:
     import tzfpy
 
     valid = (lat.between(-90, 90) & lon.between(-180, 180)).fillna(False).to_numpy()
-    lat_e4 = np.round(lat.to_numpy(dtype="float64", na_value=0) * 1e4).astype(np.int64)
-    lon_e4 = np.round(lon.to_numpy(dtype="float64", na_value=0) * 1e4).astype(np.int64)
+    lat_e4, lon_e4 = (np.round(np.where(valid, degrees.to_numpy(dtype="float64", na_value=0), 0)
+                               * 1e4).astype(np.int64) for degrees in (lat, lon))
     place = lat_e4 * 4_000_000 + lon_e4  # one integer per 1e-4 degree cell
     place_code, distinct = pd.factorize(place[valid])
     lat_of, lon_of = np.divmod(distinct + 2_000_000, 4_000_000)

@@ -106,6 +106,8 @@ hostile_rows = st.fixed_dictionaries({
     "gps_date": st.one_of(st.none(), date_strings.map(lambda d: d and d[:10])),
     "gps_time": st.one_of(st.none(), st.text(max_size=12),
                           st.from_regex(r"\A[0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]+)?\Z")),
+    "gps_lat": st.one_of(st.none(), st.floats(), st.floats(-90, 90)),
+    "gps_lon": st.one_of(st.none(), st.floats(), st.floats(-180, 180)),
 })
 
 
@@ -116,6 +118,7 @@ def test_any_exif_text_and_any_shift_resolve_without_raising(rows, shift, zone):
     rules = parse_overrides(f"path_glob,shift\n*/IMG_1.jpg,{shift}\n") if shift else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResolveWarning)
+        warnings.simplefilter("error", RuntimeWarning)  # numpy's cast warnings would reach users
         resolved = resolve(photos(*rows), rules, Settings(zone))
     timed = resolved[resolved["local_time"].notna()]
     assert in_range(timed["local_time"].to_numpy()).all()
