@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from .schema import TZ_SOURCES
+from .text import QUOTE_LIMIT, one_line
 from .workspace import Workspace, WorkspaceBusy
 
 
@@ -42,15 +43,8 @@ def selection_options(f):
     return f
 
 
-def one_line(text: str) -> str:
-    """Control and other unprintable characters (a CR or LF in a path, NUL, undecodable
-    bytes) as backslash escapes, so a message stays one line of plain text."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
-
-
 def local_time_option(ctx, param, value: str | None):
     """--local-from/--local-to as ISO 8601 local times; anything else is a usage error."""
-    from .text import escape_text
     from .times import parse_local
 
     if value is None:
@@ -58,7 +52,7 @@ def local_time_option(ctx, param, value: str | None):
     try:
         return parse_local(value, end=param.name == "local_to")
     except ValueError as exc:
-        raise click.BadParameter(f"{exc} ({escape_text(value)})") from None
+        raise click.BadParameter(f"{exc} ({one_line(value, QUOTE_LIMIT)})") from None
 
 
 def fail(message: str, code: int = 2):

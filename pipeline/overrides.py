@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .selection import Selection
-from .text import escape_text
+from .text import QUOTE_LIMIT, one_line
 from .times import MAX_SHIFT_SECONDS, parse_local
 from .zones import ZoneError, check_zone
 
@@ -66,9 +66,9 @@ def parse_overrides(text: str, source: str = "overrides.csv") -> list[Rule]:
     header = [h.strip() for h in header]
     for position, name in enumerate(header):
         if name not in OVERRIDE_COLUMNS:
-            raise OverridesError(f"{source}:1: unknown column ({escape_text(name)})")
+            raise OverridesError(f"{source}:1: unknown column ({one_line(name, QUOTE_LIMIT)})")
         if name in header[:position]:
-            raise OverridesError(f"{source}:1: column given twice ({escape_text(name)})")
+            raise OverridesError(f"{source}:1: column given twice ({one_line(name, QUOTE_LIMIT)})")
     rules = []
     for line, cells in records:
         if not any(c.strip() for c in cells):
@@ -96,7 +96,7 @@ def _records(reader, source: str):
 
 def _rule(row: dict, line: int, source: str) -> Rule:
     def bad(what: str, value) -> OverridesError:
-        return OverridesError(f"{source}:{line}: {what} ({escape_text(value)})")
+        return OverridesError(f"{source}:{line}: {what} ({one_line(value, QUOTE_LIMIT)})")
 
     if (row.get("first") is None) != (row.get("last") is None):
         given = row.get("first") or row.get("last")

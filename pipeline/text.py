@@ -1,4 +1,5 @@
-"""Text columns parsed in Arrow's C++ kernels (RE2 regexes, strptime): no Python call per row.
+"""Text columns parsed in Arrow's C++ kernels (RE2 regexes) and numpy: no Python call per row.
+Also the one-line form in which every message quotes text it was given.
 
 pandas' own `.str.extract` falls back to a Python loop over the rows, which dominated resolve.
 """
@@ -139,16 +140,24 @@ def labels(codes: np.ndarray, names: list, index: pd.Index) -> pd.Series:
     return series(pc.cast(encoded, pa.large_string()), index, "str")
 
 
-def escape_text(text: str, limit: int = 80) -> str:
-    """`text` as one printable line for a message: NUL, control and other unprintable characters
-    become escapes (\\x00, \\n, \\udc80), and text beyond `limit` characters is cut with '...'."""
-    shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text[:limit])
-    return shown + "..." if len(text) > limit else shown
+#: How much of a bad value a message quotes.
+QUOTE_LIMIT = 80
+
+
+def one_line(text, limit: int | None = None) -> str:
+    """`text` as one line of plain text for a message: control and other unprintable characters
+    (a CR or LF in a path, NUL, undecodable bytes) as backslash escapes; with `limit`, cut after
+    that many characters with '...'."""
+    text = str(text)
+    shown = text if limit is None else text[:limit]
+    escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
+    return escaped + "..." if len(shown) < len(text) else escaped
 
 
 def escaped(text: pd.Series) -> pa.Array:
-    """A text column through `escape_text`, computed once per distinct value (nulls stay null)."""
+    """Values quoted in messages: a text column through `one_line` (cut at QUOTE_LIMIT),
+    computed once per distinct value; nulls stay null."""
     values = arrow(text)
     distinct = pc.unique(pc.drop_null(values))
-    shown = pa.array([escape_text(v) for v in distinct.to_pylist()], type=pa.large_string())
+    shown = pa.array([one_line(v, QUOTE_LIMIT) for v in distinct.to_pylist()], type=pa.large_string())
     return pc.take(shown, pc.index_in(values, distinct))
