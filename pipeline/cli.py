@@ -54,7 +54,9 @@ def warn(message) -> None:
 @contextmanager
 def writing(ws: Workspace, command: str):
     """Hold the writer lock for `command`; a second writer is told who holds it and exits 1.
-    A stage that cannot run says why in one line and exits 2."""
+    A stage that cannot run (or an upload ledger that cannot be read) says why in one line and
+    exits with the error's code."""
+    from .ledger import LedgerError
     from .runner import StageError
 
     try:
@@ -62,7 +64,7 @@ def writing(ws: Workspace, command: str):
             yield ws
     except WorkspaceBusy as exc:
         fail(str(exc), 1)
-    except StageError as exc:
+    except (StageError, LedgerError) as exc:
         fail(str(exc), exc.code)
 
 
@@ -280,6 +282,7 @@ def upload(ws: Workspace, server, user, workers, dry_run, allow_http, allow_reti
            **selection_args):
     """Send approved photos (narrowed by the selection) to a Fluxtream server, exactly once."""
     from . import upload as client_side
+    from .ledger import LedgerError
     from .runner import StageError, require, selected_rows
     from .schema import RESOLVED
     from .times import now_iso
@@ -294,7 +297,10 @@ def upload(ws: Workspace, server, user, workers, dry_run, allow_http, allow_reti
     if dry_run:
         resolved = read_table(ws.resolved, RESOLVED)
         rows = client_side.candidates(resolved, selection and selection.mask(resolved))
-        click.echo(client_side.dry_run_text(rows, ws.uploads, base, user, allow_retime))
+        try:
+            click.echo(client_side.dry_run_text(rows, ws.uploads, base, user, allow_retime))
+        except LedgerError as exc:
+            fail(str(exc), exc.code)
         return
     prompt = (lambda text: click.prompt(text, hide_input=True)) if sys.stdin.isatty() else None
     try:
@@ -309,8 +315,8 @@ def upload(ws: Workspace, server, user, workers, dry_run, allow_http, allow_reti
             outcome = client_side.run(ws, resolved, selected, client, workers, allow_retime,
                                       save=lambda table: save_resolved(ws, table),
                                       progress=show_progress())
-        except client_side.UploadError as exc:
-            fail(str(exc))
+        except (client_side.UploadError, LedgerError) as exc:
+            fail(str(exc), exc.code)
         ws.write_manifest_entry("upload", {"server": base, "user": user, "finished": now_iso(),
                                            "rows": outcome.selected, "counts": outcome.counts})
     click.echo(outcome.summary)
