@@ -9,9 +9,7 @@ Its schema is versioned (PRAGMA user_version) and migrated in place, one step at
 """
 from __future__ import annotations
 
-import errno
 import os
-import shutil
 import sqlite3
 import tempfile
 import threading
@@ -23,6 +21,7 @@ import pandas as pd
 
 from .fluxtream import printable
 from .times import millis, now_iso
+from .workspace import DiskFull, TableUnreadable, is_disk_full
 
 #: Marks the file as photoflux's upload ledger (PRAGMA application_id): "PFLX".
 APPLICATION_ID = 0x50464C58
@@ -49,9 +48,9 @@ MIGRATIONS = {
 }
 
 
-class LedgerError(RuntimeError):
+class LedgerError(TableUnreadable):
     """The ledger cannot be used: `code` 2 when it cannot be read or created (nothing was sent),
-    1 when it failed mid-run (the run stopped early)."""
+    1 when it failed mid-run (the run stopped early). A full disk is workspace.DiskFull."""
 
     def __init__(self, message: str, code: int = 2):
         super().__init__(message)
@@ -61,26 +60,10 @@ class LedgerError(RuntimeError):
 def unreadable(path: Path, why: str) -> LedgerError:
     """The one line for a ledger that exists but cannot be used: how to recover, and the risk."""
     return LedgerError(
-        f"{printable(str(path))} cannot be read ({printable(why)}); nothing was sent. Restore it "
+        f"{printable(str(path))}: cannot be read ({printable(why)}); nothing was sent. Restore it "
         "from a backup and run again. Move it aside only if the server holds none of these "
         "photos: without it, photos already there are sent again, and any whose time changed "
         "since become duplicates")
-
-
-def _is_full(exc: Exception, path: Path) -> bool:
-    """ENOSPC, SQLite's "database or disk is full", or an I/O error on a disk with (almost) no
-    space left: SQLite reports a WAL index it cannot grow only as a "disk I/O error"."""
-    if isinstance(exc, OSError):
-        return exc.errno == errno.ENOSPC
-    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
-    if code == 13 or "disk is full" in str(exc):  # SQLITE_FULL
-        return True
-    if code == 10 or "disk I/O error" in str(exc):  # SQLITE_IOERR
-        try:
-            return shutil.disk_usage(path.absolute().parent).free < 2**20
-        except OSError:
-            return False
-    return False
 
 
 def _is_locked(exc: Exception) -> bool:
@@ -96,16 +79,16 @@ def guarded(path: Path, when: str = "open"):
         yield
     except (sqlite3.Error, OSError) as exc:
         name, why = printable(str(path)), printable(getattr(exc, "strerror", None) or str(exc))
-        if _is_full(exc, path):
-            raise LedgerError(f"no space left on device while writing {name}", 1) from None
+        if is_disk_full(exc):
+            raise DiskFull(path) from None
         if _is_locked(exc):
-            raise LedgerError(f"{name} is locked by another program: close it, then run again",
+            raise LedgerError(f"{name}: locked by another program; close it, then run again",
                               1 if when == "run" else 2) from None
         if when == "open":
             raise unreadable(path, why) from None
         if when == "create":
-            raise LedgerError(f"cannot create {name} ({why})") from None
-        raise LedgerError(f"{name} failed mid-run ({why}); the run stopped", 1) from None
+            raise LedgerError(f"{name}: cannot be created ({why})") from None
+        raise LedgerError(f"{name}: failed mid-run ({why}); the run stopped", 1) from None
 
 
 def connect(path: Path, read_only: bool) -> sqlite3.Connection:

@@ -15,6 +15,9 @@ returns a `RunningServer`: `url` (ends with "/"), `user`, `password`, `auth`, `s
 `wait_for_log(text)` (polls until the log holds `text`: a line is written just after its answer).
 Every server still running is stopped at teardown. `module_serve_factory` is the same, shared by
 a test module (servers live until the module ends).
+
+`small_disk` is a 4 MB tmpfs (skipped where it cannot be mounted); `fill(disk)` takes its every
+free byte with one file, deleted to free them again.
 """
 from __future__ import annotations
 
@@ -169,3 +172,28 @@ def module_serve_factory(tmp_path_factory):
     factory = ServerFactory(tmp_path_factory)
     yield factory
     factory.close()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MB tmpfs (root only; skipped where mounting is not allowed)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def fill(disk: Path) -> Path:
+    """Take every free byte of `disk` with one file; delete it to free them again."""
+    filler = disk / "filler"
+    with open(filler, "wb", buffering=0) as out:
+        try:
+            while True:
+                out.write(b"\0" * 4096)
+        except OSError:
+            pass
+    return filler

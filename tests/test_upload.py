@@ -1,7 +1,6 @@
 """The upload stage against the real `photoflux serve` process: exactly once, whatever fails."""
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import os
@@ -21,10 +20,11 @@ import requests
 from click.testing import CliRunner
 from PIL import Image
 
+from conftest import fill
 from frames import photos
 from pipeline.cli import main
 from pipeline.schema import PHOTOS, RESOLVED
-from pipeline.workspace import Workspace, read_table, save_resolved, write_table
+from pipeline.workspace import Workspace, read_table, write_table
 
 PHOTOFLUX = str(Path(sys.executable).with_name("photoflux"))
 
@@ -392,7 +392,7 @@ def test_a_ledger_locked_by_another_program_is_one_line(tmp_path, module_serve_f
         output = upload(ws, server, code=2)
     finally:
         holder.close()
-    assert output.count("\n") == 1 and "is locked by another program" in output
+    assert output.count("\n") == 1 and "locked by another program; close it" in output
     assert len(ledger_rows(ws.uploads)) == 1
     upload(ws, server)  # once it is released, the same command works
     assert len(on_server(server)) == 3
@@ -423,42 +423,21 @@ def test_a_ledger_without_a_version_is_migrated_in_place_keeping_every_row(tmp_p
     assert len(now) == 4 and set(rows) <= set(now)
 
 
-def mount_tmpfs(where: Path, size: str) -> bool:
-    where.mkdir()
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                          capture_output=True).returncode == 0
-
-
-def fill(disk: Path) -> None:
-    with open(disk / "filler", "wb", buffering=0) as f:
-        try:
-            while True:
-                f.write(b"\0" * 4096)
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
-
-
-def test_a_full_disk_while_writing_the_ledger_is_one_line(tmp_path, serve_factory):
-    disk = tmp_path / "disk"
-    if os.geteuid() != 0 or not mount_tmpfs(disk, "8m"):
-        pytest.skip("needs a small tmpfs, and this test cannot mount one (not root)")
-    try:
-        server = serve_factory()
-        ws = make_workspace(disk, 4, approve=None)
-        cli(ws, "approve", "--first", "IMG_0000", "--last", "IMG_0001")
-        upload(ws, server)
-        cli(ws, "approve", "--all")
-        held = ledger_rows(ws.uploads)
-        fill(disk)
-        output = upload(ws, server, code=1)
-        assert output == f"photoflux: error: no space left on device while writing {ws.uploads}\n"
-        assert len(on_server(server)) == 2  # no photo went out without its intent
-        (disk / "filler").unlink()
-        assert ledger_rows(ws.uploads) == held
-        upload(ws, server)
-        assert_exactly_once(ws, server)
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=True)
+def test_a_full_disk_while_writing_the_ledger_is_one_line(small_disk, serve_factory):
+    server = serve_factory()
+    ws = make_workspace(small_disk, 4, approve=None)
+    cli(ws, "approve", "--first", "IMG_0000", "--last", "IMG_0001")
+    upload(ws, server)
+    cli(ws, "approve", "--all")
+    held = ledger_rows(ws.uploads)
+    filler = fill(small_disk)
+    output = upload(ws, server, code=1)
+    assert output == f"photoflux: error: no space left on device while writing {ws.uploads}\n"
+    assert len(on_server(server)) == 2  # no photo went out without its intent
+    filler.unlink()
+    assert ledger_rows(ws.uploads) == held
+    upload(ws, server)
+    assert_exactly_once(ws, server)
 
 
 # --- a server that stops answering ----------------------------------------------------------
@@ -487,7 +466,7 @@ def test_a_dead_server_stops_the_run_early_and_the_rerun_sends_each_photo_once(
     assert err.count("\n") == 1 and err.startswith(
         f"photoflux: error: server unreachable: {server.url}: 10 photos in a row could not connect")
     assert "Connection refused" in err and "run upload again once it answers" in err
-    table = read_table(ws.resolved, RESOLVED)  # statuses written back
+    table = ws.load("resolved")  # statuses written back
     assert table["upload_status"].isin(["uploaded", "updated"]).sum() == acknowledged(ws) < count
     assert table["upload_status"].str.startswith("failed: could not connect").sum() >= 10
     again = serve_factory(store=server.store, port=server.port, users=[server.auth])
@@ -509,7 +488,7 @@ def test_a_server_that_never_answers_stops_the_run(tmp_path, serve_factory):
 
     def save(table):
         save_calls.append(table)
-        save_resolved(ws, table)
+        ws.save("resolved", table)
 
     def stop_server_after_some():
         deadline = time.monotonic() + 30
@@ -521,7 +500,7 @@ def test_a_server_that_never_answers_stops_the_run(tmp_path, serve_factory):
     stopper.start()
     try:
         with pytest.raises(ServerUnreachable) as stopped:
-            run(ws, read_table(ws.resolved, RESOLVED), None, client, 2, False, save)
+            run(ws, ws.load("resolved"), None, client, 2, False, save)
     finally:
         stopper.join()
         server.process.send_signal(signal.SIGCONT)
@@ -540,10 +519,10 @@ def test_a_photo_every_attempt_of_which_got_a_5xx_ends_failed(tmp_path, serve_fa
     server = serve_factory(fail_rate=1)
     ws = make_workspace(tmp_path, 2)
     client = Client(server.url, server.user, server.password, retries=2, backoff=0)
-    outcome = run(ws, read_table(ws.resolved, RESOLVED), None, client, 2, False,
-                  lambda table: save_resolved(ws, table))
+    outcome = run(ws, ws.load("resolved"), None, client, 2, False,
+                  lambda table: ws.save("resolved", table))
     assert outcome.failed == 2 and outcome.counts["failed"] == 2
-    table = read_table(ws.resolved, RESOLVED)
+    table = ws.load("resolved")
     assert set(table["upload_status"]) == {
         "failed: 500 Photo upload failed because of an injected storage failure"}
     attempts = "POST /api/bodytrack/photoUpload 500"
@@ -558,14 +537,14 @@ def test_a_photo_the_server_refuses_ends_rejected_with_its_message(tmp_path, ser
     """A scanned print dated 1965: its time is before 1970, which Fluxtream refuses (400)."""
     server = serve_factory()
     ws = make_workspace(tmp_path, 2, approve=None)
-    table = read_table(ws.photos, PHOTOS)
+    table = ws.load("photos")
     table.loc[0, "datetime_original"] = "1965:05:01 12:00:00"
-    write_table(ws.photos, table, PHOTOS)
+    ws.save("photos", table)
     cli(ws, "resolve", "--default-tz", "Europe/Berlin")
     cli(ws, "approve", "--all")
     output = upload(ws, server, code=1)
     assert "1 uploaded" in output and "1 rejected" in output
-    statuses = read_table(ws.resolved, RESOLVED).set_index("file_name")["upload_status"]
+    statuses = ws.load("resolved").set_index("file_name")["upload_status"]
     assert statuses["IMG_0000.jpg"] == ("rejected: metadata.capture_time_secs_utc is required: "
                                         "seconds, >= 0, before the year 10000")
     assert " 400 " in server.wait_for_log("POST /api/bodytrack/photoUpload 400")
