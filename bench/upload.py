@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -48,9 +49,10 @@ def make_photos(folder: Path, count: int) -> list[Path]:
 
 def start_server(root: Path, users: list[str]) -> tuple[subprocess.Popen, str]:
     log = open(root / "server.log", "wb")
+    accounts = ",".join(["curl:curl-pass", *(f"{user}:flux-pass" for user in users)])
     server = subprocess.Popen([PHOTOFLUX, "serve", "--port", "0", "--store", str(root / "store"),
-                               "--user", "curl:curl-pass", "--delay-ms", "20",
-                               *(arg for user in users for arg in ("--user", f"{user}:flux-pass"))], stdout=log, stderr=subprocess.STDOUT)
+                               "--delay-ms", "20"], stdout=log, stderr=subprocess.STDOUT,
+                              env={**os.environ, "FLUXTREAM_SERVER_USERS": accounts})
     for _ in range(200):
         found = re.search(r"listening on (\S+)", (root / "server.log").read_text())
         if found:

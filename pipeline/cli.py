@@ -358,8 +358,9 @@ def sample(directory: Path, count: int, seed: int):
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--store", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the SQLite database and the photo files.")
-@click.option("--user", "users", multiple=True, required=True, metavar="NAME:PASSWORD",
-              help="An account (repeatable).")
+@click.option("--user", "users", multiple=True, metavar="NAME:PASSWORD",
+              help="An account (repeatable). Other users of the machine can read it in the "
+                   "process list: prefer FLUXTREAM_SERVER_USERS.")
 @click.option("--fail-rate", default=0.0, type=click.FloatRange(0, 1),
               help="Share of photo uploads answered 500 before storing.")
 @click.option("--drop-rate", default=0.0, type=click.FloatRange(0, 1),
@@ -370,7 +371,12 @@ def sample(directory: Path, count: int, seed: int):
 @click.option("--keyfile", type=click.Path(dir_okay=False, exists=True))
 @click.option("--max-upload-mb", default=100, show_default=True, type=click.IntRange(1))
 def serve(**options):
-    """Run a Fluxtream-compatible photo server (for tests, demos and offline use)."""
+    """Run a Fluxtream-compatible photo server (for tests, demos and offline use).
+
+    Accounts come from the environment variable FLUXTREAM_SERVER_USERS
+    (NAME:PASSWORD[,NAME:PASSWORD], so no password shows in the process list) and from any
+    --user options; at least one is required.
+    """
     from .server import run
 
     try:

@@ -48,8 +48,8 @@ def start_server(root: Path, user: str, password: str) -> tuple[subprocess.Popen
     log_path = root / "server.log"
     log = log_path.open("wb")
     server = subprocess.Popen([PHOTOFLUX, "serve", "--host", "127.0.0.1", "--port", str(port),
-                               "--store", str(root / "server"), "--user", f"{user}:{password}"],
-                              stdout=log, stderr=subprocess.STDOUT)
+                               "--store", str(root / "server")], stdout=log, stderr=subprocess.STDOUT,
+                              env={**os.environ, "FLUXTREAM_SERVER_USERS": f"{user}:{password}"})
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         found = re.search(r"listening on (\S+)", log_path.read_text(errors="replace"))

@@ -10,6 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .fluxtream import printable
+
 
 def arrow(text: pd.Series) -> pa.Array:
     values = pa.array(text, type=pa.large_string(), from_pandas=True)
@@ -150,8 +152,7 @@ def one_line(text, limit: int | None = None) -> str:
     that many characters with '...'."""
     text = str(text)
     shown = text if limit is None else text[:limit]
-    escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
-    return escaped + "..." if len(shown) < len(text) else escaped
+    return printable(shown) + ("..." if len(shown) < len(text) else "")
 
 
 def escaped(text: pd.Series) -> pa.Array:

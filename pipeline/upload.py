@@ -5,25 +5,32 @@ delete, so the client remembers what it sent in the ledger (`ledger.py`): an int
 before each request and its outcome after the answer. A rerun skips what is acknowledged and
 resends an unacknowledged intent with the same bytes and time (the server answers `updated`,
 never a second photo); a photo once sent with another time is blocked unless allowed.
+
+A server that stops answering stops the run (ServerUnreachable) after `max_connect_failures`
+photos in a row could not connect, or `silence_seconds` of waiting without any answer; the
+photos in flight end first, the statuses are saved, and a rerun continues where it stopped.
 """
 from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 import os
 import threading
+import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pandas as pd
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 from .approvals import uploadable
 from .exif import SNIFF_BYTES, sniff_type
+from .fluxtream import photo_key, printable
 from .ledger import Ledger, apply_ledger, read_history
 from .times import millis
 
@@ -33,13 +40,15 @@ RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
 
 
 class UploadError(RuntimeError):
-    """Stops the whole run before any photo is sent (credentials, server, usage)."""
+    """Stops the whole run before any photo is sent (credentials, server, usage): exit code 2."""
+
+    code = 2
 
 
-def photo_key(guest_id: int, capture_ms: int, sha256: str) -> str:
-    """The key the server gives a photo: guest, UTC year and day of year, millisecond, bytes."""
-    day = datetime.fromtimestamp(capture_ms / 1000, timezone.utc).strftime("%Y%j")
-    return f"{guest_id}.FluxtreamCapture.photo.{day}.{capture_ms}_{sha256}"
+class ServerUnreachable(UploadError):
+    """The server does not answer (at the start, or no longer): the run stops early, exit 1."""
+
+    code = 1
 
 
 def metadata_json(capture_ms: int) -> str:
@@ -89,18 +98,148 @@ class Result:
     photo_id: int | None = None
 
 
+def interpret(status: int, reason: str, content: bytes) -> Result:
+    """What one answer to a photo upload means. Only the contract's JSON counts: `OK` with a
+    created/updated payload is success, a `KO` is refused (415: format) or failed (5xx, or the
+    200 KO of an internal error), anything else (a login page, a proxy's error) failed."""
+    try:
+        body = json.loads(content)
+    except (ValueError, RecursionError):
+        body = None
+    body = body if isinstance(body, dict) else {}
+    payload = body.get("payload")
+    if (status == 200 and body.get("result") == "OK" and isinstance(payload, dict)
+            and payload.get("operation") in ("created", "updated")
+            and isinstance(payload.get("key"), str)):
+        operation = payload["operation"]
+        return Result("uploaded" if operation == "created" else "updated", operation,
+                      payload["key"], payload.get("id"))
+    if body.get("result") != "KO":
+        return Result(f"failed: not a Fluxtream answer ({status} {printable(reason)})")
+    message = printable(str(body.get("message") or reason))
+    if status == 415:
+        return Result("unsupported_format")
+    if status in RETRY_STATUSES or status == 200:
+        return Result(f"failed: {status} {message}")
+    return Result(f"rejected: {message}")
+
+
+def could_not_connect(exc: requests.RequestException) -> bool:
+    """True when no connection was made at all: refused, no route or name, connect timeout."""
+    inner = exc.args[0] if exc.args else None
+    return isinstance(getattr(inner, "reason", inner), ConnectTimeoutError)  # NewConnection too
+
+
+def why_no_answer(exc: BaseException) -> str:
+    """The deepest reason an answer never came, in words ('Connection refused', 'timed out')."""
+    seen, words = exc, type(exc).__name__
+    for _ in range(20):  # a cause chain is short; the bound only guards against a cycle
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.strerror:
+            return printable(seen.strerror)
+        words = str(seen) or type(seen).__name__
+        seen = getattr(seen, "reason", None) or seen.__cause__ or seen.__context__
+    return printable(words)
+
+
+class StoppableRetry(Retry):
+    """urllib3's bounded retries with backoff, which give up at once (and stop sleeping) when
+    `stop` is set, so a stopped run is not held up by photos still retrying."""
+
+    def __init__(self, *args, stop: threading.Event, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stop = stop
+
+    def new(self, **kw):
+        return super().new(stop=self.stop, **kw)
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None,
+                  _stacktrace=None):
+        if self.stop.is_set():
+            reason = error or ResponseError("the upload was stopped")
+            raise MaxRetryError(_pool, url, reason) from reason
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    def sleep(self, response=None):
+        asked = self.get_retry_after(response) if response is not None else None
+        self.stop.wait(asked if asked and self.respect_retry_after_header
+                       else self.get_backoff_time())
+
+
+class Reachability:
+    """Whether the server still answers, from what the workers see: how many photos in a row
+    could not connect, and how long the client has waited with no answer at all (time with no
+    request out, e.g. reading files, does not count). Shared by the worker threads."""
+
+    def __init__(self, max_connect_failures: int, silence_seconds: float):
+        self.max_connect_failures, self.silence_seconds = max_connect_failures, silence_seconds
+        self.lock = threading.Lock()
+        self.failures, self.last_failure = 0, ""
+        self.outstanding, self.silent, self.waiting_since = 0, 0.0, None
+
+    def sending(self) -> None:
+        with self.lock:
+            if not self.outstanding:
+                self.waiting_since = time.monotonic()
+            self.outstanding += 1
+
+    def answered(self) -> None:
+        with self.lock:
+            self.outstanding -= 1
+            self.failures, self.silent = 0, 0.0
+            self.waiting_since = time.monotonic() if self.outstanding else None
+
+    def unanswered(self, connect_failed: bool, why: str) -> None:
+        with self.lock:
+            self.outstanding -= 1
+            if connect_failed:
+                self.failures, self.last_failure = self.failures + 1, why
+            if not self.outstanding:
+                self.silent += time.monotonic() - self.waiting_since
+                self.waiting_since = None
+
+    def verdict(self) -> str | None:
+        """Why the server counts as unreachable now, or None."""
+        with self.lock:
+            silent = self.silent + (time.monotonic() - self.waiting_since
+                                    if self.waiting_since is not None else 0.0)
+            if self.failures >= self.max_connect_failures:
+                return f"{self.failures} photos in a row could not connect ({self.last_failure})"
+            if silent >= self.silence_seconds:
+                return f"no answer at all for {silent:.0f} s"
+        return None
+
+
 class Client:
-    """Keep-alive sessions (one per worker thread) with bounded retries, backoff and jitter."""
+    """Keep-alive sessions (one per worker thread) with bounded retries, backoff and jitter.
+
+    `max_connect_failures` and `silence_seconds` say when the server counts as unreachable
+    (see Reachability); `stop()` ends every retry and backoff at once.
+    """
 
     def __init__(self, base_url: str, user: str, password: str, verify=True,
-                 retries: int = 6, backoff: float = 0.2, timeout: float = 60.0):
+                 retries: int = 6, backoff: float = 0.2, timeout: float = 60.0,
+                 max_connect_failures: int = 10, silence_seconds: float = 60.0):
         self.base_url, self.auth, self.verify = base_url, (user, password), verify
         self.timeout = (10.0, timeout)
-        self.retry = Retry(total=retries, connect=retries, read=retries, status=retries,
-                           allowed_methods=None, status_forcelist=RETRY_STATUSES,
-                           backoff_factor=backoff, backoff_max=10.0, backoff_jitter=backoff,
-                           respect_retry_after_header=True, raise_on_status=False)
+        self.stopped = threading.Event()
+        self.retry = StoppableRetry(total=retries, connect=retries, read=retries, status=retries,
+                                    allowed_methods=None, status_forcelist=RETRY_STATUSES,
+                                    backoff_factor=backoff, backoff_max=10.0,
+                                    backoff_jitter=backoff, respect_retry_after_header=True,
+                                    raise_on_status=False, stop=self.stopped)
+        self.limits = max_connect_failures, silence_seconds
+        self.reach = Reachability(*self.limits)
         self.local = threading.local()
+
+    def begin(self) -> None:
+        """A new run (the client may serve several): nothing stopped, nothing failed yet."""
+        self.stopped.clear()
+        self.reach = Reachability(*self.limits)
+
+    def stop(self) -> None:
+        self.stopped.set()
 
     def session(self) -> requests.Session:
         if not hasattr(self.local, "session"):
@@ -114,41 +253,46 @@ class Client:
         return self.local.session
 
     def guest(self) -> dict:
-        """Who we are; a wrong password stops everything before a photo is sent."""
+        """Who we are (`id` is the guest id); a wrong password or a server that is not Fluxtream
+        stops everything before a photo is sent (UploadError), one that does not answer too
+        (ServerUnreachable)."""
+        url = self.base_url + "api/guest"
         try:
-            answer = self.session().get(self.base_url + "api/guest", timeout=self.timeout)
+            answer = self.session().get(url, timeout=self.timeout, allow_redirects=False)
+        except requests.exceptions.SSLError as exc:
+            raise UploadError(f"cannot reach {self.base_url}: {why_no_answer(exc)}") from None
         except requests.RequestException as exc:
-            raise UploadError(f"cannot reach {self.base_url}: {type(exc).__name__}") from None
+            raise ServerUnreachable(f"server unreachable: {self.base_url} does not answer "
+                                    f"({why_no_answer(exc)})") from None
         if answer.status_code == 401:
             raise UploadError(f"the server refused user {self.auth[0]!r}: wrong user or password")
         if answer.status_code != 200:
-            raise UploadError(f"{self.base_url}api/guest answered {answer.status_code}")
-        return answer.json()
+            raise UploadError(f"{url} answered {answer.status_code}")
+        try:
+            guest = answer.json()
+        except (ValueError, RecursionError):
+            guest = None
+        guest_id = guest.get("id") if isinstance(guest, dict) else None
+        if not isinstance(guest_id, int) or isinstance(guest_id, bool):
+            raise UploadError(f"{url} did not answer Fluxtream's JSON with a guest id: is "
+                              "--server the Fluxtream base URL?")
+        return guest
 
     def send(self, path: str, data: bytes, capture_ms: int) -> Result:
         files = {"photo": (Path(path).name, data, "application/octet-stream"),
                  "metadata": (None, metadata_json(capture_ms), "application/json")}
+        self.reach.sending()
         try:
             answer = self.session().post(
-                self.base_url + "api/bodytrack/photoUpload",
-                params={"connector_name": CONNECTOR}, files=files, timeout=self.timeout)
+                self.base_url + "api/bodytrack/photoUpload", params={"connector_name": CONNECTOR},
+                files=files, timeout=self.timeout, allow_redirects=False)
         except requests.RequestException as exc:
-            return Result(f"failed: {type(exc).__name__} after retries")
-        try:
-            body = answer.json()
-        except ValueError:
-            body = {}
-        message = str(body.get("message", answer.reason))
-        if answer.status_code == 200 and body.get("result") == "OK":
-            payload = body.get("payload", {})
-            operation = payload.get("operation")
-            return Result("uploaded" if operation == "created" else "updated", operation,
-                          payload.get("key"), payload.get("id"))
-        if answer.status_code == 415:
-            return Result("unsupported_format")
-        if answer.status_code in RETRY_STATUSES:
-            return Result(f"failed: {answer.status_code} {message}")
-        return Result(f"rejected: {message}")
+            connect_failed, why = could_not_connect(exc), why_no_answer(exc)
+            self.reach.unanswered(connect_failed, why)
+            return Result(f"failed: {'could not connect' if connect_failed else 'no answer'} "
+                          f"({why})")
+        self.reach.answered()
+        return interpret(answer.status_code, answer.reason, answer.content)
 
 
 def read_photo(row: dict) -> tuple[bytes | None, Result | None]:
@@ -156,7 +300,7 @@ def read_photo(row: dict) -> tuple[bytes | None, Result | None]:
     try:
         data = Path(row["path"]).read_bytes()
     except OSError as exc:
-        return None, Result(f"failed: cannot read the file ({exc.strerror})")
+        return None, Result(f"failed: cannot read the file ({printable(str(exc.strerror))})")
     if hashlib.sha256(data).hexdigest() != row["sha256"]:
         return None, Result("failed: file changed since it was approved "
                             "(run extract and resolve, then approve again)")
@@ -211,7 +355,12 @@ def make_plan(rows: pd.DataFrame, history: pd.DataFrame, allow_retime: bool) -> 
 
 def send_all(plan: Plan, client: Client, ledger: Ledger, server: str, user: str, guest_id: int,
              workers: int, progress=None):
-    """Send the plan's rows concurrently; yield (index, Result) as answers arrive."""
+    """Send the plan's rows concurrently; yield (index, Result) as answers arrive.
+
+    When the client finds the server unreachable, no further photo starts, the photos in flight
+    end (their retries cut short) and are yielded, then ServerUnreachable(why) is raised. Any
+    other error (a ledger that cannot be written) stops the same way and is raised as it is.
+    """
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     def one(row: dict) -> Result:
@@ -227,21 +376,33 @@ def send_all(plan: Plan, client: Client, ledger: Ledger, server: str, user: str,
     rows = ((index, {"path": path, "sha256": sha256, "capture_ms": int(ms)})
             for index, path, sha256, ms in zip(send.index, send["path"], send["sha256"],
                                                send["capture_ms"]))
+    why = None
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = {}
-        while True:
-            while len(pending) < workers * 2:  # a short queue: memory stays flat for any size
-                index, row = next(rows, (None, None))
-                if row is None:
+        try:
+            while True:
+                while why is None and len(pending) < workers * 2:  # memory stays flat
+                    index, row = next(rows, (None, None))
+                    if row is None:
+                        break
+                    pending[pool.submit(one, row)] = index
+                if not pending:
                     break
-                pending[pool.submit(one, row)] = index
-            if not pending:
-                return
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                if progress is not None:
-                    progress.update(1)
-                yield pending.pop(future), future.result()
+                done, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                for future in done:
+                    if progress is not None:
+                        progress.update(1)
+                    yield pending.pop(future), future.result()
+                if why is None and (why := client.reach.verdict()):
+                    client.stop()
+                    for future in [f for f in pending if f.cancel()]:
+                        del pending[future]
+        finally:  # on any way out, photos still queued never start and retries end at once
+            client.stop()
+            for future in pending:
+                future.cancel()
+    if why is not None:
+        raise ServerUnreachable(why)
 
 
 def dry_run_text(rows: pd.DataFrame, ledger_path: Path, server: str, user: str,
@@ -272,19 +433,18 @@ class Outcome:
 def run(ws, resolved: pd.DataFrame, selected: pd.Series | None, client: Client, workers: int,
         allow_retime: bool, save, progress: bool = False, checkpoint_seconds: float = 5.0
         ) -> Outcome:
-    """The whole upload: check credentials, plan against the ledger, send, write statuses back.
+    """The whole upload: open the ledger, check credentials, plan, send, write statuses back.
 
     `save(table)` writes the resolved table; it is called every `checkpoint_seconds` during the
-    run and once at the end, so a long run's statuses are never all lost.
+    run and once at the end, so a long run's statuses are never all lost. Errors carry their
+    exit code as `.code`: LedgerError (2: the ledger cannot be read, before any request; 1: it
+    failed mid-run), UploadError (2: credentials, a server that is not Fluxtream) and
+    ServerUnreachable (1: statuses so far are saved first; a rerun continues).
     """
-    import time
-
     from tqdm import tqdm
 
     rows = candidates(resolved, selected)
-    guest_id = int(client.guest()["id"])
-    server, user = client.base_url, client.auth[0]
-    ledger = Ledger(ws.uploads)
+    ledger = Ledger(ws.uploads)  # first: an unreadable ledger stops the run before any request
     statuses: dict = {}
 
     def current() -> pd.DataFrame:
@@ -294,6 +454,9 @@ def run(ws, resolved: pd.DataFrame, selected: pd.Series | None, client: Client, 
         return table
 
     try:
+        client.begin()
+        guest_id = int(client.guest()["id"])
+        server, user = client.base_url, client.auth[0]
         history = ledger.history(server, user)
         plan = make_plan(rows, history, allow_retime)
         retimed_sent = len(make_plan(rows, history, False).blocked) if allow_retime else 0
@@ -301,14 +464,22 @@ def run(ws, resolved: pd.DataFrame, selected: pd.Series | None, client: Client, 
         statuses.update(dict.fromkeys(plan.unsupported.index, "unsupported_format"))
         bar = tqdm(total=len(plan.send), unit="photo", disable=not progress, desc="upload")
         last_save = time.monotonic()
-        for index, result in send_all(plan, client, ledger, server, user, guest_id, workers, bar):
-            statuses[index] = result.status
-            if time.monotonic() - last_save > checkpoint_seconds:
-                save(current())
-                last_save = time.monotonic()
-        bar.close()
-        final = current()
-        save(final)
+        try:
+            for index, result in send_all(plan, client, ledger, server, user, guest_id, workers,
+                                          bar):
+                statuses[index] = result.status
+                if time.monotonic() - last_save > checkpoint_seconds:
+                    save(current())
+                    last_save = time.monotonic()
+        except ServerUnreachable as exc:
+            save(current())
+            done = int(pd.Series(statuses, dtype="string").isin(["uploaded", "updated"]).sum())
+            raise ServerUnreachable(
+                f"server unreachable: {server}: {exc}; {done} of {len(plan.send)} photos sent "
+                "this run, the ledger holds them: run upload again once it answers") from None
+        finally:
+            bar.close()
+        save(current())
     finally:
         ledger.close()
     this_run = pd.Series(statuses, dtype="str").str.replace(r":.*", "", regex=True)

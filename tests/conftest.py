@@ -6,16 +6,22 @@
         flaky = serve_factory(fail_rate=0.3, seed=1)     # any `photoflux serve` option, as kwargs
         secure = serve_factory(https=True)               # self-signed cert; verify=server.verify
         server.stop()
-        again = serve_factory(store=server.store)        # a restart on the same store
+        again = serve_factory(store=server.store, port=server.port)  # a restart, same URL
 
-Each call runs `.venv/bin/photoflux serve --port 0 ...` on 127.0.0.1, waits until it answers
-`/api/guest`, and returns a `RunningServer`: `url` (ends with "/"), `user`, `password`, `auth`,
-`store`, `verify` (the cert file for https, else True), `process`, `log` (its stdout+stderr
-file) and `log_text()`. Every server still running is stopped at teardown. `module_serve_factory`
-is the same, shared by a test module (servers live until the module ends).
+Each call runs `.venv/bin/photoflux serve --port 0 ...` on 127.0.0.1 (the accounts in its
+FLUXTREAM_SERVER_USERS, never on its command line), waits until it answers `/api/guest`, and
+returns a `RunningServer`: `url` (ends with "/"), `user`, `password`, `auth`, `store`, `verify`
+(the cert file for https, else True), `process`, `log` (its stdout+stderr file), `log_text()` and
+`wait_for_log(text)` (polls until the log holds `text`: a line is written just after its answer).
+Every server still running is stopped at teardown. `module_serve_factory` is the same, shared by
+a test module (servers live until the module ends).
+
+`small_disk` is a 4 MB tmpfs (skipped where it cannot be mounted); `fill(disk)` takes its every
+free byte with one file, deleted to free them again.
 """
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import subprocess
@@ -29,6 +35,7 @@ import requests
 
 PHOTOFLUX = Path(sys.executable).with_name("photoflux")
 START_TIMEOUT = 20
+LOG_TIMEOUT = 10
 
 
 @dataclass
@@ -45,8 +52,21 @@ class RunningServer:
     def auth(self) -> tuple[str, str]:
         return self.user, self.password
 
+    @property
+    def port(self) -> int:
+        return int(self.url.rstrip("/").rsplit(":", 1)[1])
+
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def wait_for_log(self, text: str) -> str:
+        """The log once it holds `text` (polled); fails the test if it never comes."""
+        deadline = time.monotonic() + LOG_TIMEOUT
+        while text not in (log := self.log_text()):
+            if time.monotonic() > deadline:
+                pytest.fail(f"the server log never showed {text!r}:\n{log}")
+            time.sleep(0.02)
+        return log
 
     def stop(self):
         """SIGTERM, then SIGKILL if it has not exited within 5 s."""
@@ -68,15 +88,16 @@ class ServerFactory:
         self._cert = None
 
     def __call__(self, *, store: Path | None = None, users=None, https: bool = False,
-                 **options) -> RunningServer:
+                 port: int = 0, **options) -> RunningServer:
         """Start a server. `users`: [(name, password)], default alice with a random password;
-        `options`: the other `serve` options by their Python names (fail_rate=0.5, delay_ms=20)."""
+        `port`: 0 for a free one; `options`: the other `serve` options by their Python names
+        (fail_rate=0.5, delay_ms=20)."""
         n = len(self.servers)
         store = Path(store or self.root / f"store{n}")
         users = users or [("alice", secrets.token_urlsafe(12))]
-        args = [str(PHOTOFLUX), "serve", "--host", "127.0.0.1", "--port", "0",
+        args = [str(PHOTOFLUX), "serve", "--host", "127.0.0.1", "--port", str(port),
                 "--store", str(store)]
-        args += [arg for name, password in users for arg in ("--user", f"{name}:{password}")]
+        accounts = ",".join(f"{name}:{password}" for name, password in users)
         if https:
             args += ["--certfile", str(self.cert[0]), "--keyfile", str(self.cert[1])]
         for name, value in options.items():
@@ -84,7 +105,8 @@ class ServerFactory:
                 args += [f"--{name.replace('_', '-')}", str(value)]
         log = self.root / f"server{n}.log"
         with log.open("wb") as out:
-            process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                                       env={**os.environ, "FLUXTREAM_SERVER_USERS": accounts})
         server = RunningServer(self._wait_for_url(process, log), *users[0], store,
                                str(self.cert[0]) if https else True, process, log)
         self.servers.append(server)
@@ -150,3 +172,28 @@ def module_serve_factory(tmp_path_factory):
     factory = ServerFactory(tmp_path_factory)
     yield factory
     factory.close()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MB tmpfs (root only; skipped where mounting is not allowed)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def fill(disk: Path) -> Path:
+    """Take every free byte of `disk` with one file; delete it to free them again."""
+    filler = disk / "filler"
+    with open(filler, "wb", buffering=0) as out:
+        try:
+            while True:
+                out.write(b"\0" * 4096)
+        except OSError:
+            pass
+    return filler

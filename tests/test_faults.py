@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from conftest import fill
 from frames import photos
 from pipeline.approvals import is_approved
 from pipeline.cli import main
@@ -120,31 +121,6 @@ def test_extract_on_a_full_disk_keeps_the_old_table(tmp_path):
         output = cli(ws, "extract", str(library), code=1, env={FAIL_WRITE_ENV: failing})
         assert one_error(output) == f"no space left on device while writing {ws.data / failing}"
         assert snapshot(ws) == before and leftovers(ws) == []
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 4 MB tmpfs (root only; skipped where mounting is not allowed)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)],
-                             capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    yield disk
-    subprocess.run(["umount", "-l", str(disk)], check=True)
-
-
-def fill(disk: Path) -> Path:
-    """Take every free byte of `disk` with one file; delete it to free them again."""
-    filler = disk / "filler"
-    with open(filler, "wb", buffering=0) as out:
-        try:
-            while True:
-                out.write(b"\0" * 4096)
-        except OSError:
-            pass
-    return filler
 
 
 def test_a_really_full_disk_leaves_the_workspace_as_it_was(small_disk, tmp_path):

@@ -9,6 +9,8 @@ import base64
 import hashlib
 import http.client
 import json
+import os
+import socket
 import subprocess
 import sys
 import threading
@@ -252,6 +254,102 @@ def test_body_over_the_limit_is_413_and_the_connection_still_works(server):
     assert upload(server, jpeg("just under", 1_000_000)).status_code == 200
 
 
+# --- hostile input: a 400 or a 404, never a 500, and nothing raw echoed -----------------------
+
+@pytest.mark.parametrize("metadata", [
+    "[" * 100_000 + "]" * 100_000,
+    '{"capture_time_secs_utc": 1, "comment": ' + '{"a":' * 100_000 + "1" + "}" * 100_000 + "}",
+])
+def test_metadata_nested_100k_deep_is_400(server, metadata):
+    r = upload(server, jpeg("deep"), metadata=metadata)
+    assert r.status_code == 400 and r.json() == {"result": "KO",
+                                                 "message": "metadata is not valid JSON"}
+
+
+HUGE_IDS = ["9223372036854775808", "18446744073709551616", "9" * 40]
+
+
+@pytest.mark.parametrize("photo_id", HUGE_IDS)
+def test_an_id_beyond_any_row_is_404(server, photo_id):
+    uid = guest_id(server)
+    base = f"api/bodytrack/metadata/{uid}/FluxtreamCapture.photo/{photo_id}"
+    answers = [get(server, base + "/get"),
+               requests.post(server.url + base + "/set", data={"comment": "x"}, auth=server.auth,
+                             timeout=10),
+               requests.delete(f"{server.url}api/v1/bodytrack/photo/{uid}/{photo_id}",
+                               auth=server.auth, timeout=10)]
+    for r in answers:
+        assert r.status_code == 404 and r.json() == {"result": "KO", "message": "no such photo"}
+    listing = get(server, f"api/bodytrack/photos/{uid}/FluxtreamCapture.photo/0/{photo_id}")
+    assert listing.status_code == 200 and isinstance(listing.json(), list)
+    other = get(server, f"api/bodytrack/photos/{photo_id}/FluxtreamCapture.photo/0/5")
+    assert other.status_code == 403
+
+
+def test_the_last_millisecond_of_year_9999_is_accepted_and_no_later(server):
+    data, uid = jpeg("end of 9999"), guest_id(server)
+    r = upload(server, data, metadata='{"capture_time_secs_utc": 253402300799.999}')
+    assert r.status_code == 200, r.text
+    key = r.json()["payload"]["key"]
+    assert key == expected_key(uid, 253402300799999, "9999365", data)
+    assert get(server, f"api/bodytrack/photo/{key}").content == data
+    for secs in ("253402300800", "253402300800.0001", "1e999999999"):
+        late = upload(server, jpeg(f"year 10000 {secs}"), metadata=f'{{"capture_time_secs_utc": {secs}}}')
+        assert late.status_code == 400 and "before the year 10000" in late.json()["message"]
+
+
+def test_text_that_is_not_unicode_is_400_and_later_answers_still_work(server):
+    uid = guest_id(server)
+    for number, extra in enumerate(['"comment": "a\\ud800b"', '"tags": "x,\\udcff"',
+                                    '"tags": ["ok", "\\udfff"]']):
+        r = upload(server, jpeg(f"surrogate {number}"),
+                   metadata=f'{{"capture_time_secs_utc": {number + 77}, {extra}}}')
+        assert r.status_code == 400 and "is not valid Unicode text" in r.json()["message"], r.text
+    kept = upload(server, jpeg("nul and escape"), secs=88, comment="a\0b\x1b[2J",
+                  tags="p\0q").json()["payload"]
+    listing = get(server, f"api/bodytrack/photos/{uid}/FluxtreamCapture.photo/87.5/1",
+                  params={"isBefore": "false"})
+    assert listing.status_code == 200  # JSON carries them escaped
+    assert listing.json()[0]["comment"] == "a\0b\x1b[2J" and listing.json()[0]["key"] == kept["key"]
+    assert b"\0" not in listing.content and b"\x1b" not in listing.content
+
+
+def raw_request(server, request: bytes) -> bytes:
+    """Bytes in, bytes out: for requests no HTTP library would send."""
+    url = urlsplit(server.url)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_answers_and_log_lines_never_carry_raw_control_or_binary_bytes(server):
+    token = base64.b64encode(b"alice:wonder-land-42")
+    head = b"Host: x\r\nAuthorization: Basic " + token + b"\r\nConnection: close\r\n"
+    multipart = (b'--b\r\nContent-Disposition: form-data; name="photo"; filename="\x00\xff\x1b"'
+                 b'\r\n\r\n\xff\xd8\xff\x00\x1b\r\n--b\r\nContent-Disposition: form-data; '
+                 b'name="metadata"\r\n\r\n{"capture_time_secs_utc": "\x00\xff"}\r\n--b--\r\n')
+    requests_ = [
+        b"GET /api/bodytrack/photo/%00%1b%ff%0a HTTP/1.1\r\n" + head + b"\r\n",
+        b"GET /api/bodytrack/photo/\xff\xfe HTTP/1.1\r\n" + head + b"\r\n",
+        b"POST /" + UPLOAD.encode() + b" HTTP/1.1\r\n" + head
+        + b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: "
+        + str(len(multipart)).encode() + b"\r\n\r\n" + multipart,
+        b"POST /" + UPLOAD.encode() + b" HTTP/1.1\r\n" + head
+        + b"Content-Type: multipart/form-data; boundary=\xff\x01\r\nContent-Length: 4\r\n\r\n\x00\xff\x1b\n",
+    ]
+    for request in requests_:
+        answer = raw_request(server, request)
+        status, _, body = answer.partition(b"\r\n\r\n")
+        assert not status.startswith(b"HTTP/1.1 5"), answer
+        assert not any(byte < 0x20 or byte >= 0x7F for byte in body), body
+    server.wait_for_log("POST /api/bodytrack/photoUpload 400")
+    for line in server.log_text().splitlines():
+        assert line.isprintable() and "\ufffd" not in line, line
+
+
 # --- reading back --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", [
@@ -331,12 +429,11 @@ def test_delete_removes_one_photo(server):
 
 def test_log_has_one_line_per_request_and_never_a_password(server):
     get(server, "api/guest", auth=("alice", "a-wrong-secret-xyz"))
+    server.wait_for_log("GET /api/guest 401 user=-")
     get(server, "api/guest")
-    time.sleep(0.2)  # the line is written just after the answer
-    text = server.log_text()
+    text = server.wait_for_log("GET /api/guest 200 user=alice")
     for password in ("a-wrong-secret-xyz", "wonder-land-42", "b0b-pass"):
         assert password not in text
-    assert "GET /api/guest 401 user=-" in text and "GET /api/guest 200 user=alice" in text
 
 
 # --- faults, restart, https, CLI -----------------------------------------------------------
@@ -364,8 +461,7 @@ def test_drop_rate_one_stores_then_drops_the_connection(serve_factory):
     key = expected_key(guest_id(server), 1400269584123, "2014136", data)
     assert get(server, f"api/bodytrack/photo/{key}").content == data  # it landed, once
     assert [p["key"] for p in all_photos(server)] == [key]
-    time.sleep(0.2)
-    assert "POST /api/bodytrack/photoUpload dropped user=alice" in server.log_text()
+    server.wait_for_log("POST /api/bodytrack/photoUpload dropped user=alice")
 
 
 def test_seeded_faults_repeat_and_delay_slows_answers(serve_factory):
@@ -402,12 +498,37 @@ def test_https_with_a_self_signed_certificate(serve_factory):
         requests.get(server.url.replace("https:", "http:") + "api/guest", timeout=5)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--user", "alice"], "--user #1 must look like NAME:PASSWORD"),
-    (["--user", "a:1", "--user", "a:2"], "--user a is given twice"),
-    (["--user", "a:1", "--certfile", __file__], "--certfile and --keyfile go together"),
+@pytest.mark.parametrize("args, users, message", [
+    (["--user", "alice"], None, "--user #1 must look like NAME:PASSWORD"),
+    (["--user", "a:1", "--user", "a:2"], None, "user a is given twice (--user #2)"),
+    (["--user", "a:1"], "b:2, a:3", "user a is given twice (FLUXTREAM_SERVER_USERS entry #2)"),
+    ([], "a:1,b", "FLUXTREAM_SERVER_USERS entry #2 must look like NAME:PASSWORD"),
+    ([], None, "no account: set FLUXTREAM_SERVER_USERS=NAME:PASSWORD[,NAME:PASSWORD] (or give "
+               "--user NAME:PASSWORD, which other users can see in the process list)"),
+    ([], " , ", "no account: set FLUXTREAM_SERVER_USERS=NAME:PASSWORD[,NAME:PASSWORD] (or give "
+                "--user NAME:PASSWORD, which other users can see in the process list)"),
+    (["--user", "a:1", "--certfile", __file__], None, "--certfile and --keyfile go together"),
 ])
-def test_bad_options_are_one_line_usage_errors(tmp_path, args, message):
+def test_bad_options_are_one_line_usage_errors(tmp_path, args, users, message):
+    env = {k: v for k, v in os.environ.items() if k != "FLUXTREAM_SERVER_USERS"}
+    if users is not None:
+        env["FLUXTREAM_SERVER_USERS"] = users
     r = subprocess.run([str(PHOTOFLUX), "serve", "--store", str(tmp_path), "--port", "0", *args],
-                       capture_output=True, text=True, timeout=20)
+                       capture_output=True, text=True, timeout=20, env=env)
     assert r.returncode == 2 and r.stderr == f"photoflux: error: {message}\n"
+
+
+def test_accounts_from_the_environment_stay_out_of_the_process_list(server):
+    """The module's server has alice and bob from FLUXTREAM_SERVER_USERS (see conftest.py)."""
+    assert guest_id(server) != guest_id(server, BOB)
+    command_line = Path(f"/proc/{server.process.pid}/cmdline").read_bytes()
+    listing = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    for password in ("wonder-land-42", "b0b-pass"):
+        assert password.encode() not in command_line and password not in listing
+
+
+def test_user_option_still_works_beside_the_environment(serve_factory):
+    server = serve_factory(users=[("alice", "env-pass")], user="carol:option-pass")
+    assert get(server, "api/guest", auth=("carol", "option-pass")).json()["username"] == "carol"
+    assert get(server, "api/guest").json()["username"] == "alice"
+    assert "users carol, alice" in server.log_text()  # --user first, then the environment

@@ -4,18 +4,23 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import requests
 from click.testing import CliRunner
 from PIL import Image
 
+from conftest import fill
 from frames import photos
 from pipeline.cli import main
 from pipeline.schema import PHOTOS, RESOLVED
@@ -51,6 +56,20 @@ def cli(ws: Workspace, command: str, *args: str, code: int = 0, env=None) -> str
     result = CliRunner(env=env).invoke(main, [command, "-w", str(ws.root), *args])
     assert result.exit_code == code, result.output
     return result.output
+
+
+def read_only(ledger: Path) -> sqlite3.Connection:
+    """A look into the ledger that never creates it (sqlite3.connect alone would, empty)."""
+    return sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
+
+
+def acknowledged(ws: Workspace) -> int:
+    """How many photos the ledger holds as acknowledged (0 before it exists)."""
+    try:
+        with closing(read_only(ws.uploads)) as db:
+            return db.execute("SELECT count(*) FROM sends WHERE acked_at IS NOT NULL").fetchone()[0]
+    except sqlite3.Error:
+        return 0
 
 
 def upload(ws: Workspace, server, *args: str, code: int = 0) -> str:
@@ -196,15 +215,11 @@ def test_kill_9_mid_upload_then_rerun_is_exactly_once(tmp_path, serve_factory, c
     acked = 0
     while acked < count // 3 and time.monotonic() < deadline:
         time.sleep(0.05)
-        try:
-            with sqlite3.connect(ws.uploads) as db:
-                acked = db.execute("SELECT count(*) FROM sends WHERE acked_at IS NOT NULL").fetchone()[0]
-        except sqlite3.Error:
-            pass
+        acked = acknowledged(ws)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL
-    with sqlite3.connect(ws.uploads) as db:
+    with closing(read_only(ws.uploads)) as db:
         acked, intents = db.execute(
             "SELECT count(acked_at), count(*) FROM sends").fetchone()
     held_at_kill = len(on_server(server))
@@ -280,3 +295,405 @@ def test_a_selection_matching_nothing_sends_nothing_and_exits_1(tmp_path):
         "upload", "-w", str(ws.root), "--server", "http://127.0.0.1:9", "--user", "a",
         "--first", "ZZZ_1", "--last", "ZZZ_9"])
     assert result.exit_code == 1 and "matches no photo" in result.output
+
+
+# --- the ledger: never recreated empty, versioned, one line when the disk is full -------------
+
+#: photoflux's ledger before it carried a version (main at 8d3afe5): no user_version, no
+#: application_id. Written here verbatim so the migration is tested against the real thing.
+LEDGER_V1 = """
+CREATE TABLE IF NOT EXISTS sends (
+    server TEXT NOT NULL, user TEXT NOT NULL, sha256 TEXT NOT NULL, capture_ms INTEGER NOT NULL,
+    path TEXT NOT NULL, expected_key TEXT NOT NULL, intent_at TEXT NOT NULL,
+    operation TEXT, key TEXT, photo_id INTEGER, acked_at TEXT, outcome TEXT,
+    PRIMARY KEY (server, user, sha256, capture_ms)
+);
+"""
+
+
+def ledger_rows(path: Path) -> list[tuple]:
+    with closing(read_only(path)) as db:
+        return db.execute("SELECT * FROM sends ORDER BY sha256").fetchall()
+
+
+def big_ledger(path: Path, rows: int = 3000) -> None:
+    """A real ledger with enough rows to span many pages."""
+    from pipeline.ledger import Ledger
+
+    ledger = Ledger(path)
+    for i in range(rows):
+        ledger.intent("https://f.example.org/", "alice",
+                      {"sha256": f"{i:064x}", "capture_ms": i, "path": f"/photos/{i}.jpg"}, "k" * 90)
+    ledger.close()
+
+
+def damage_ledger(path: Path, damage: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if damage == "garbage":
+        path.write_bytes(bytes(range(256)) * 64)
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "truncated":
+        big_ledger(path)
+        with open(path, "r+b") as f:
+            f.truncate(path.stat().st_size // 2)
+    elif damage == "not a ledger":
+        with closing(sqlite3.connect(path)) as db:
+            db.execute("CREATE TABLE notes (text TEXT)")
+    elif damage == "newer":
+        big_ledger(path, 1)
+        with closing(sqlite3.connect(path)) as db:
+            db.execute("PRAGMA user_version = 99")
+    elif damage == "a folder":
+        path.mkdir()
+
+
+@pytest.fixture(scope="module")
+def approved(tmp_path_factory):
+    """A workspace with 3 approved photos, copied afresh by each test that damages it."""
+    return make_workspace(tmp_path_factory.mktemp("approved"), 3)
+
+
+def copy_of(ws: Workspace, root: Path) -> Workspace:
+    shutil.copytree(ws.root, root / "ws")
+    return Workspace(root / "ws")
+
+
+@pytest.mark.parametrize("damage", ["garbage", "empty", "truncated", "not a ledger", "newer",
+                                    "a folder"])
+def test_a_ledger_that_cannot_be_read_stops_upload_before_anything_is_sent(
+        tmp_path, module_serve_factory, approved, damage):
+    server = module_serve_factory()
+    ws = copy_of(approved, tmp_path)
+    damage_ledger(ws.uploads, damage)
+    before = ws.uploads.read_bytes() if ws.uploads.is_file() else None
+    output = upload(ws, server, code=2)
+    assert output.count("\n") == 1 and str(ws.uploads) in output
+    assert "cannot be read" in output and "Restore it from a backup" in output
+    assert "Move it aside only if the server holds none of these photos" in output
+    if before is not None:
+        assert ws.uploads.read_bytes() == before  # never recreated, never "repaired"
+    assert "photoUpload" not in server.log_text() and len(on_server(server)) == 0
+    assert cli(ws, "upload", "--server", server.url, "--user", server.user, "--dry-run",
+               code=2) == output  # the dry run reads it and says the same
+    resolve = cli(ws, "resolve", "--default-tz", "Europe/Berlin", code=2)
+    assert resolve.count("\n") == 1 and "cannot be read" in resolve
+
+
+def test_a_ledger_locked_by_another_program_is_one_line(tmp_path, module_serve_factory,
+                                                        approved):
+    server = module_serve_factory()
+    ws = copy_of(approved, tmp_path)
+    big_ledger(ws.uploads, 1)
+    holder = sqlite3.connect(ws.uploads, isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        output = upload(ws, server, code=2)
+    finally:
+        holder.close()
+    assert output.count("\n") == 1 and "locked by another program; close it" in output
+    assert len(ledger_rows(ws.uploads)) == 1
+    upload(ws, server)  # once it is released, the same command works
+    assert len(on_server(server)) == 3
+
+
+def test_a_ledger_without_a_version_is_migrated_in_place_keeping_every_row(tmp_path,
+                                                                           serve_factory):
+    server = serve_factory()
+    ws = make_workspace(tmp_path, 4, approve=None)
+    cli(ws, "approve", "--first", "IMG_0000", "--last", "IMG_0001")
+    upload(ws, server)
+    rows = ledger_rows(ws.uploads)
+    assert len(rows) == 2
+    ws.uploads.unlink()  # today's ledger rewritten as it was before the version: same rows
+    with closing(sqlite3.connect(ws.uploads)) as db, db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(LEDGER_V1)
+        db.executemany(f"INSERT INTO sends VALUES ({', '.join('?' * 12)})", rows)
+    with closing(read_only(ws.uploads)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 0
+    cli(ws, "approve", "--all")
+    assert "2 already on server, 2 uploaded" in upload(ws, server)
+    assert_exactly_once(ws, server)
+    with closing(read_only(ws.uploads)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA application_id").fetchone()[0] == 0x50464C58
+    now = ledger_rows(ws.uploads)
+    assert len(now) == 4 and set(rows) <= set(now)
+
+
+def test_a_full_disk_while_writing_the_ledger_is_one_line(small_disk, serve_factory):
+    server = serve_factory()
+    ws = make_workspace(small_disk, 4, approve=None)
+    cli(ws, "approve", "--first", "IMG_0000", "--last", "IMG_0001")
+    upload(ws, server)
+    cli(ws, "approve", "--all")
+    held = ledger_rows(ws.uploads)
+    filler = fill(small_disk)
+    output = upload(ws, server, code=1)
+    assert output == f"photoflux: error: no space left on device while writing {ws.uploads}\n"
+    assert len(on_server(server)) == 2  # no photo went out without its intent
+    filler.unlink()
+    assert ledger_rows(ws.uploads) == held
+    upload(ws, server)
+    assert_exactly_once(ws, server)
+
+
+# --- a server that stops answering ----------------------------------------------------------
+
+def test_a_dead_server_stops_the_run_early_and_the_rerun_sends_each_photo_once(
+        tmp_path, serve_factory):
+    server = serve_factory(delay_ms=200)  # slow enough that most photos are left at the kill
+    count = 60
+    ws = make_workspace(tmp_path, count)
+    command = [PHOTOFLUX, "upload", "-w", str(ws.root), "--server", server.url, "--user",
+               server.user, "--workers", "10"]
+    env = {**os.environ, "FLUXTREAM_PASSWORD": server.password}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.monotonic() + 60
+    while acknowledged(ws) < 10 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    server.process.kill()  # gone for good: every later connection is refused
+    server.process.wait()
+    try:
+        out, err = process.communicate(timeout=120)  # the default limits: 10 photos in a row
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("upload kept retrying a dead server")
+    assert process.returncode == 1, err
+    assert err.count("\n") == 1 and err.startswith(
+        f"photoflux: error: server unreachable: {server.url}: 10 photos in a row could not connect")
+    assert "Connection refused" in err and "run upload again once it answers" in err
+    table = ws.load("resolved")  # statuses written back
+    assert table["upload_status"].isin(["uploaded", "updated"]).sum() == acknowledged(ws) < count
+    assert table["upload_status"].str.startswith("failed: could not connect").sum() >= 10
+    again = serve_factory(store=server.store, port=server.port, users=[server.auth])
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert_exactly_once(ws, again)
+
+
+def test_a_server_that_never_answers_stops_the_run(tmp_path, serve_factory):
+    """A hung server (SIGSTOP: connections are accepted, nothing answers) trips the silence
+    limit; small limits here so the test is quick, the defaults are 10 photos and 60 s."""
+    from pipeline.upload import Client, ServerUnreachable, run
+
+    server = serve_factory(delay_ms=100)
+    ws = make_workspace(tmp_path, 30)
+    client = Client(server.url, server.user, server.password, timeout=1.0, backoff=0.05,
+                    silence_seconds=2.0)
+    save_calls = []
+
+    def save(table):
+        save_calls.append(table)
+        ws.save("resolved", table)
+
+    def stop_server_after_some():
+        deadline = time.monotonic() + 30
+        while acknowledged(ws) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        server.process.send_signal(signal.SIGSTOP)
+
+    stopper = threading.Thread(target=stop_server_after_some)
+    stopper.start()
+    try:
+        with pytest.raises(ServerUnreachable) as stopped:
+            run(ws, ws.load("resolved"), None, client, 2, False, save)
+    finally:
+        stopper.join()
+        server.process.send_signal(signal.SIGCONT)
+    assert stopped.value.code == 1
+    assert str(stopped.value).startswith(f"server unreachable: {server.url}: no answer at all for")
+    assert save_calls  # the statuses so far were written back
+    upload(ws, server)
+    assert_exactly_once(ws, server)
+
+
+# --- the final outcomes of one photo --------------------------------------------------------
+
+def test_a_photo_every_attempt_of_which_got_a_5xx_ends_failed(tmp_path, serve_factory):
+    from pipeline.upload import Client, run
+
+    server = serve_factory(fail_rate=1)
+    ws = make_workspace(tmp_path, 2)
+    client = Client(server.url, server.user, server.password, retries=2, backoff=0)
+    outcome = run(ws, ws.load("resolved"), None, client, 2, False,
+                  lambda table: ws.save("resolved", table))
+    assert outcome.failed == 2 and outcome.counts["failed"] == 2
+    table = ws.load("resolved")
+    assert set(table["upload_status"]) == {
+        "failed: 500 Photo upload failed because of an injected storage failure"}
+    attempts = "POST /api/bodytrack/photoUpload 500"
+    deadline = time.monotonic() + 10  # each line is written just after its answer
+    while server.log_text().count(attempts) < 2 * 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.log_text().count(attempts) == 2 * 3  # each photo: 1 attempt + 2 retries
+    assert len(on_server(server)) == 0
+
+
+def test_a_photo_the_server_refuses_ends_rejected_with_its_message(tmp_path, serve_factory):
+    """A scanned print dated 1965: its time is before 1970, which Fluxtream refuses (400)."""
+    server = serve_factory()
+    ws = make_workspace(tmp_path, 2, approve=None)
+    table = ws.load("photos")
+    table.loc[0, "datetime_original"] = "1965:05:01 12:00:00"
+    ws.save("photos", table)
+    cli(ws, "resolve", "--default-tz", "Europe/Berlin")
+    cli(ws, "approve", "--all")
+    output = upload(ws, server, code=1)
+    assert "1 uploaded" in output and "1 rejected" in output
+    statuses = ws.load("resolved").set_index("file_name")["upload_status"]
+    assert statuses["IMG_0000.jpg"] == ("rejected: metadata.capture_time_secs_utc is required: "
+                                        "seconds, >= 0, before the year 10000")
+    assert " 400 " in server.wait_for_log("POST /api/bodytrack/photoUpload 400")
+    assert len(on_server(server)) == 1
+
+
+def test_the_key_the_server_gives_is_the_key_the_client_expected(tmp_path, serve_factory):
+    server = serve_factory()
+    ws = make_workspace(tmp_path, 5)
+    upload(ws, server)
+    with closing(read_only(ws.uploads)) as db:
+        keys = db.execute("SELECT expected_key, key FROM sends").fetchall()
+    assert len(keys) == 5 and all(expected == key for expected, key in keys)
+    assert set(on_server(server)["key"]) == {key for _, key in keys}
+
+
+# --- pure functions: plan, ledger statuses, answers ----------------------------------------
+
+def candidate_rows(*rows: dict) -> pd.DataFrame:
+    """Resolved-like rows: name, seconds, sha256, file_type (JPEG unless said), no status yet."""
+    table = pd.DataFrame([{"file_type": "JPEG", **row} for row in rows]).set_index("name")
+    for column in ("upload_status", "server_key", "uploaded_at"):
+        table[column] = pd.Series(pd.NA, index=table.index, dtype="string")
+    return table
+
+
+def history(*rows: dict) -> pd.DataFrame:
+    """Ledger rows; unnamed columns as an unanswered intent to server A for alice."""
+    from pipeline.ledger import LEDGER_COLUMNS
+
+    base = dict.fromkeys(LEDGER_COLUMNS) | {"server": "https://a/", "user": "alice",
+                                            "path": "/p", "expected_key": "k",
+                                            "intent_at": "2024-01-01T00:00:00+00:00"}
+    return pd.DataFrame([base | row for row in rows], columns=LEDGER_COLUMNS)
+
+
+def acked(sha256: str, capture_ms: int, at: str = "2024-01-01T00:00:01+00:00", **more) -> dict:
+    return {"sha256": sha256, "capture_ms": capture_ms, "operation": "created",
+            "key": f"key-{sha256}-{capture_ms}", "acked_at": at, "outcome": "uploaded", **more}
+
+
+PLAN_ROWS = candidate_rows(
+    {"name": "acked", "capture_time_secs_utc": 1.0, "sha256": "a"},
+    {"name": "retimed", "capture_time_secs_utc": 2.0, "sha256": "b"},
+    {"name": "unsupported", "capture_time_secs_utc": 3.0, "sha256": "c", "file_type": "HEIC"},
+    {"name": "failed then acked", "capture_time_secs_utc": 4.0, "sha256": "d"},
+    {"name": "failed", "capture_time_secs_utc": 5.0, "sha256": "e"},
+    {"name": "new", "capture_time_secs_utc": 6.0, "sha256": "f"},
+    {"name": "acked unsupported", "capture_time_secs_utc": 7.0, "sha256": "g", "file_type": "HEIC"},
+)
+PLAN_HISTORY = history(
+    acked("a", 1000), acked("b", 2000 + 3_600_000), acked("d", 4000),
+    {"sha256": "e", "capture_ms": 5000, "outcome": "failed: 503 busy"}, acked("g", 7000))
+
+
+def test_make_plan_splits_the_candidates_by_the_ledger():
+    from pipeline.upload import make_plan
+
+    plan = make_plan(PLAN_ROWS, PLAN_HISTORY, allow_retime=False)
+    assert list(plan.skip.index) == ["acked", "failed then acked", "acked unsupported"]
+    assert list(plan.blocked.index) == ["retimed"]
+    assert list(plan.unsupported.index) == ["unsupported"]
+    assert list(plan.send.index) == ["failed", "new"]  # an unanswered intent is sent again
+    assert plan.send["capture_ms"].tolist() == [5000, 6000]
+    allowed = make_plan(PLAN_ROWS, PLAN_HISTORY, allow_retime=True)
+    assert list(allowed.send.index) == ["retimed", "failed", "new"] and allowed.blocked.empty
+
+
+def test_make_plan_with_an_empty_ledger_sends_every_supported_photo():
+    from pipeline.upload import make_plan
+
+    plan = make_plan(PLAN_ROWS, history(), allow_retime=False)
+    assert len(plan.send) == 5 and list(plan.unsupported.index) == ["unsupported",
+                                                                      "acked unsupported"]
+
+
+def test_apply_ledger_rebuilds_statuses_from_every_server():
+    from pipeline.ledger import apply_ledger
+
+    resolved = candidate_rows(
+        {"name": "acked on A, later updated on B", "capture_time_secs_utc": 1.0, "sha256": "a"},
+        {"name": "failed on A, acked on B", "capture_time_secs_utc": 2.0, "sha256": "b"},
+        {"name": "failed", "capture_time_secs_utc": 3.0, "sha256": "c"},
+        {"name": "retimed", "capture_time_secs_utc": 4.0, "sha256": "d"},
+        {"name": "never sent", "capture_time_secs_utc": 5.0, "sha256": "e"},
+        {"name": "no time", "capture_time_secs_utc": None, "sha256": "f"},
+    )
+    ledger = history(
+        acked("a", 1000),
+        acked("a", 1000, at="2024-02-01T00:00:00+00:00", server="https://b/", operation="updated",
+              outcome="updated", key="key-a-on-b"),
+        {"sha256": "b", "capture_ms": 2000, "outcome": "failed: 500 disk"},
+        acked("b", 2000, server="https://b/"),
+        {"sha256": "c", "capture_ms": 3000, "outcome": "failed: could not connect (refused)"},
+        acked("d", 4000 - 8 * 3_600_000),
+        acked("f", 6000),
+    )
+    out = apply_ledger(resolved, ledger)
+    assert out["upload_status"].tolist()[:4] == [
+        "updated", "uploaded", "failed: could not connect (refused)", "blocked_retimed"]
+    assert pd.isna(out.loc["never sent", "upload_status"])
+    assert out.loc["acked on A, later updated on B", "server_key"] == "key-a-on-b"
+    assert out.loc["failed on A, acked on B", "server_key"] == "key-b-2000"
+    assert out.loc["retimed", "uploaded_capture_time_secs_utc"] == 4.0 - 8 * 3600
+    assert out["uploaded_capture_time_secs_utc"].drop("retimed").isna().all()
+    assert pd.isna(out.loc["no time", "upload_status"])  # no time: nothing to compare with
+    assert apply_ledger(resolved, history()).equals(resolved)  # an empty ledger changes nothing
+
+
+@pytest.mark.parametrize("status, content, expected", [
+    (200, b'{"result":"OK","message":"photo created sucessfully!","payload":'
+          b'{"operation":"created","key":"17.k","id":4}}', ("uploaded", "created", "17.k", 4)),
+    (200, b'{"result":"OK","payload":{"operation":"updated","key":"17.k","id":4}}',
+     ("updated", "updated", "17.k", 4)),
+    (200, b"<html>Sign in</html>", ("failed: not a Fluxtream answer (200 OK)",)),
+    (200, b'{"result":"OK","payload":{"operation":"deleted"}}', ("failed: not a Fluxtream answer (200 OK)",)),
+    (200, b'{"result":"KO","message":"NullPointerException"}', ("failed: 200 NullPointerException",)),
+    (415, b'{"result":"KO","message":"Unsupported"}', ("unsupported_format",)),
+    (503, b'{"result":"KO","message":"busy"}', ("failed: 503 busy",)),
+    (502, b"<html>Bad Gateway</html>", ("failed: not a Fluxtream answer (502 OK)",)),
+    (400, b'{"result":"KO","message":"bad \\u0000 time\\u001b[2J\\ud800"}',
+     ("rejected: bad \\x00 time\\x1b[2J\\ud800",)),
+    (400, b'[' * 100_000, ("failed: not a Fluxtream answer (400 OK)",)),
+])
+def test_an_answer_means_what_the_contract_says_and_its_text_is_escaped(status, content,
+                                                                        expected):
+    from pipeline.upload import Result, interpret
+
+    assert interpret(status, "OK", content) == Result(*expected)
+
+
+def test_reachability_counts_photos_in_a_row_and_an_answer_resets_them():
+    from pipeline.upload import Reachability
+
+    reach = Reachability(max_connect_failures=3, silence_seconds=3600)
+    for _ in range(2):
+        reach.sending()
+        reach.unanswered(True, "Connection refused")
+    reach.sending()
+    reach.answered()  # an answer, even a 500, means the server is there
+    for _ in range(2):
+        reach.sending()
+        reach.unanswered(True, "Connection refused")
+    assert reach.verdict() is None
+    reach.sending()
+    reach.unanswered(False, "Remote end closed connection")  # it connected: not counted
+    assert reach.verdict() is None
+    reach.sending()
+    reach.unanswered(True, "Connection refused")
+    assert reach.verdict() == "3 photos in a row could not connect (Connection refused)"
+    silent = Reachability(max_connect_failures=10, silence_seconds=0)
+    assert silent.verdict() is not None

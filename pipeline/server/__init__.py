@@ -6,6 +6,7 @@ real address is logged as `listening on URL`), and serves the app from `app.py` 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sqlite3
 import ssl
@@ -14,10 +15,13 @@ from pathlib import Path
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from ..fluxtream import printable
 from .app import Account, Faults, create_app
 from .store import Store
 
 log = logging.getLogger("photoflux.server")
+#: Accounts as NAME:PASSWORD[,NAME:PASSWORD], so that no password sits on a command line.
+USERS_VARIABLE = "FLUXTREAM_SERVER_USERS"
 
 
 class DroppingH11Protocol(H11Protocol):
@@ -52,16 +56,25 @@ class DroppingH11Protocol(H11Protocol):
         self.transport.abort()
 
 
-def parse_users(users) -> dict[str, str]:
-    """{name: password} from "NAME:PASSWORD" strings; ValueError (without the password) if bad."""
+def parse_users(users, environment: str | None = None) -> dict[str, str]:
+    """{name: password} from --user "NAME:PASSWORD" strings and the FLUXTREAM_SERVER_USERS text
+    ("NAME:PASSWORD[,NAME:PASSWORD]"); ValueError (never quoting a password) if bad or none."""
+    given = [(f"--user #{n}", user) for n, user in enumerate(users, 1)]
+    entries = [entry.strip() for entry in (environment or "").split(",")]
+    given += [(f"{USERS_VARIABLE} entry #{n}", entry) for n, entry in enumerate(entries, 1)
+              if entry]
     accounts = {}
-    for number, user in enumerate(users, 1):
+    for which, user in given:
         name, colon, password = user.partition(":")
         if not (name and colon and password):
-            raise ValueError(f"--user #{number} must look like NAME:PASSWORD")
+            raise ValueError(f"{which} must look like NAME:PASSWORD")
         if name in accounts:
-            raise ValueError(f"--user {name} is given twice")
+            raise ValueError(f"user {printable(name)} is given twice ({which})")
         accounts[name] = password
+    if not accounts:
+        raise ValueError(f"no account: set {USERS_VARIABLE}=NAME:PASSWORD[,NAME:PASSWORD] "
+                         "(or give --user NAME:PASSWORD, which other users can see in the "
+                         "process list)")
     return accounts
 
 
@@ -73,11 +86,12 @@ def listen(host: str, port: int) -> socket.socket:
         raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
-def run(host: str, port: int, store: Path, users, fail_rate: float = 0.0, drop_rate: float = 0.0,
-        delay_ms: int = 0, seed: int | None = None, certfile=None, keyfile=None,
-        max_upload_mb: int = 100):
-    """Serve until interrupted. Raises ValueError for bad options (the CLI prints it, exit 2)."""
-    passwords = parse_users(users)
+def run(host: str, port: int, store: Path, users=(), fail_rate: float = 0.0,
+        drop_rate: float = 0.0, delay_ms: int = 0, seed: int | None = None, certfile=None,
+        keyfile=None, max_upload_mb: int = 100):
+    """Serve until interrupted. The accounts are `users` ("NAME:PASSWORD") plus those in
+    FLUXTREAM_SERVER_USERS. Raises ValueError for bad options (the CLI prints it, exit 2)."""
+    passwords = parse_users(users, os.environ.get(USERS_VARIABLE))
     if bool(certfile) != bool(keyfile):
         raise ValueError("--certfile and --keyfile go together")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -100,7 +114,7 @@ def run(host: str, port: int, store: Path, users, fail_rate: float = 0.0, drop_r
     bound_host, bound_port = sock.getsockname()[:2]
     url_host = f"[{bound_host}]" if ":" in bound_host else bound_host
     log.info("listening on %s://%s:%d/ (store %s, users %s)", "https" if certfile else "http",
-             url_host, bound_port, Path(store).absolute(), ", ".join(accounts))
+             url_host, bound_port, Path(store).absolute(), printable(", ".join(accounts)))
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:

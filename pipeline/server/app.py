@@ -25,7 +25,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from .store import Store
+from ..fluxtream import MAX_CAPTURE_MS, printable
+from .store import SQLITE_INT_MAX, Store
 
 log = logging.getLogger("photoflux.server")
 
@@ -36,8 +37,9 @@ BAD_CREDENTIALS_HTML = (
     "<body><h1>HTTP Status 401 - Bad credentials</h1></body></html>"
 )
 UNSUPPORTED = "UnsupportedImageFormatException while trying to save the photo"
-#: Capture times must stay within the years a key can spell (YYYY).
-MAX_CAPTURE_SECS = Decimal(253402300799)  # 9999-12-31T23:59:59Z
+#: Capture times must stay within the years a key can spell (YYYY): up to the last millisecond
+#: of 9999, so any number of seconds below this one.
+CAPTURE_SECS_END = (Decimal(MAX_CAPTURE_MS) + 1) / 1000
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,9 @@ class Faults:
 
 
 def ko(status: int, message: str, headers=None) -> JSONResponse:
-    return JSONResponse({"result": "KO", "message": message}, status_code=status, headers=headers)
+    """The contract's error body; the message is escaped, whatever part of a request it quotes."""
+    return JSONResponse({"result": "KO", "message": printable(message)}, status_code=status,
+                        headers=headers)
 
 
 class DropConnection(Response):
@@ -116,7 +120,7 @@ class FrontDoor:
             scope.setdefault("state", {})["account"] = account
             await self.app(scope, self.capped(receive), send_and_note)
         finally:
-            path = scope["raw_path"].decode("ascii", "backslashreplace")  # as sent: one line
+            path = printable(scope["raw_path"].decode("utf-8", "surrogateescape"))  # one line
             log.info("%s %s %s user=%s %dms", scope["method"], path, status or "dropped",
                      user, (time.monotonic() - started) * 1000)
 
@@ -167,12 +171,23 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+def unicode_text(value: str, what: str) -> str:
+    """`value`, if it can be stored and sent back as UTF-8; JSON's `\\ud800` escapes can spell
+    lone surrogates that cannot, and one stored would break every later answer that lists it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise HTTPException(400, f"{what} is not valid Unicode text") from None
+    return value
+
+
 def tag_list(value, what: str) -> list[str]:
     """Tags from a list of strings or one comma-separated string (blanks dropped)."""
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
         raise HTTPException(400, f"{what} must be a list of strings or a comma-separated string")
-    return [tag.strip() for item in items for tag in item.split(",") if tag.strip()]
+    return [unicode_text(tag.strip(), what) for item in items for tag in item.split(",")
+            if tag.strip()]
 
 
 def parse_metadata(text: str) -> tuple[int, str | None, list[str]]:
@@ -183,17 +198,20 @@ def parse_metadata(text: str) -> tuple[int, str | None, list[str]]:
     """
     try:  # NaN and Infinity stay strings, so they fail the number check below
         meta = json.loads(text, parse_float=Decimal, parse_constant=str)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python recurses
         raise HTTPException(400, "metadata is not valid JSON") from None
     if not isinstance(meta, dict):
         raise HTTPException(400, "metadata must be a JSON object")
     secs = meta.get("capture_time_secs_utc")
     is_number = isinstance(secs, (int, Decimal)) and not isinstance(secs, bool)
-    if not (is_number and 0 <= secs <= MAX_CAPTURE_SECS):
-        raise HTTPException(400, "metadata.capture_time_secs_utc is required: seconds, >= 0")
+    if not (is_number and 0 <= secs < CAPTURE_SECS_END):
+        raise HTTPException(400, "metadata.capture_time_secs_utc is required: seconds, >= 0, "
+                                 "before the year 10000")
     comment = meta.get("comment")
     if comment is not None and not isinstance(comment, str):
         raise HTTPException(400, "metadata.comment must be a string")
+    if comment is not None:
+        unicode_text(comment, "metadata.comment")
     tags = meta.get("tags")
     tags = [] if tags is None else tag_list(tags, "metadata.tags")
     return int(Decimal(secs) * 1000), comment, tags
@@ -218,7 +236,10 @@ def create_app(store: Store, accounts: dict[str, Account], faults: Faults,
 
     async def own_photo(request: Request):
         me = account(request, request.path_params["uid"])
-        photo = await run_in_threadpool(store.by_id, me.id, request.path_params["id"])
+        photo_id = request.path_params["id"]
+        if photo_id > SQLITE_INT_MAX:  # no such row can exist (and SQLite cannot bind it)
+            raise HTTPException(404, "no such photo")
+        photo = await run_in_threadpool(store.by_id, me.id, photo_id)
         if photo is None:
             raise HTTPException(404, "no such photo")
         return me, photo
@@ -269,8 +290,8 @@ def create_app(store: Store, accounts: dict[str, Account], faults: Faults,
         if is_before not in ("true", "false"):
             raise HTTPException(400, "isBefore must be true or false")
         found = await run_in_threadpool(
-            store.nearest, me.id, request.path_params["secs"] * 1000, request.path_params["count"],
-            is_before == "true")
+            store.nearest, me.id, request.path_params["secs"] * 1000,
+            min(request.path_params["count"], SQLITE_INT_MAX), is_before == "true")
         return JSONResponse([photo_item(request, p) for p in found])
 
     async def get_metadata(request: Request):
@@ -284,6 +305,8 @@ def create_app(store: Store, accounts: dict[str, Account], faults: Faults,
             tags = form.getlist("tags")
         if any(isinstance(value, UploadFile) for value in [comment, *tags]):
             raise HTTPException(400, "comment and tags must be text fields, not files")
+        if comment is not None:
+            unicode_text(comment, "comment")
         changed = await run_in_threadpool(store.set_metadata, me.id, found.id, comment,
                                           tag_list(tags, "tags") if tags else None)
         return JSONResponse({"result": "OK", "message": "metadata updated",

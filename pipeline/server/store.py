@@ -14,8 +14,9 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+from ..fluxtream import photo_key
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS guests (
@@ -38,19 +39,8 @@ CREATE TABLE IF NOT EXISTS photos (
 CREATE INDEX IF NOT EXISTS photos_by_time ON photos (guest_id, capture_ms);
 CREATE INDEX IF NOT EXISTS photos_by_key ON photos (guest_id, key);
 """
-
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def photo_key(guest_id: int, capture_ms: int, sha256: str) -> str:
-    """The contract's key: `<guest>.FluxtreamCapture.photo.<YYYYDDD>.<captureMillis>_<sha256>`.
-
-    Raises OverflowError for a time past year 9999.
-    """
-    day = EPOCH + timedelta(milliseconds=capture_ms)
-    yyyyddd = f"{day.year}{day.timetuple().tm_yday:03d}"
-    return f"{guest_id}.FluxtreamCapture.photo.{yyyyddd}.{capture_ms}_{sha256}"
-
+#: The largest integer SQLite stores: no id can be above it, and no number above it can be bound.
+SQLITE_INT_MAX = 2**63 - 1
 
 @dataclass(frozen=True)
 class Photo:
