@@ -150,7 +150,7 @@ def main():
 @workspace_option
 @click.option("--prune", is_flag=True,
               help="Also drop the rows of files that are gone outside PATH... (and forget "
-                   "recorded folders that are gone).")
+                   "recorded folders that are gone); without PATH, only that.")
 @click.option("--rebuild", is_flag=True,
               help="Ignore the old table (even unreadable) and read every photo under the "
                    "folders extracted before, and PATH...")
@@ -167,8 +167,8 @@ def extract(paths, ws: Workspace, prune: bool, rebuild: bool, quiet: bool, worke
     """
     from .runner import run_extract
 
-    if not paths and not rebuild:
-        raise click.UsageError("give the folders or files to extract (or --rebuild)")
+    if not (paths or rebuild or prune):
+        raise click.UsageError("give the folders or files to extract (or --rebuild, --prune)")
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")

@@ -100,10 +100,11 @@ def extract(paths: Iterable[str | os.PathLike] | str | os.PathLike,
     parts = [conform(reusable.reset_index(), PHOTOS), conform(kept, PHOTOS),
              pa.Table.from_pylist(rows, schema=PHOTOS)]
     photos = to_pandas(pa.concat_tables(parts).sort_by("path"))
-    still_found = previous.loc[inside, "path"].isin({stat.path for stat in found})
+    still_found = pc.is_in(pa.array(previous.loc[inside, "path"], type=pa.string()),
+                           value_set=pa.array([stat.path for stat in found], type=pa.string()))
     photos.attrs["extract"] = {
         "read": len(to_read), "reused": len(reusable), "kept": len(kept),
-        "dropped": len(previous) - len(kept) - int(still_found.sum()),
+        "dropped": len(previous) - len(kept) - pc.sum(still_found, min_count=0).as_py(),
     }
     return photos
 

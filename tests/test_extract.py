@@ -367,6 +367,9 @@ def test_extract_of_a_new_folder_keeps_the_other_folders_rows_and_their_approval
     output = cli("extract", str(new), "--prune", "-w", str(ws.root))
     assert "extract: 2 photos (0 read, 0 unchanged, 2 kept from other folders, 1 dropped)" in output
     assert sorted(read_table(ws.photos, PHOTOS)["file_name"]) == ["b.jpg", "c.jpg"]
+    (old / "b.jpg").unlink()
+    output = cli("extract", "--prune", "-w", str(ws.root))  # no PATH: only drop what is gone
+    assert "extract: 1 photos (0 read, 0 unchanged, 1 kept from other folders, 1 dropped)" in output
 
 
 def test_rerun_of_a_subfolder_only_drops_what_is_gone_in_it(library, tmp_path):
