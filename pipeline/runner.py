@@ -177,9 +177,9 @@ def _previous_photos(ws: Workspace) -> pd.DataFrame | None:
     try:
         return read_table(ws.photos, PHOTOS)
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise StageError(f"{ws.photos} cannot be read ({one_line([str(exc)], '; ')[:160]}): run "
-                         f"'photoflux extract --rebuild -w {ws.root}' to read every photo under "
-                         "the recorded folders again") from None
+        raise StageError(f"{ws.photos}: cannot be read ({one_line([str(exc)], '; ')[:160]}); "
+                         f"run 'photoflux extract --rebuild -w {ws.root}' (it re-reads every "
+                         "photo under the folders recorded in data/manifest.json)") from None
 
 
 def read_approvals(ws: Workspace) -> pd.DataFrame:

@@ -397,9 +397,8 @@ def test_a_damaged_table_is_one_line_and_rebuild_reads_every_recorded_root(tmp_p
     result = CliRunner().invoke(main, ["extract", str(first), "-w", str(ws.root)])
     assert result.exit_code == 2
     [line] = result.output.splitlines()
-    assert line.startswith(f"photoflux: error: {ws.photos} cannot be read (")
-    assert line.endswith(f"run 'photoflux extract --rebuild -w {ws.root}' to read every photo "
-                         "under the recorded folders again")
+    assert line.startswith(f"photoflux: error: {ws.photos}: cannot be read (")
+    assert f"run 'photoflux extract --rebuild -w {ws.root}'" in line
     assert ws.photos.read_bytes() == damaged
 
     output = cli("extract", "--rebuild", "-w", str(ws.root))
