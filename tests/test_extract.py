@@ -498,14 +498,16 @@ def test_a_killed_extract_takes_its_workers_with_it(busy_extract, tmp_path):
         f"workers outlived the killed extract: {[process_state(pid) for pid in workers]}"
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_stopped_extract_ends_its_pool_and_says_so_in_one_line(busy_extract, tmp_path, signum):
+@pytest.mark.parametrize("signum, send", [(signal.SIGTERM, os.kill), (signal.SIGINT, os.killpg)],
+                         ids=["SIGTERM to extract", "SIGINT to its group, as Ctrl-C sends it"])
+def test_a_stopped_extract_ends_its_pool_and_says_so_in_one_line(busy_extract, tmp_path, signum,
+                                                                 send):
     ws = Workspace(tmp_path / "ws")
     write_photo(tmp_path / "before" / "a.jpg")
     cli("extract", str(tmp_path / "before"), "-w", str(ws.root))
     before = ws.photos.read_bytes()
     process, workers = busy_extract(ws.root, start_new_session=True)
-    os.killpg(process.pid, signum)  # as a terminal's Ctrl-C does: the parent and its workers
+    send(process.pid, signum)
     assert eventually(lambda: process.poll() is not None, 30), "extract did not stop"
     stdout, stderr = process.communicate()
     assert (process.returncode, stdout) == (1, "")
