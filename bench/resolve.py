@@ -57,7 +57,7 @@ def photos_table(rows: int, seed: int = 0) -> pd.DataFrame:
         "gps_time": pd.Series(utc.strftime("%H:%M:%S")).where(kind == "gps"),
         "gps_lat": np.where(kind == "place", place[:, 0], np.nan),
         "gps_lon": np.where(kind == "place", place[:, 1], np.nan),
-        "xmp_date_created": None, "error": None,
+        "xmp_date_created": None, "error": None, "warnings": None,
     })
     broken = rng.random(rows) < 0.001
     table.loc[broken, "error"] = "truncated file"

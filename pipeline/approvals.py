@@ -6,28 +6,19 @@ the file, makes the photo unapproved again, and nothing unapproved is ever uploa
 """
 from __future__ import annotations
 
-import io
-
 import pandas as pd
 
+from .schema import APPROVALS
 from .times import millis, seconds_text
-
-APPROVAL_COLUMNS = ["path", "sha256", "capture_time_secs_utc", "tz_name", "approved_at"]
 
 
 def empty_approvals() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="string") for c in APPROVAL_COLUMNS})
+    return pd.DataFrame({c: pd.Series(dtype="string") for c in APPROVALS.names})
 
 
-def parse_approvals(text: str) -> pd.DataFrame:
-    """approvals.csv text -> table (all text; the time is compared as whole milliseconds)."""
-    if not text.strip():
-        return empty_approvals()
-    table = pd.read_csv(io.StringIO(text), dtype="string", keep_default_na=False)
-    missing = [c for c in APPROVAL_COLUMNS if c not in table.columns]
-    if missing:
-        raise ValueError(f"approvals.csv lacks columns {missing}")
-    return table[APPROVAL_COLUMNS]
+def is_approved(resolved: pd.DataFrame) -> pd.Series:
+    """The rows whose approval holds (null `approved` counts as no)."""
+    return resolved["approved"].fillna(False).astype(bool)
 
 
 def apply_approvals(resolved: pd.DataFrame, approvals: pd.DataFrame) -> pd.DataFrame:
@@ -69,13 +60,9 @@ def unapprove(approvals: pd.DataFrame, resolved: pd.DataFrame, selected: pd.Seri
     return approvals[~approvals["path"].isin(resolved.loc[selected, "path"])].reset_index(drop=True)
 
 
-def approvals_csv(approvals: pd.DataFrame) -> str:
-    return approvals[APPROVAL_COLUMNS].to_csv(index=False)
-
-
 def counts(resolved: pd.DataFrame) -> str:
     """'N approved (F of them flagged), U still unapproved' for the commands' last line."""
-    approved = resolved["approved"].fillna(False).astype(bool)
+    approved = is_approved(resolved)
     flagged = resolved["flags"].fillna("") != ""
     waiting = ~approved & uploadable(resolved)
     return (f"{int(approved.sum())} approved ({int((approved & flagged).sum())} of them "

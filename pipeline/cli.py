@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from .exif import printable
 from .schema import TZ_SOURCES
 from .workspace import Workspace, WorkspaceBusy
 
@@ -42,28 +43,36 @@ def selection_options(f):
 
 
 def fail(message: str, code: int = 2):
-    """Print a one-line error and exit with `code`."""
-    click.echo(f"photoflux: error: {message}", err=True)
+    """Print a one-line error (unprintable characters escaped) and exit with `code`."""
+    click.echo(f"photoflux: error: {printable(str(message))}", err=True)
     sys.exit(code)
 
 
 def warn(message) -> None:
-    click.echo(f"photoflux: warning: {message}", err=True)
+    click.echo(f"photoflux: warning: {printable(str(message))}", err=True)
 
 
 @contextmanager
-def writing(ws: Workspace, command: str):
-    """Hold the writer lock for `command`; a second writer is told who holds it and exits 1.
-    A stage that cannot run says why in one line and exits 2."""
-    from .runner import StageError
+def one_line_errors(*expected: type[Exception]):
+    """The failures a command expects, each as one line and its exit code: a stage that
+    cannot run (StageError, a full disk included, and the `expected` types carry `code`,
+    else 2), a busy workspace (1)."""
+    from .workspace import StageError
 
     try:
-        with ws.writer(command):
-            yield ws
+        yield
     except WorkspaceBusy as exc:
         fail(str(exc), 1)
-    except StageError as exc:
-        fail(str(exc), exc.code)
+    except (StageError, *expected) as exc:
+        fail(str(exc), getattr(exc, "code", 2))
+
+
+@contextmanager
+def writing(ws: Workspace, command: str, *expected: type[Exception]):
+    """Hold the writer lock for `command` (a second writer is told who holds it); failures
+    as in `one_line_errors`."""
+    with one_line_errors(*expected), ws.writer(command):
+        yield ws
 
 
 def show_progress(quiet: bool = False) -> bool:
@@ -93,7 +102,8 @@ def load_rules(ws: Workspace, overrides: Path | None):
     if overrides is None and not path.exists():
         return None, []
     try:
-        return path, parse_overrides(path.read_text(encoding="utf-8"), source=str(path))
+        # bytes, then text: a CR inside a quoted path stays a CR (read_text would make it LF)
+        return path, parse_overrides(path.read_bytes().decode("utf-8"), source=str(path))
     except OSError as exc:
         fail(f"{path}: cannot read overrides ({exc.strerror})")
     except UnicodeDecodeError:
@@ -217,30 +227,35 @@ def report(ws: Workspace):
 def run_command(paths, ws: Workspace, default_tz: str, overrides: Path | None, from_stage,
                 quiet: bool):
     """extract -> resolve -> report, each only when its inputs changed (never upload)."""
-    from . import runner
+    from .runner import run_all
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
     settings = settings_from(default_tz)
     overrides, rules = load_rules(ws, overrides)
-    forced = runner.STAGES.index(from_stage) if from_stage else len(runner.STAGES)
     with writing(ws, "run"):
-        if forced > 0 and runner.unchanged(ws, "extract", runner.extract_inputs(paths)):
-            click.echo("extract: no photo added, changed or removed; skipped")
-        else:
-            echo_extract(ws, *runner.run_extract(ws, paths, progress=show_progress(quiet)))
-        inputs = runner.resolve_inputs(ws, settings, overrides)
-        if forced > 1 and runner.unchanged(ws, "resolve", inputs):
-            click.echo("resolve: photos, overrides, approvals and default zone unchanged; skipped")
-        else:
-            echo_resolve(*runner.run_resolve(ws, settings, rules, overrides, inputs))
-        inputs = runner.report_inputs(ws)
-        if forced > 2 and runner.unchanged(ws, "report", inputs):
-            click.echo("report: resolved table unchanged; skipped")
-        else:
-            runner.run_report(ws, inputs)
-            click.echo(f"report: wrote {ws.audit_html} and {ws.audit_xlsx}")
+        run_all(ws, paths, settings, rules, overrides, from_stage,
+                progress=show_progress(quiet), on_stage=lambda run: echo_stage(ws, run))
+
+
+def echo_stage(ws: Workspace, run) -> None:
+    """One stage of `run`: its summary, or why it was skipped."""
+    if run.result is None:
+        click.echo(SKIPPED[run.stage])
+    elif run.stage == "extract":
+        echo_extract(ws, *run.result)
+    elif run.stage == "resolve":
+        echo_resolve(*run.result)
+    else:
+        click.echo(f"report: wrote {ws.audit_html} and {ws.audit_xlsx}")
+
+
+SKIPPED = {
+    "extract": "extract: no photo added, changed or removed; skipped",
+    "resolve": "resolve: photos, overrides, approvals and default zone unchanged; skipped",
+    "report": "report: resolved table unchanged; skipped",
+}
 
 
 def approval_command(ws: Workspace, command: str, selection_args: dict) -> None:
@@ -291,40 +306,20 @@ def unapprove(ws: Workspace, **selection_args):
 def upload(ws: Workspace, server, user, workers, dry_run, allow_http, allow_retime, cacert,
            **selection_args):
     """Send approved photos (narrowed by the selection) to a Fluxtream server, exactly once."""
-    from . import upload as client_side
-    from .runner import StageError, require, selected_rows
-    from .schema import RESOLVED
-    from .times import now_iso
-    from .workspace import read_table, save_resolved
+    from .runner import run_upload, upload_dry_run
+    from .upload import UploadError
 
-    try:
-        base = client_side.check_transport(server, allow_http)
-        require(ws.resolved, "photoflux resolve")
-    except (client_side.UploadError, StageError) as exc:
-        fail(str(exc))
     selection = build_selection(**selection_args)
     if dry_run:
-        resolved = read_table(ws.resolved, RESOLVED)
-        rows = client_side.candidates(resolved, selection and selection.mask(resolved))
-        click.echo(client_side.dry_run_text(rows, ws.uploads, base, user, allow_retime))
+        with one_line_errors(UploadError):
+            click.echo(upload_dry_run(ws, server, user, selection, allow_http=allow_http,
+                                      allow_retime=allow_retime))
         return
     prompt = (lambda text: click.prompt(text, hide_input=True)) if sys.stdin.isatty() else None
-    try:
-        password = client_side.read_password(base, user, prompt)
-    except client_side.UploadError as exc:
-        fail(str(exc))
-    with writing(ws, "upload"):
-        resolved = read_table(ws.resolved, RESOLVED)
-        selected = selected_rows(resolved, selection) if selection is not None else None
-        client = client_side.Client(base, user, password, verify=cacert or True)
-        try:
-            outcome = client_side.run(ws, resolved, selected, client, workers, allow_retime,
-                                      save=lambda table: save_resolved(ws, table),
-                                      progress=show_progress())
-        except client_side.UploadError as exc:
-            fail(str(exc))
-        ws.write_manifest_entry("upload", {"server": base, "user": user, "finished": now_iso(),
-                                           "rows": outcome.selected, "counts": outcome.counts})
+    with writing(ws, "upload", UploadError):
+        outcome = run_upload(ws, server, user, selection, prompt=prompt, workers=workers,
+                             allow_http=allow_http, allow_retime=allow_retime, cacert=cacert,
+                             progress=show_progress())
     click.echo(outcome.summary)
     if allow_retime and outcome.counts.get("retimed_sent"):
         warn("re-timed photos were sent again: the timeline now holds two copies of each")
@@ -335,12 +330,11 @@ def upload(ws: Workspace, server, user, workers, dry_run, allow_http, allow_reti
 @workspace_option
 def status(ws: Workspace):
     """One screen: what has run, what the photos look like, what to do next."""
-    from .schema import RESOLVED
     from .status import status_text
-    from .workspace import read_table
 
-    resolved = read_table(ws.resolved, RESOLVED) if ws.resolved.exists() else None
-    click.echo(status_text(ws, resolved))
+    with one_line_errors():
+        resolved = ws.load("resolved") if ws.resolved.exists() else None
+        click.echo(status_text(ws, resolved))
 
 
 @main.command()
@@ -351,11 +345,13 @@ def status(ws: Workspace):
 def sample(directory: Path, count: int, seed: int):
     """Write a sample photo library that exercises every zone source and flag."""
     from .sample import EXPECTED_NAME, MIN_COUNT, SAMPLE_DEFAULT_TZ, write_sample
+    from .workspace import writing_to
 
     if count < MIN_COUNT:
         fail(f"--count must be at least {MIN_COUNT} (one photo per scenario)")
     try:
-        expected = write_sample(directory, count=count, seed=seed)
+        with one_line_errors(), writing_to(directory):
+            expected = write_sample(directory, count=count, seed=seed)
     except FileExistsError as exc:
         fail(str(exc))
     click.echo(f"wrote {len(expected)} photos under {directory} (expected answers for "

@@ -217,12 +217,12 @@ def _columns(found: _Found) -> dict:
     row["gps_lat"] = _gps_degrees(tags, "Latitude", 90, warnings)
     row["gps_lon"] = _gps_degrees(tags, "Longitude", 180, warnings)
     row["xmp_date_created"] = _xmp_date(found.xmp) if found.xmp else None
-    row["error"] = one_line(found.problems, "; ")
-    row["warnings"] = one_line(warnings, ";")
+    row["error"] = message_line(found.problems, "; ")
+    row["warnings"] = message_line(warnings, ";")
     return {column: row[column] for column in TAG_COLUMNS}
 
 
-def one_line(messages: list[str], separator: str) -> str | None:
+def message_line(messages: list[str], separator: str) -> str | None:
     """Distinct messages joined by `separator` into one printable line of at most 500
     characters; a `;` inside a message becomes `,` so the line splits back on `;`. None when
     there are none."""
@@ -232,8 +232,9 @@ def one_line(messages: list[str], separator: str) -> str | None:
 
 
 def printable(text: str) -> str:
-    """`text` with each character that does not print (NUL, controls, binary bytes decoded as
-    Latin-1, a lone surrogate from an undecodable name) written as its escape: "\\x00"."""
+    """`text` with each character that does not print (NUL, a CR or LF, other controls, binary
+    bytes decoded as Latin-1, a lone surrogate from an undecodable name) written as its
+    backslash escape ("\\x00"), so a message or a table cell stays one line of plain text."""
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)

@@ -17,7 +17,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import xlsxwriter
 
-from .schema import TZ_SOURCES
+from .approvals import is_approved
+from .overrides import OVERRIDE_COLUMNS
+from .schema import TZ_SOURCES, UPLOADED
 
 #: Above this many timed photos the plot keeps changes, flagged photos and an even sample.
 PLOT_MAX_POINTS = 10_000
@@ -26,8 +28,6 @@ TABLE_MAX_ROWS = 5_000
 
 ALL = "(all)"  # summary label: every folder, or every source
 NO_SOURCE = "(none)"  # summary label: rows without a time have no tz_source
-UPLOADED = ("uploaded", "updated")  # upload_status values that mean the server holds the photo
-OVERRIDE_COLUMNS = ["path_glob", "first", "last", "local_from", "local_to", "tz", "mode", "shift", "note"]
 NO_OVERRIDES = ("No overrides in force: every zone comes from the photos' own evidence, "
                 "carry-forward or the default zone.")
 
@@ -133,7 +133,7 @@ def _overrides_table(overrides: pd.DataFrame | None) -> pd.DataFrame:
     if overrides is None or overrides.empty:
         return pd.DataFrame(columns=["rule", *OVERRIDE_COLUMNS])
     extra = [c for c in overrides.columns if c not in OVERRIDE_COLUMNS]
-    out = overrides.reindex(columns=OVERRIDE_COLUMNS + extra).reset_index(drop=True)
+    out = overrides.reindex(columns=[*OVERRIDE_COLUMNS, *extra]).reset_index(drop=True)
     out = out.apply(_text)  # one call per column
     out.insert(0, "rule", range(1, len(out) + 1))
     return out
@@ -155,7 +155,7 @@ def summary(resolved: pd.DataFrame) -> pd.DataFrame:
         "photos": 1,
         "flagged": _flagged(df),
         "no_time": df["utc_time"].isna().to_numpy(bool),
-        "approved": df["approved"].fillna(False).to_numpy(bool),
+        "approved": is_approved(df).to_numpy(),
         "uploaded": df["upload_status"].isin(UPLOADED).to_numpy(bool),
         "first_local_time": df["local_time"].astype("datetime64[ms]"),
         "last_local_time": df["local_time"].astype("datetime64[ms]"),
@@ -401,7 +401,7 @@ def _photo_table(df: pd.DataFrame, flagged: np.ndarray) -> tuple[str, str]:
     src = _text(t["tz_source"])
     src_class = src.where(src.isin(TZ_SOURCES), "other").where(src != "", "none")
     path = _escape(_text(t["path"]))
-    approved = t["approved"].fillna(False).astype(bool)
+    approved = is_approved(t)
     cells = {
         "file": '<span title="' + path + '">' + _escape(_text(t["file_name"])) + "</span>",
         "local time": _time_text(t["local_time"]),

@@ -1,8 +1,9 @@
 """The stages wired to a workspace: read the inputs, call the pure stage function, write the
-outputs atomically, and record in data/manifest.json what each stage ran on.
+outputs and the stage's entry in data/manifest.json as one change (all or nothing).
 
-Every stage records a fingerprint of its inputs and options (`inputs`), so `photoflux run` can
-skip a stage whose inputs have not changed. Callers hold the workspace's writer lock.
+Every stage records a fingerprint of its inputs and options (`inputs`), so `run_all` can skip a
+stage whose inputs have not changed. The CLI only parses options and prints what these return;
+a notebook calls them the same way. Callers hold the workspace's writer lock (`ws.writer`).
 """
 from __future__ import annotations
 
@@ -10,28 +11,19 @@ import hashlib
 import os
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 
 from . import __version__
-from .approvals import apply_approvals, empty_approvals, parse_approvals
-from .exif import one_line
+from .approvals import apply_approvals, empty_approvals
 from .overrides import Rule, rules_table
 from .resolve import ResolveWarning, Settings, resolve
-from .schema import PHOTOS, RESOLVED
 from .times import now_iso
-from .workspace import (Workspace, atomic_write_bytes, atomic_write_text, read_table,
-                        save_resolved, write_csv, write_table)
+from .workspace import StageError, Workspace, writing_to
 
 STAGES = ("extract", "resolve", "report")
-
-
-class StageError(RuntimeError):
-    """A stage cannot run: its message is one line for the user; `code` is the exit code."""
-
-    code = 2
 
 
 class NothingSelected(StageError):
@@ -63,11 +55,6 @@ def file_digest(path: Path) -> str | None:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def require(path: Path, hint: str) -> None:
-    if not path.exists():
-        raise StageError(f"{path} does not exist: run '{hint}' first")
 
 
 # --- fingerprints of each stage's inputs ------------------------------------------------------
@@ -138,21 +125,22 @@ def run_extract(ws: Workspace, paths, workers: int | None = None, progress: bool
         warnings.simplefilter("always")
         if rebuild:
             paths = _rebuild_roots(ws, recorded, paths, prune)
-        previous = None if rebuild else _previous_photos(ws)
+        previous = ws.load("photos") if ws.photos.exists() and not rebuild else None
         try:
             photos = extract(paths, previous, workers=workers, progress=progress, prune=prune)
         except FileNotFoundError as exc:  # a PATH removed since the check above
             raise StageError(str(exc)) from None
         except Interrupted as exc:
             raise Stopped(f"extract {exc}; {ws.photos} is as it was") from None
-    write_table(ws.photos, photos, PHOTOS)
     photos.attrs["extract"]["seconds"] = round(time.monotonic() - started, 3)
     kept_roots = [root for root in recorded if not prune or os.path.exists(root)]
-    ws.write_manifest_entry("extract", {
-        **photos.attrs["extract"], "paths": paths, "roots": sorted({*kept_roots, *paths}),
-        "rows": len(photos), "errors": int(photos["error"].notna().sum()), "finished": now_iso(),
-        "inputs": extract_inputs(paths, photos),
-    })
+    with ws.change() as change:
+        change.save("photos", photos)
+        change.manifest_entry("extract", {
+            **photos.attrs["extract"], "paths": paths, "roots": sorted({*kept_roots, *paths}),
+            "rows": len(photos), "errors": int(photos["error"].notna().sum()),
+            "finished": now_iso(), "inputs": extract_inputs(paths, photos),
+        })
     return photos, caught
 
 
@@ -169,52 +157,38 @@ def _rebuild_roots(ws: Workspace, recorded: list[str], paths: list[str], prune: 
     return roots
 
 
-def _previous_photos(ws: Workspace) -> pd.DataFrame | None:
-    """The photos table extract starts from; one line saying how to rebuild it when it cannot
-    be read."""
-    if not ws.photos.exists():
-        return None
-    try:
-        return read_table(ws.photos, PHOTOS)
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise StageError(f"{ws.photos}: cannot be read ({one_line([str(exc)], '; ')[:160]}); "
-                         f"run 'photoflux extract --rebuild -w {ws.root}' (it re-reads every "
-                         "photo under the folders recorded in data/manifest.json)") from None
-
-
 def read_approvals(ws: Workspace) -> pd.DataFrame:
-    if not ws.approvals.exists():
-        return empty_approvals()
-    try:
-        return parse_approvals(ws.approvals.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise StageError(f"{ws.approvals}: {exc}") from None
+    return ws.load("approvals") if ws.approvals.exists() else empty_approvals()
 
 
-def reconcile(ws: Workspace, resolved: pd.DataFrame) -> pd.DataFrame:
-    """Reapply what lives beside the table: the approvals that still hold, the upload ledger."""
+def reconcile(ws: Workspace, resolved: pd.DataFrame,
+              approvals: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Reapply what lives beside the table: the approvals that still hold (those given, else
+    approvals.csv), the upload ledger."""
     from .ledger import apply_ledger, read_history
 
-    resolved = apply_approvals(resolved, read_approvals(ws))
+    resolved = apply_approvals(resolved, read_approvals(ws) if approvals is None else approvals)
     return apply_ledger(resolved, read_history(ws.uploads))
 
 
 def run_resolve(ws: Workspace, settings: Settings, rules: list[Rule], overrides: Path | None,
                 inputs: dict | None = None) -> tuple[pd.DataFrame, list]:
-    """resolved.parquet and audit.csv from photos.parquet, the rules and the default zone.
-    `inputs`: their fingerprint, when the caller has just computed it."""
-    require(ws.photos, "photoflux extract")
+    """resolved.parquet, audit.csv and overrides_in_force.csv from photos.parquet, the rules
+    and the default zone, written as one change. `inputs`: their fingerprint, when the caller
+    has just computed it."""
+    photos = ws.load("photos")
     inputs = inputs or resolve_inputs(ws, settings, overrides)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResolveWarning)
-        resolved = resolve(read_table(ws.photos, PHOTOS), rules, settings)
+        resolved = resolve(photos, rules, settings)
     resolved = reconcile(ws, resolved)
-    save_resolved(ws, resolved)
-    write_csv(ws.rules_in_force, rules_table(rules))
-    ws.write_manifest_entry("resolve", {
-        "default_tz": settings.default_tz, "overrides": str(overrides) if overrides else None,
-        "rows": len(resolved), "finished": now_iso(), "inputs": inputs,
-    })
+    with ws.change() as change:
+        change.save("resolved", resolved)
+        change.save("rules_in_force", rules_table(rules))
+        change.manifest_entry("resolve", {
+            "default_tz": settings.default_tz, "overrides": str(overrides) if overrides else None,
+            "rows": len(resolved), "finished": now_iso(), "inputs": inputs,
+        })
     return resolved, caught
 
 
@@ -222,16 +196,48 @@ def run_report(ws: Workspace, inputs: dict | None = None) -> pd.DataFrame:
     """audit.xlsx and audit.html from resolved.parquet and the rules it was resolved with."""
     from . import report
 
-    require(ws.resolved, "photoflux resolve")
+    resolved = ws.load("resolved")
     inputs = inputs or report_inputs(ws)
-    resolved = read_table(ws.resolved, RESOLVED)
-    rules = (pd.read_csv(ws.rules_in_force, dtype="string", encoding="utf-8-sig")
-             if ws.rules_in_force.exists() else rules_table([]))
-    atomic_write_bytes(ws.audit_xlsx, report.workbook_bytes(resolved, rules))
-    atomic_write_text(ws.audit_html, report.html_page(resolved, rules))
-    ws.write_manifest_entry("report", {"rows": len(resolved), "finished": now_iso(),
-                                       "inputs": inputs})
+    rules = ws.load("rules_in_force") if ws.rules_in_force.exists() else rules_table([])
+    with ws.change() as change:
+        change.write_bytes(ws.audit_xlsx, report.workbook_bytes(resolved, rules))
+        change.write_text(ws.audit_html, report.html_page(resolved, rules))
+        change.manifest_entry("report", {"rows": len(resolved), "finished": now_iso(),
+                                         "inputs": inputs})
     return resolved
+
+
+@dataclass
+class StageRun:
+    """One stage of `run_all`: what its run function returned, or None when it was skipped
+    because its inputs had not changed."""
+
+    stage: str
+    result: object | None
+
+
+def run_all(ws: Workspace, paths, settings: Settings, rules: list[Rule],
+            overrides: Path | None, from_stage: str | None = None, *,
+            workers: int | None = None, progress: bool = False, on_stage=None) -> list[StageRun]:
+    """extract -> resolve -> report, each only when its inputs changed since it last ran or it
+    is `from_stage` or later. `on_stage(StageRun)` hears of each stage as it ends."""
+    forced = STAGES.index(from_stage) if from_stage else len(STAGES)
+    runs: list[StageRun] = []
+
+    def done(stage: str, result) -> None:
+        runs.append(StageRun(stage, result))
+        if on_stage is not None:
+            on_stage(runs[-1])
+
+    done("extract", None if forced > 0 and unchanged(ws, "extract", extract_inputs(paths))
+         else run_extract(ws, paths, workers, progress))
+    inputs = resolve_inputs(ws, settings, overrides)
+    done("resolve", None if forced > 1 and unchanged(ws, "resolve", inputs)
+         else run_resolve(ws, settings, rules, overrides, inputs))
+    inputs = report_inputs(ws)
+    done("report", None if forced > 2 and unchanged(ws, "report", inputs)
+         else run_report(ws, inputs))
+    return runs
 
 
 def resolve_summary(resolved: pd.DataFrame) -> str:
@@ -244,15 +250,15 @@ def resolve_summary(resolved: pd.DataFrame) -> str:
 
 
 def change_approvals(ws: Workspace, command: str, selection) -> tuple[int, int, pd.DataFrame]:
-    """approve/unapprove the selected rows: approvals.csv first, then the tables' `approved`.
+    """approve/unapprove the selected rows: approvals.csv and the tables' `approved`, written
+    as one change.
 
     Returns how many rows were selected, how many of them were refused (no time, or a read
     error: never uploadable), and the updated table.
     """
     from . import approvals
 
-    require(ws.resolved, "photoflux resolve")
-    resolved = read_table(ws.resolved, RESOLVED)
+    resolved = ws.load("resolved")
     selected = selected_rows(resolved, selection)
     kept = read_approvals(ws)
     refused = 0
@@ -261,7 +267,49 @@ def change_approvals(ws: Workspace, command: str, selection) -> tuple[int, int, 
         kept = approvals.approve(kept, resolved, selected, now_iso())
     else:
         kept = approvals.unapprove(kept, resolved, selected)
-    atomic_write_text(ws.approvals, approvals.approvals_csv(kept))
-    resolved = reconcile(ws, resolved)
-    save_resolved(ws, resolved)
+    resolved = reconcile(ws, resolved, kept)
+    with ws.change() as change:
+        change.save("approvals", kept)
+        change.save("resolved", resolved)
     return int(selected.sum()), refused, resolved
+
+
+# --- upload -----------------------------------------------------------------------------------
+
+def upload_dry_run(ws: Workspace, server: str, user: str, selection=None, *,
+                   allow_http: bool = False, allow_retime: bool = False) -> str:
+    """What `run_upload` would send, as text; sends and writes nothing."""
+    from . import upload as client_side
+
+    base = client_side.check_transport(server, allow_http)
+    resolved = ws.load("resolved")
+    selected = selected_rows(resolved, selection) if selection is not None else None
+    return client_side.dry_run_text(client_side.candidates(resolved, selected), ws.uploads,
+                                    base, user, allow_retime)
+
+
+def run_upload(ws: Workspace, server: str, user: str, selection=None, *,
+               password: str | None = None, prompt=None, workers: int = 4,
+               allow_http: bool = False, allow_retime: bool = False, cacert: str | None = None,
+               progress: bool = False):
+    """Send the approved photos (narrowed by `selection`) to `server` as `user`, exactly once;
+    write their statuses back and record the run in the manifest. Returns upload's Outcome.
+
+    The password: `password`, else FLUXTREAM_PASSWORD, ~/.netrc, or `prompt(text)`.
+    Raises upload.UploadError, StageError (DiskFull when the disk fills).
+    """
+    from . import upload as client_side
+
+    base = client_side.check_transport(server, allow_http)
+    resolved = ws.load("resolved")
+    selected = selected_rows(resolved, selection) if selection is not None else None
+    if password is None:
+        password = client_side.read_password(base, user, prompt)
+    client = client_side.Client(base, user, password, verify=cacert or True)
+    with writing_to(ws.uploads):  # the ledger's disk filling up stops the run
+        outcome = client_side.run(ws, resolved, selected, client, workers, allow_retime,
+                                  save=lambda table: ws.save("resolved", table),
+                                  progress=progress)
+    ws.write_manifest_entry("upload", {"server": base, "user": user, "finished": now_iso(),
+                                       "rows": outcome.selected, "counts": outcome.counts})
+    return outcome

@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass, field
 
 import pandas as pd
+import pyarrow.compute as pc
 
-from .text import extract
+from .text import arrow, extract, series
 
 
 def natural_key(names: pd.Series) -> pd.Series:
@@ -27,25 +28,54 @@ def natural_key(names: pd.Series) -> pd.Series:
 
 
 def glob_regex(glob: str) -> str:
-    """An fnmatch-style glob (* ? [seq] [!seq]) as an anchored regex that RE2 (pyarrow) runs too."""
+    """An fnmatch-style glob (* ? [seq] [!seq]) as an anchored RE2 regex (Arrow's engine) that
+    matches exactly what `fnmatch.fnmatchcase` matches, newlines in names included. (Python's
+    re would also let `$` match before a final newline.)"""
     out, i = [], 0
     while i < len(glob):
         char = glob[i]
-        close = glob.find("]", i + 2) if char == "[" else -1
+        i += 1
         if char == "*":
             out.append(".*")
         elif char == "?":
             out.append(".")
-        elif close > 0:
-            body = glob[i + 1:close]
-            negate = body.startswith("!")
-            body = re.sub(r"([\\\]\[^])", r"\\\1", body[1:] if negate else body)
-            out.append(f"[{'^' if negate else ''}{body}]")
-            i = close
+        elif char == "[" and (close := _bracket_end(glob, i)) > 0:
+            negate = glob[i] == "!"
+            out.append(_char_class(glob[i + negate:close], negate))
+            i = close + 1
         else:
             out.append(re.escape(char))
-        i += 1
     return "(?s)^" + "".join(out) + "$"
+
+
+def _bracket_end(glob: str, start: int) -> int:
+    """Where the bracket expression opened just before `start` closes; -1 when it never does
+    (the `[` is then literal). A `]` right after `[` or `[!` is a member, as in fnmatch."""
+    j = start + (glob[start:start + 1] == "!")
+    j += glob[j:j + 1] == "]"
+    return glob.find("]", j)
+
+
+def _char_class(members: str, negate: bool) -> str:
+    """A bracket expression's members (chars and a-z ranges) as a regex class; a reversed
+    range matches nothing, as in fnmatch."""
+    parts, i = [], 0
+    while i < len(members):
+        if i + 2 < len(members) and members[i + 1] == "-":
+            low, high = members[i], members[i + 2]
+            if low <= high:
+                parts.append(f"{_class_char(low)}-{_class_char(high)}")
+            i += 3
+        else:
+            parts.append(_class_char(members[i]))
+            i += 1
+    if not parts:
+        return "." if negate else r"[^\s\S]"
+    return f"[{'^' if negate else ''}{''.join(parts)}]"
+
+
+def _class_char(char: str) -> str:
+    return "\\" + char if char in "\\]^-[" else char
 
 
 def _stem(names: pd.Series) -> pd.Series:
@@ -75,7 +105,8 @@ class Selection:
         selected = pd.Series(True, index=table.index)
         if self.path_globs:
             pattern = "|".join(f"(?:{glob_regex(g)})" for g in self.path_globs)
-            selected &= table["path"].astype("string").str.match(pattern).fillna(False)
+            found = pc.match_substring_regex(arrow(table["path"].astype("string")), pattern)
+            selected &= series(pc.fill_null(found, False), table.index)
         if self.first is not None:
             key = natural_key(_stem(table["file_name"]))
             bounds = natural_key(_stem(pd.Series([self.first, self.last])))

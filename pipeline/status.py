@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .approvals import uploadable
+from .approvals import is_approved, uploadable
 from .runner import STAGES as RUN_STAGES
+from .schema import UPLOADED
 from .workspace import Workspace
 
 STAGES = (*RUN_STAGES, "upload")
@@ -24,12 +25,12 @@ def next_step(ws: Workspace, resolved: pd.DataFrame | None, manifest: dict) -> s
         return f"photoflux resolve {w} --default-tz ZONE"
     if "report" not in manifest:
         return f"photoflux report {w}   (then open {ws.audit_html})"
-    approved = resolved["approved"].fillna(False).astype(bool)
+    approved = is_approved(resolved)
     waiting = ~approved & uploadable(resolved)
     if waiting.any():
         return (f"review {ws.audit_html}, fix zones in overrides.csv and re-resolve, then "
                 f"photoflux approve {w} --unflagged   ({int(waiting.sum())} unapproved)")
-    sent = resolved["upload_status"].isin(["uploaded", "updated"])
+    sent = resolved["upload_status"].isin(UPLOADED)
     if (approved & ~sent).any():
         return f"photoflux upload {w} --server URL --user NAME --dry-run"
     return "nothing left to do: every approved photo is on the server"
@@ -44,7 +45,7 @@ def status_text(ws: Workspace, resolved: pd.DataFrame | None) -> str:
                                          f"{entry.get('rows', '?')} rows" if entry else "not run"))
     if resolved is not None:
         flags = resolved["flags"].dropna().str.split(";").explode()
-        approved = resolved["approved"].fillna(False).astype(bool)
+        approved = is_approved(resolved)
         lines += [
             f"photos   {len(resolved)} ({int(resolved['error'].notna().sum())} unreadable, "
             f"{int(resolved['capture_time_secs_utc'].isna().sum())} without a time)",

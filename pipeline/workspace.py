@@ -1,15 +1,24 @@
-"""A workspace's paths, atomic writes, the writer lock and the stage manifest.
+"""A workspace: where each file lives, its tables read against their declared schemas, changes
+of several files made all or nothing, the writer lock and the stage manifest.
 
-Stage functions never open files; the CLI asks this module where things live and how to write
-them so that a run killed at any moment leaves the previous file intact.
+Stage functions never open files; runner asks this module to load and save by name. A change
+writes every file to a temp file beside it first, then lists the renames in a journal, renames,
+and drops the journal: a command killed or out of space at any moment leaves each file either
+as it was or, once the journal is written, as the next writing command completes it.
 """
 from __future__ import annotations
 
+import errno
+import glob
 import json
 import os
+import re
+import sqlite3
 import tempfile
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pandas as pd
@@ -19,12 +28,82 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
-from .schema import RESOLVED, conform, to_pandas
+from .schema import APPROVALS, PHOTOS, RESOLVED, conform, to_pandas
 from .text import iso_text
+
+#: Test switch read only by the write helpers: a file-name glob; writing a file whose name
+#: matches fails as if the disk were full (after its temp file was created).
+FAIL_WRITE_ENV = "PHOTOFLUX_FAIL_WRITE"
+JOURNAL = ".photoflux.journal"
+
+
+class StageError(RuntimeError):
+    """A stage cannot run: its message is one line for the user; `code` is the exit code."""
+
+    code = 2
+
+
+class TableUnreadable(StageError):
+    """A workspace file exists but cannot be used (damaged, truncated, not photoflux's)."""
+
+
+class DiskFull(StageError):
+    """The disk filled while writing `path`; nothing of the change was kept."""
+
+    code = 1
+
+    def __init__(self, path: Path):
+        super().__init__(f"no space left on device while writing {path}")
+        self.path = path
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC, as the OS, Arrow and SQLite each report it (SQLite: 'database or disk is full',
+    or a WAL index that cannot grow when a full disk refuses its -shm file)."""
+    if isinstance(exc, sqlite3.Error):
+        return ("disk is full" in str(exc)  # Python 3.10 has no sqlite_errorname
+                or getattr(exc, "sqlite_errorname", None) == "SQLITE_IOERR_SHMSIZE")
+    return getattr(exc, "errno", None) == errno.ENOSPC
+
+
+@contextmanager
+def writing_to(target: Path):
+    """A full disk inside the block (the OS's, Arrow's or SQLite's word for it) as DiskFull
+    naming `target`."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as exc:
+        if is_disk_full(exc):
+            raise DiskFull(target) from None
+        raise
 
 
 class WorkspaceBusy(RuntimeError):
     """Another photoflux command holds the workspace's writer lock."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One table of the catalog (named as the Workspace property giving its path): its declared
+    schema, the command that makes it and what to do when it cannot be read ({root}: the
+    workspace)."""
+
+    schema: pa.Schema | None  # None: a CSV read as text
+    made_by: str
+    remedy: str
+    optional: tuple[str, ...] = ()  # columns an older photoflux did not write: read as null
+
+
+_REEXTRACT = ("run 'photoflux extract --rebuild -w {root}' (it re-reads every photo under the "
+              "folders recorded in data/manifest.json)")
+_RERESOLVE = "run 'photoflux resolve -w {root} --default-tz ZONE' again to rebuild it"
+CATALOG = {
+    "photos": Stored(PHOTOS, "photoflux extract", _REEXTRACT, ("warnings",)),
+    "resolved": Stored(RESOLVED, "photoflux resolve", _RERESOLVE, ("warnings",)),
+    "approvals": Stored(APPROVALS, "photoflux approve",
+                        "fix it, or move it aside to start approving afresh"),
+    "rules_in_force": Stored(None, "photoflux resolve", _RERESOLVE),
+}
 
 
 @dataclass(frozen=True)
@@ -51,12 +130,54 @@ class Workspace:
     audit_csv = property(lambda self: self.reports / "audit.csv")
     audit_xlsx = property(lambda self: self.reports / "audit.xlsx")
     audit_html = property(lambda self: self.reports / "audit.html")
+    journal = property(lambda self: self.root / JOURNAL)
     lock_path = property(lambda self: self.root / ".photoflux.lock")
     lock_owner = property(lambda self: self.root / ".photoflux.lock.owner")
+
+    # --- tables by name ---------------------------------------------------------------------
+
+    def load(self, name: str) -> pd.DataFrame:
+        """The catalog's table `name`, checked against its declared schema.
+
+        StageError when it does not exist; TableUnreadable (exit code 2) when it is damaged,
+        empty, truncated or not photoflux's, saying what to do.
+        """
+        stored = CATALOG[name]
+        path = getattr(self, name)
+        if not path.exists():
+            raise StageError(f"{path} does not exist: run '{stored.made_by}' first")
+        try:
+            if stored.schema is APPROVALS:
+                return _read_approvals(path)
+            if stored.schema is None:
+                return pd.read_csv(path, dtype="string", encoding="utf-8-sig")
+            return _read_parquet(path, stored.schema, stored.optional)
+        except (pa.ArrowException, OSError, ValueError) as exc:  # pandas' parse errors too
+            raise TableUnreadable(f"{path}: cannot be read ({_detail(exc)}); "
+                                  + stored.remedy.format(root=self.root)) from None
+
+    def save(self, name: str, df: pd.DataFrame) -> None:
+        """Write one table of the catalog (resolved: with reports/audit.csv) as one change."""
+        with self.change() as change:
+            change.save(name, df)
+
+    @contextmanager
+    def change(self):
+        """A `Change`: files staged in the block are all renamed into place when it ends, or,
+        when it raises, none are (their temp files are removed)."""
+        change = Change(self)
+        try:
+            yield change
+            change.commit()
+        finally:
+            change.discard()
+
+    # --- the writer lock and what a killed writer left --------------------------------------
 
     @contextmanager
     def writer(self, command: str):
         """Hold the workspace's OS file lock for one writing command; refuse at once if taken.
+        Once held, finish or clean up what a killed command left (see `recover`).
 
         The lock is a kernel lock (flock), so it dies with its process even under kill -9.
         """
@@ -71,73 +192,193 @@ class Workspace:
                 owner = "another photoflux command"
             raise WorkspaceBusy(f"workspace {self.root} is busy: {owner} is writing it") from None
         try:
-            self.lock_owner.write_text(f"'photoflux {command}' (pid {os.getpid()})\n")
+            with writing_to(self.lock_owner):
+                self.lock_owner.write_text(f"'photoflux {command}' (pid {os.getpid()})\n")
+            self.recover()
             yield self
         finally:
             lock.release()
 
+    def recover(self) -> None:
+        """Roll a journalled change forward (its temp files are complete), then remove the temp
+        files of changes that never reached their journal. Call only while holding the lock."""
+        if self.journal.exists():
+            try:
+                renames = json.loads(self.journal.read_text(encoding="utf-8"))
+            except (OSError, ValueError):  # written atomically, so only if tampered with
+                renames = []
+            for temp, target in renames:
+                if (self.root / temp).exists():
+                    os.replace(self.root / temp, self.root / target)
+            self.journal.unlink()
+        for target in (self.photos, self.resolved, self.manifest, self.rules_in_force,
+                       self.approvals, self.audit_csv, self.audit_xlsx, self.audit_html,
+                       self.journal):
+            for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+                leftover.unlink(missing_ok=True)
+
+    # --- the manifest -----------------------------------------------------------------------
+
     def read_manifest(self) -> dict:
+        """What each stage last ran on; {} before any. A damaged manifest is TableUnreadable:
+        it records the folders `extract --rebuild` re-reads, so it is never silently replaced."""
         try:
-            return json.loads(self.manifest.read_text())
-        except (OSError, ValueError):
+            text = self.manifest.read_text(encoding="utf-8")
+        except FileNotFoundError:
             return {}
+        except OSError as exc:
+            raise TableUnreadable(f"{self.manifest}: cannot be read ({exc.strerror})") from None
+        try:
+            manifest = json.loads(text)
+            if isinstance(manifest, dict):
+                return manifest
+        except ValueError:
+            pass
+        raise TableUnreadable(f"{self.manifest}: cannot be read (not a JSON object); move it "
+                              "aside, then run 'photoflux run PATH...' to record every stage "
+                              "again") from None
 
     def write_manifest_entry(self, stage: str, entry: dict) -> None:
-        manifest = self.read_manifest()
-        manifest[stage] = entry
-        atomic_write_text(self.manifest, json.dumps(manifest, indent=2, sort_keys=True, default=str))
+        with self.change() as change:
+            change.manifest_entry(stage, entry)
 
 
-@contextmanager
-def _atomic_target(path: Path):
-    """Yield a temporary path beside `path`; on success move it into place with os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+class Change:
+    """Files written all or nothing (see `Workspace.change`)."""
+
+    def __init__(self, ws: Workspace):
+        self.ws = ws
+        self.staged: list[tuple[Path, Path]] = []  # (temp file, target)
+        self.entries: dict = {}
+
+    def save(self, name: str, df: pd.DataFrame) -> None:
+        """Stage a catalog table; the resolved table brings its CSV view, reports/audit.csv."""
+        stored = CATALOG[name]
+        path = getattr(self.ws, name)
+        if stored.schema is None:
+            self.write(path, lambda temp: write_csv(temp, df))
+            return
+        table = conform(df, stored.schema)
+        if stored.schema is APPROVALS:
+            self.write(path, lambda temp: write_csv(temp, table))
+        elif name == "resolved":
+            self.write_parallel([(path, lambda temp: pq.write_table(table, temp)),
+                                 (self.ws.audit_csv, lambda temp: write_audit_csv(temp, table))])
+        else:
+            self.write(path, lambda temp: pq.write_table(table, temp))
+
+    def write_bytes(self, path: Path, data: bytes) -> None:
+        self.write(path, lambda temp: temp.write_bytes(data))
+
+    def write_text(self, path: Path, text: str) -> None:
+        self.write(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+
+    def manifest_entry(self, stage: str, entry: dict) -> None:
+        """Record the stage in data/manifest.json with the rest of the change."""
+        self.entries[stage] = entry
+
+    def write(self, target: Path, write) -> None:
+        """`write(temp)` the target's new content into a temp file beside it."""
+        with writing_to(target):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                        dir=target.parent)
+            os.close(fd)
+            temp = Path(name)
+            self.staged.append((temp, target))
+            failing = os.environ.get(FAIL_WRITE_ENV)
+            if failing and fnmatch(target.name, failing):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), name)
+            write(temp)
+            with open(temp, "rb") as f:
+                os.fsync(f.fileno())
+
+    def write_parallel(self, writes: list) -> None:
+        """Several `write(target, fn)` at once (Arrow releases the GIL); the first error wins."""
+        with ThreadPoolExecutor(max_workers=len(writes)) as pool:
+            futures = [pool.submit(self.write, target, fn) for target, fn in writes]
+            wait(futures)
+        for future in futures:
+            future.result()
+
+    def commit(self) -> None:
+        if self.entries:
+            manifest = {**self.ws.read_manifest(), **self.entries}
+            self.write_text(self.ws.manifest, json.dumps(manifest, indent=2, sort_keys=True,
+                                                         default=str))
+        journalled = len(self.staged) > 1
+        if journalled:
+            renames = [[os.path.relpath(p, self.ws.root) for p in pair] for pair in self.staged]
+            journal = Change(self.ws)
+            try:
+                journal.write_text(self.ws.journal, json.dumps(renames))
+                os.replace(*journal.staged[0])
+                journal.staged.clear()
+            finally:
+                journal.discard()
+        staged, self.staged = self.staged, []  # from here on the journal owns the temp files
+        for temp, target in staged:
+            os.replace(temp, target)
+        if journalled:
+            self.ws.journal.unlink()
+
+    def discard(self) -> None:
+        for temp, _ in self.staged:
+            temp.unlink(missing_ok=True)
+        self.staged = []
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    with _atomic_target(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    with _atomic_target(path) as tmp:
-        tmp.write_bytes(data)
-
-
-def write_table(path: Path, df: pd.DataFrame, schema: pa.Schema) -> None:
-    """Write a DataFrame as Parquet under the schema, atomically."""
-    write_parquet(path, conform(df, schema))
-
-
-def write_parquet(path: Path, table: pa.Table) -> None:
-    with _atomic_target(path) as tmp:
-        pq.write_table(table, tmp)
-
-
-def read_table(path: Path, schema: pa.Schema) -> pd.DataFrame:
-    """Read a table written by `write_table` back as a DataFrame with the schema's columns."""
+def _read_parquet(path: Path, schema: pa.Schema, optional: tuple[str, ...]) -> pd.DataFrame:
+    found = pq.read_schema(path)
+    declared = dict(zip(schema.names, schema.types))
+    unknown = [n for n in found.names if n not in declared]
+    missing = [n for n in declared if n not in found.names and n not in optional]
+    mistyped = [f"{n} is {t}, not {declared[n]}" for n, t in zip(found.names, found.types)
+                if n in declared and t != declared[n]]
+    if unknown or missing or mistyped:
+        raise ValueError("not a photoflux table: " + "; ".join(
+            ([f"unknown columns {unknown[:5]}"] if unknown else [])
+            + ([f"missing columns {missing[:5]}"] if missing else []) + mistyped[:3]))
     return to_pandas(pq.read_table(path, schema=schema))
 
 
+def _read_approvals(path: Path) -> pd.DataFrame:
+    """approvals.csv as text columns; an empty file is no approvals."""
+    from .approvals import empty_approvals
+
+    if path.stat().st_size == 0:
+        return empty_approvals()
+    table = pd.read_csv(path, dtype="string", keep_default_na=False, encoding="utf-8-sig")
+    missing = [c for c in APPROVALS.names if c not in table.columns]
+    if missing:
+        raise ValueError(f"lacks columns {missing}")
+    return table[APPROVALS.names]
+
+
+def _detail(exc: BaseException) -> str:
+    """The reason, without the file name the message already starts with."""
+    if isinstance(exc, OSError) and exc.filename:
+        return exc.strerror
+    return re.sub(r"^Could not open Parquet input source '.*?': ", "", str(exc), flags=re.S)
+
+
+def read_table(path: Path, schema: pa.Schema) -> pd.DataFrame:
+    """A Parquet file as a DataFrame with the schema's columns, unchecked (tests, benchmarks)."""
+    return to_pandas(pq.read_table(path, schema=schema))
+
+
+def write_table(path: Path, df: pd.DataFrame, schema: pa.Schema) -> None:
+    """A DataFrame as Parquet under the schema, unchecked (tests, benchmarks)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(conform(df, schema), path)
+
+
 def write_csv(path: Path, data: pd.DataFrame | pa.Table) -> None:
-    """Write a CSV atomically with Arrow's C++ writer, UTF-8 with a BOM so spreadsheets read
-    non-ASCII names right; nulls are empty cells, booleans true/false."""
+    """A CSV written with Arrow's C++ writer, UTF-8 with a BOM so spreadsheets read non-ASCII
+    names right; every text value is quoted (so CR and LF in a path round-trip), nulls are
+    empty cells, booleans true/false."""
     table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
-    with _atomic_target(path) as tmp, open(tmp, "wb") as out:
+    with open(path, "wb") as out:
         out.write(b"\xef\xbb\xbf")
         pacsv.write_csv(table, out, pacsv.WriteOptions(quoting_style="needed"))
 
@@ -154,16 +395,3 @@ def write_audit_csv(path: Path, resolved: pa.Table) -> None:
     view = replace(view, "capture_time_secs_utc",
                    pc.divide(pc.round(pc.multiply(seconds, 1000)), 1000.0))
     write_csv(path, view)
-
-
-def save_resolved(ws: Workspace, resolved: pd.DataFrame) -> None:
-    """resolved.parquet and reports/audit.csv from one conversion, written side by side."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    table = conform(resolved, RESOLVED)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        writes = [pool.submit(write_parquet, ws.resolved, table),
-                  pool.submit(write_audit_csv, ws.audit_csv, table)]
-        for write in writes:
-            write.result()
-

@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 
 from frames import photos
+from pipeline.approvals import is_approved
 from pipeline.cli import main
-from pipeline.schema import PHOTOS, RESOLVED
-from pipeline.workspace import Workspace, read_table, write_table
+from pipeline.workspace import Workspace
 
 TRIP = [
     {"file_name": "IMG_0001.jpg", "datetime_original": "2019:07:04 12:00:00",
@@ -32,18 +32,18 @@ def run(ws: Workspace, *args: str, code: int = 0):
 @pytest.fixture
 def ws(tmp_path) -> Workspace:
     ws = Workspace(tmp_path / "ws")
-    write_table(ws.photos, photos(*TRIP, folder=str(tmp_path / "photos")), PHOTOS)
+    ws.save("photos", photos(*TRIP, folder=str(tmp_path / "photos")))
     run(ws, "resolve", "--default-tz", "Europe/Berlin")
     return ws
 
 
 def table(ws: Workspace) -> pd.DataFrame:
-    return read_table(ws.resolved, RESOLVED).set_index("file_name")
+    return ws.load("resolved").set_index("file_name")
 
 
 def approved(ws: Workspace) -> set[str]:
     t = table(ws)
-    return set(t.index[t["approved"].fillna(False).astype(bool)])
+    return set(t.index[is_approved(t)])
 
 
 def test_approval_lapses_only_for_the_photo_whose_time_changed(ws):
@@ -65,9 +65,9 @@ def test_approval_holds_when_the_same_instant_comes_back(ws):
 
 def test_approval_lapses_when_the_bytes_change(ws, tmp_path):
     run(ws, "approve", "--all")
-    edited = read_table(ws.photos, PHOTOS)
+    edited = ws.load("photos")
     edited.loc[edited["file_name"] == "IMG_0010.jpg", "sha256"] = "f" * 64
-    write_table(ws.photos, edited, PHOTOS)
+    ws.save("photos", edited)
     run(ws, "resolve", "--default-tz", "Europe/Berlin")
     assert "IMG_0010.jpg" not in approved(ws)
     assert "IMG_0001.jpg" in approved(ws)

@@ -8,10 +8,10 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline import demo
+from pipeline.approvals import is_approved
 from pipeline.cli import main
 from pipeline.sample import MIN_COUNT, SAMPLE_DEFAULT_TZ, write_sample
-from pipeline.schema import RESOLVED
-from pipeline.workspace import Workspace, read_table
+from pipeline.workspace import Workspace
 
 
 @pytest.fixture
@@ -77,8 +77,8 @@ def test_the_demo_runs_end_to_end_and_again(tmp_path, capsys):
     demo.main(str(tmp_path / "demo"))
     first = capsys.readouterr().out
     ws = Workspace(tmp_path / "demo")
-    table = read_table(ws.resolved, RESOLVED)
-    approved = table["approved"].fillna(False).astype(bool)
+    table = ws.load("resolved")
+    approved = is_approved(table)
     assert approved.sum() > 100
     assert (table.loc[approved, "upload_status"] == "uploaded").all()
     assert not table.loc[~approved, "upload_status"].notna().any()
