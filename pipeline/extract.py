@@ -22,10 +22,11 @@ import stat as stat_mode
 import sys
 import threading
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from typing import Iterable, NamedTuple
+from itertools import islice
+from typing import Callable, Iterable, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -87,16 +88,16 @@ def extract(paths: Iterable[str | os.PathLike] | str | os.PathLike,
     previous = empty(PHOTOS) if previous is None else (
         to_pandas(conform(previous, PHOTOS)).drop_duplicates("path", keep="last"))
     inside = under(previous["path"], roots)
-    with _stop_on_signals():
-        found = photo_files(roots)
+    with _stop_on_signals() as stop:
+        found = photo_files(roots, stop.check)
         kept = previous[~inside]
         if prune:
-            kept = kept[[os.path.isfile(path) for path in kept["path"]]]
+            kept = kept[np.array([os.path.isfile(path) for path in kept["path"]], dtype=bool)]
         reusable = _reusable_rows(previous[inside], found)
         to_read = [stat for stat in found if stat.path not in reusable.index]
         with tqdm(total=len(found), initial=len(found) - len(to_read), unit="file",
                   desc="extract", disable=not progress, file=sys.stderr) as bar:
-            rows = list(_read_all(to_read, workers, bar.update))
+            rows = list(_read_all(to_read, workers, bar.update, stop.check))
     parts = [conform(reusable.reset_index(), PHOTOS), conform(kept, PHOTOS),
              pa.Table.from_pylist(rows, schema=PHOTOS)]
     photos = to_pandas(pa.concat_tables(parts).sort_by("path"))
@@ -121,14 +122,16 @@ def under(paths: pd.Series, roots: Iterable[str]) -> pd.Series:
     return pd.Series(mask, index=paths.index)
 
 
-def photo_files(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[FileStat]:
+def photo_files(paths: Iterable[str | os.PathLike] | str | os.PathLike,
+                check: Callable[[], None] | None = None) -> list[FileStat]:
     """Every photo file under `paths` (files and folders, walked recursively), sorted by path.
 
     A file is a photo by its extension (PHOTO_EXTENSIONS, any case), also when named in `paths`.
     Names starting with "." are skipped; symlinks are followed (symlinked folders each once, so
     a link loop ends); a photo name that is not a regular file (a FIFO, a device, a broken link,
     a link loop) is skipped with a warning. Paths stay as found (absolute, links not resolved).
-    A missing path raises FileNotFoundError naming it.
+    A missing path raises FileNotFoundError naming it. `check()`, called before each folder,
+    may raise to stop the walk.
     """
     roots = absolute_roots(paths)
     missing = [root for root in roots if not os.path.exists(root)]
@@ -138,7 +141,7 @@ def photo_files(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[
     seen_folders: set[tuple[int, int]] = set()
     for root in roots:
         if os.path.isdir(root):
-            _walk(root, seen_folders, found)
+            _walk(root, seen_folders, found, check)
         elif _is_photo(os.path.basename(root)):
             _add_file(root, found)
     return sorted(found.values())
@@ -155,10 +158,12 @@ def absolute_roots(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> li
 # --- walking --------------------------------------------------------------------------------
 
 
-def _walk(root: str, seen_folders: set, found: dict) -> None:
+def _walk(root: str, seen_folders: set, found: dict, check) -> None:
     """Depth first in name order, so the same link wins on every run and paths stay stable."""
     stack = [root]
     while stack:
+        if check is not None:
+            check()
         folder = stack.pop()
         try:
             identity = os.stat(folder)
@@ -241,34 +246,53 @@ def _reusable_rows(previous: pd.DataFrame, found: list[FileStat]) -> pd.DataFram
 # --- reading in a pool ----------------------------------------------------------------------
 
 
-def _read_all(files: list[FileStat], workers: int | None, advance):
-    """Rows of `files`, read on a process pool; `advance(n)` after each finished batch.
+def _read_all(files: list[FileStat], workers: int | None, advance, check):
+    """Rows of `files`, read on a process pool; `advance(n)` after each finished batch, and
+    `check()` at least every 0.1 s (it may raise to stop).
 
     If a worker process dies (which no Python-level failure causes), the files it had not
-    finished become rows saying so, with no sha256, so the next run reads them again. When the
-    caller stops early (Interrupted, an error) the pool is stopped at once.
+    finished become rows saying so, with no sha256, so the next run reads them again. Two
+    batches a worker are in flight at a time, so waiting stays cheap and little is queued. When
+    reading stops early (`check` raised, or the caller stopped) the pool is stopped at once.
     """
     if not files:
         return
     workers = workers or _cores()
     size = max(1, min(64, len(files) // (workers * 8)))
-    batches = [files[i:i + size] for i in range(0, len(files), size)]
+    batches = (files[i:i + size] for i in range(0, len(files), size))
     pool = ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=_worker_start,
                                initargs=(os.getpid(),))
     try:
-        futures = {pool.submit(_read_batch, batch): batch for batch in batches}
-        for future in as_completed(futures):
-            batch = futures[future]
-            try:
-                rows = future.result()
-            except BrokenProcessPool:
-                rows = [_row(stat, error="the worker process reading it died") for stat in batch]
-            advance(len(batch))
-            yield from rows
+        running = {_submit(pool, batch): batch for batch in islice(batches, 2 * workers)}
+        while running:
+            finished, _ = wait(running, timeout=0.1, return_when=FIRST_COMPLETED)
+            check()
+            for future in finished:
+                batch = running.pop(future)
+                try:
+                    rows = future.result()
+                except BrokenProcessPool:
+                    rows = [_row(stat, error="the worker process reading it died")
+                            for stat in batch]
+                advance(len(batch))
+                yield from rows
+                for batch in islice(batches, 1):
+                    running[_submit(pool, batch)] = batch
     except BaseException:
         _stop(pool)
         raise
     pool.shutdown()
+
+
+def _submit(pool: ProcessPoolExecutor, batch: list[FileStat]) -> Future:
+    """The batch's future; once a worker has died the pool takes no more, so the future holds
+    that failure (and its files become rows saying so)."""
+    try:
+        return pool.submit(_read_batch, batch)
+    except BrokenProcessPool as exc:
+        failed = Future()
+        failed.set_exception(exc)
+        return failed
 
 
 def _worker_start(parent: int) -> None:
@@ -295,12 +319,26 @@ def _stop(pool: ProcessPoolExecutor) -> None:
             process.kill()
 
 
+class _Stop:
+    """The first SIGTERM or SIGINT during extract, recorded by the handler and raised as
+    Interrupted by `check()` between folders and batches: raising in the handler itself could
+    land inside the pool's locks and hang it."""
+
+    signum: int | None = None
+
+    def check(self) -> None:
+        if self.signum is not None:
+            raise Interrupted(self.signum)
+
+
 @contextmanager
 def _stop_on_signals():
-    """Turn the first SIGTERM or SIGINT during the block into Interrupted (a second one has its
-    usual effect). Only the main thread receives signals, so elsewhere this does nothing."""
+    """A _Stop that hears SIGTERM and SIGINT while the block runs (only the first: a second has
+    its usual effect); checked once more when the block ends. Only the main thread receives
+    signals, so elsewhere nothing is heard."""
+    stop = _Stop()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield stop
         return
     signals = (signal.SIGTERM, signal.SIGINT)
     previous = {signum: signal.getsignal(signum) or signal.SIG_DFL for signum in signals}
@@ -309,14 +347,15 @@ def _stop_on_signals():
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
-    def stop(signum, frame):
+    def record(signum, frame):
+        stop.signum = signum
         restore()
-        raise Interrupted(signum)
 
     for signum in signals:
-        signal.signal(signum, stop)
+        signal.signal(signum, record)
     try:
-        yield
+        yield stop
+        stop.check()
     finally:
         restore()
 

@@ -6,6 +6,7 @@ import importlib
 import io
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -418,8 +419,18 @@ def test_rebuild_adds_the_paths_given_and_without_any_says_what_to_give(tmp_path
     cli("extract", str(tmp_path / "first"), "-w", ws)
     output = cli("extract", "--rebuild", str(tmp_path / "second"), "-w", ws)
     assert output.startswith("extract: 2 photos (2 read, 0 unchanged, 0 dropped)")
-    entry = json.loads((tmp_path / "ws" / "data" / "manifest.json").read_text())["extract"]
-    assert entry["roots"] == [str(tmp_path / "first"), str(tmp_path / "second")]
+    manifest = tmp_path / "ws" / "data" / "manifest.json"
+    assert json.loads(manifest.read_text())["extract"]["roots"] == [str(tmp_path / "first"),
+                                                                    str(tmp_path / "second")]
+    shutil.rmtree(tmp_path / "second")  # an unmounted drive, say: kept on record
+    output = cli("extract", "--rebuild", "-w", ws)
+    assert output.splitlines()[0] == (f"photoflux: warning: {tmp_path / 'second'} is gone: its "
+                                      "photos are left out, and it stays recorded (--prune "
+                                      "forgets it)")
+    assert "extract: 1 photos" in output
+    assert len(json.loads(manifest.read_text())["extract"]["roots"]) == 2
+    cli("extract", "--rebuild", "--prune", "-w", ws)
+    assert json.loads(manifest.read_text())["extract"]["roots"] == [str(tmp_path / "first")]
 
 
 # --- killed and stopped -----------------------------------------------------------------------
