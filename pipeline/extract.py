@@ -276,8 +276,8 @@ def _read_all(files: list[FileStat], workers: int | None, advance, check):
                             for stat in batch]
                 advance(len(batch))
                 yield from rows
-                for batch in islice(batches, 1):
-                    running[_submit(pool, batch)] = batch
+                for queued in islice(batches, 1):  # the next batch, if any, takes its place
+                    running[_submit(pool, queued)] = queued
     except BaseException:
         _stop(pool)
         raise
