@@ -56,7 +56,7 @@ def local_time_option(ctx, param, value: str | None):
 
 
 def fail(message: str, code: int = 2):
-    """Print a one-line error and exit with `code`."""
+    """Print a one-line error (unprintable characters escaped) and exit with `code`."""
     click.echo(f"photoflux: error: {one_line(message)}", err=True)
     sys.exit(code)
 
@@ -141,8 +141,9 @@ def echo_extract(ws: Workspace, photos, caught) -> None:
     for warning in caught:
         warn(warning.message)
     counts = photos.attrs["extract"]
+    kept = f"{counts['kept']} kept from other folders, " if counts["kept"] else ""
     click.echo(f"extract: {len(photos)} photos ({counts['read']} read, {counts['reused']} "
-               f"unchanged, {counts['dropped']} dropped), "
+               f"unchanged, {kept}{counts['dropped']} dropped), "
                f"{int(photos['error'].notna().sum())} with errors, in {counts['seconds']:.1f} s "
                f"-> {ws.photos}")
 
@@ -162,24 +163,35 @@ def main():
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @workspace_option
+@click.option("--prune", is_flag=True,
+              help="Also drop the rows of files that are gone outside PATH... (and forget "
+                   "recorded folders that are gone); without PATH, only that.")
+@click.option("--rebuild", is_flag=True,
+              help="Ignore the old table (even unreadable) and read every photo under the "
+                   "folders extracted before, and PATH...")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Processes reading files [default: one per core].")
-def extract(paths, ws: Workspace, quiet: bool, workers: int | None):
+def extract(paths, ws: Workspace, prune: bool, rebuild: bool, quiet: bool, workers: int | None):
     """Read every photo's EXIF evidence under PATH... into WS/data/photos.parquet.
 
-    Unchanged files (same path, size and modification time) keep their rows without being
-    opened again; changed files are re-read; files that are gone are dropped.
+    Under PATH..., unchanged files (same path, size and modification time) keep their rows
+    without being opened again, changed files are re-read and files that are gone are dropped;
+    rows of other folders are kept. Symlinks are followed; what is not a regular file is
+    skipped with a warning. Each file gets 10 s plus 1 s per 20 MB before it is given up.
     """
     from .runner import run_extract
 
+    if not (paths or rebuild or prune):
+        raise click.UsageError("give the folders or files to extract (or --rebuild, --prune)")
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
     with writing(ws, "extract"):
-        echo_extract(ws, *run_extract(ws, paths, workers, show_progress(quiet)))
+        echo_extract(ws, *run_extract(ws, paths, workers, show_progress(quiet), prune=prune,
+                                      rebuild=rebuild))
 
 
 @main.command("resolve")

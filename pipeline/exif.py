@@ -21,9 +21,13 @@ the container's XMP packet, as written (ISO 8601).
 exifread's ExifHeader is driven directly (as its process_file does) so a decode that fails half
 way keeps the tags read before the failure, and so a lone IFD (CR3's CMT2/CMT4) can be decoded.
 
-Nothing here raises on bad input: what went wrong becomes the one-line `error`, next to
-whatever could be read. Every read is bounded (MAX_BLOCK_BYTES, MAX_VALUE_BYTES), so a fuzzed
-length field cannot make a reader allocate more than that.
+Nothing here raises on bad input: what cost the file (not an image, truncated before its
+metadata, an IFD that cannot be decoded) becomes the one-line `error`, next to whatever could be
+read; what cost one tag (a GPS position or time out of range or unreadable, a text tag stored as
+numbers, an Exif segment skipped for a later one) makes that tag null and becomes a `warnings`
+entry. Both say in words what is wrong with the file, with binary bytes escaped. Every read is
+bounded (MAX_BLOCK_BYTES, MAX_VALUE_BYTES), so a fuzzed length field cannot make a reader
+allocate more than that.
 """
 from __future__ import annotations
 
@@ -40,6 +44,9 @@ from typing import BinaryIO, Iterator
 
 from exifread.core.exif_header import ExifHeader
 from exifread.tags.exif import GPS_TAGS
+from exifread.tags.fields import FIELD_DEFINITIONS, FieldType
+
+from .fluxtream import printable
 
 #: The columns read_tags returns, in the photos table's order.
 TAG_COLUMNS = (
@@ -55,6 +62,11 @@ SNIFF_BYTES = 64 * 1024
 MAX_BLOCK_BYTES = 16 * 1024 * 1024
 #: Largest single read exifread may make inside a file that is itself the TIFF block.
 MAX_VALUE_BYTES = 1024 * 1024
+
+#: Field types a text tag may be stored as (ASCII, or its bytes as BYTE/UNDEFINED).
+_TEXT_FIELD_TYPES = (FieldType.ASCII, FieldType.BYTE, FieldType.UNDEFINED)
+#: Longest text kept from a bad value quoted in a message.
+_QUOTE_CHARS = 40
 
 #: Column <- exifread key, the standard place first and the place some writers misuse second.
 _TEXT_TAGS = {
@@ -153,11 +165,12 @@ class _Found:
     """What a container reader has found so far; kept when it stops at damage further on."""
     tags: dict = field(default_factory=dict)  # exifread's, keyed "Image Make", "GPS GPSDate", ...
     xmp: bytes | None = None
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what cost the file: `error`
+    warnings: list[str] = field(default_factory=list)  # what cost one tag: `warnings`
 
     def decode(self, block: bytes | BinaryIO, ifd_name: str = "Image", tag_dict=None) -> None:
         source = BytesIO(block) if isinstance(block, bytes) else block
-        self.tags.update(_decode_tiff(source, self.problems, ifd_name, tag_dict))
+        self.tags.update(_decode_tiff(source, self, ifd_name, tag_dict))
 
 
 def read_tags(fh: BinaryIO) -> dict:
@@ -165,7 +178,8 @@ def read_tags(fh: BinaryIO) -> dict:
 
     Strings are raw, trimmed of NULs and spaces, None when absent or blank; gps_time is
     HH:MM:SS[.fff]; gps_lat/gps_lon are signed decimal degrees. `error` is one line saying why
-    the file could not be read fully, or None.
+    the file could not be read fully, `warnings` the ";"-separated tags that were unusable; None
+    when there is nothing to say.
     """
     found = _Found()
     try:
@@ -182,38 +196,64 @@ def read_tags(fh: BinaryIO) -> dict:
             _READERS[kind](fh, found)
     except _Corrupt as exc:
         found.problems.append(str(exc))
+    except OSError as exc:
+        found.problems.append(f"cannot read the file: {exc.strerror or exc}")
     except Exception as exc:  # a reader bug must cost one file's tags, not the run
-        found.problems.append(f"{type(exc).__name__}: {exc}")
+        found.problems.append(internal_error(exc))
     try:
         return _columns(found)
     except Exception as exc:
-        return _columns(_Found(problems=[*found.problems, f"{type(exc).__name__}: {exc}"]))
+        return _columns(_Found(problems=[*found.problems, internal_error(exc)]))
+
+
+def internal_error(exc: BaseException) -> str:
+    """The message of a bug in photoflux's reading (not damage in the file): the exception as
+    Python names it, so a report of it points at the code."""
+    return f"internal error while reading the file ({type(exc).__name__}: {exc})"
 
 
 def _columns(found: _Found) -> dict:
-    tags, problems = found.tags, found.problems
-    row = {column: _first_text(tags, keys) for column, keys in _TEXT_TAGS.items()}
-    row["gps_time"] = _gps_time(tags.get("GPS GPSTimeStamp"), problems)
-    row["gps_lat"] = _gps_degrees(tags, "Latitude", 90, problems)
-    row["gps_lon"] = _gps_degrees(tags, "Longitude", 180, problems)
+    tags, warnings = found.tags, found.warnings
+    row = {column: _first_text(tags, keys, warnings) for column, keys in _TEXT_TAGS.items()}
+    row["gps_time"] = _gps_time(tags.get("GPS GPSTimeStamp"), warnings)
+    row["gps_lat"] = _gps_degrees(tags, "Latitude", 90, warnings)
+    row["gps_lon"] = _gps_degrees(tags, "Longitude", 180, warnings)
     row["xmp_date_created"] = _xmp_date(found.xmp) if found.xmp else None
-    row["error"] = _one_line(problems)
-    row["warnings"] = None
+    row["error"] = message_line(found.problems, "; ")
+    row["warnings"] = message_line(warnings, ";")
     return {column: row[column] for column in TAG_COLUMNS}
 
 
-def _one_line(problems: list[str]) -> str | None:
-    distinct = list(dict.fromkeys(" ".join(p.split()) for p in problems))
-    return "; ".join(distinct)[:500] if distinct else None
+def message_line(messages: list[str], separator: str) -> str | None:
+    """Distinct messages joined by `separator` into one printable line of at most 500
+    characters; a `;` inside a message becomes `,` so the line splits back on `;`. None when
+    there are none."""
+    lines = (printable(" ".join(message.split()).replace(";", ",")) for message in messages)
+    distinct = list(dict.fromkeys(lines))
+    return separator.join(distinct)[:500] if distinct else None
 
 
 # --- container readers: each adds what it finds to a _Found as it goes ----------------------
 
 
 def _read_jpeg(fh: BinaryIO, found: _Found, start: int = 0, end: int | None = None) -> None:
-    """The first Exif and XMP segments among the JPEG's header segments."""
-    end = _file_end(fh) if end is None else end
-    exif_seen = False
+    """The first Exif segment that holds tags and the first XMP segment among the JPEG's header
+    segments. An Exif segment without tags (a bogus or empty one ahead of the camera's, as some
+    editors leave) is passed over for a later one, as ExifTool does."""
+    skipped: list[tuple[int, list[str]]] = []  # (offset, why) of each Exif segment passed over
+    try:
+        _walk_jpeg(fh, found, skipped, start, _file_end(fh) if end is None else end)
+    finally:
+        for offset, problems in skipped:
+            if found.tags:
+                found.warnings.append(f"JPEG: skipped the Exif segment at offset {offset}, "
+                                      f"which does not decode ({', '.join(problems)})")
+            else:
+                found.problems.extend(problems)
+
+
+def _walk_jpeg(fh: BinaryIO, found: _Found, skipped: list, start: int, end: int) -> None:
+    exif_read = False
     pos = start + 2
     while pos + 2 <= end:
         marker = _read(fh, pos, 2, "JPEG marker")
@@ -233,9 +273,16 @@ def _read_jpeg(fh: BinaryIO, found: _Found, start: int = 0, end: int | None = No
         if code == 0xE1:
             size = length - 2
             lead = _read(fh, body, min(size, len(_JPEG_XMP_HEADER)), "JPEG APP1")
-            if not exif_seen and lead.startswith(b"Exif\x00"):
-                exif_seen = True
-                found.decode(_read(fh, body + 6, size - 6, "JPEG Exif segment"))
+            if not exif_read and lead.startswith(b"Exif\x00"):
+                attempt = _Found()
+                attempt.decode(_read(fh, body + 6, max(size - 6, 0), "JPEG Exif segment"))
+                exif_read = bool(attempt.tags)
+                if exif_read:
+                    found.tags = attempt.tags
+                    found.problems += attempt.problems
+                    found.warnings += attempt.warnings
+                elif attempt.problems:
+                    skipped.append((body - 4, attempt.problems))
             elif found.xmp is None and lead == _JPEG_XMP_HEADER:
                 found.xmp = _read(fh, body + len(lead), size - len(lead), "JPEG XMP segment")
     raise _Corrupt("JPEG: truncated before the image data")
@@ -464,18 +511,20 @@ _READERS = {
 # --- decoding a TIFF block with exifread ----------------------------------------------------
 
 
-def _decode_tiff(fh: BinaryIO, problems: list[str], ifd_name: str = "Image",
+def _decode_tiff(fh: BinaryIO, found: _Found, ifd_name: str = "Image",
                  tag_dict: dict | None = None) -> dict:
     """exifread's tags of the TIFF block in `fh`: its first IFD named `ifd_name` and, from IFD0,
-    the Exif and GPS IFDs. Tags read before a failure are kept; the failure joins `problems`."""
+    the Exif and GPS IFDs. Tags read before a failure are kept; the failure becomes one of
+    `found`'s problems (a warning when it costs only the GPS IFD)."""
+    problems = found.problems
     fh.seek(0)
     header = fh.read(8)
-    if header[:2] not in (b"II", b"MM"):
+    if header[:2] not in (b"II", b"MM") or len(header) < 8:
         problems.append("Exif block without a TIFF header")
         return {}
     decoder = ExifHeader(fh, chr(header[0]), 0, 0, strict=False, detailed=False)
     first_ifd = struct.unpack("<I" if header[:1] == b"I" else ">I", header[4:8])[0]
-    with _exifread_warnings(problems):
+    with _exifread_warnings(found):
         try:
             decoder.dump_ifd(first_ifd, ifd_name, tag_dict=tag_dict)
             exif_ifd = decoder.tags.get("Image ExifOffset")
@@ -483,30 +532,48 @@ def _decode_tiff(fh: BinaryIO, problems: list[str], ifd_name: str = "Image",
                 decoder.dump_ifd(exif_ifd.values[0], "EXIF")
         except RecursionError:
             problems.append("EXIF: IFDs point at each other in a loop")
-        except Exception as exc:
-            problems.append(f"EXIF: {type(exc).__name__}: {exc}")
+        except Exception:  # exifread indexes and unpacks the damaged values it was given
+            problems.append("EXIF: an entry that cannot be decoded ends the reading of its IFD "
+                            "(the tags after it are lost)")
     return decoder.tags
 
 
 _EXIFREAD_LOG = logging.getLogger("exifread")
 #: The one exifread warning that is not damage: a text value that is not UTF-8.
 _NOT_DAMAGE = "Possibly corrupted field %s in %s IFD"
+#: exifread's damage warnings, said in words about the file (its %-arguments fill them in).
+_DAMAGE_WORDS = {
+    "Unexpected slice length: %d": "a value runs past the end of the Exif block",
+    "No values found for %s SubIFD": "the pointer to the %s IFD holds no value",
+    "Possibly corrupted IFD: %s": "the %s IFD is damaged",
+    "Possibly corrupted field %s": "the %s value is damaged",
+    "MemoryError at position: %s, length: %s": "the value at offset %s claims %s bytes",
+    "OverflowError at position: %s, length: %s": "the value at offset %s claims %s bytes",
+    "IFD loop detected.": "IFDs point at each other in a loop",
+}
+#: exifread's warnings that name the IFD they cost.
+_IFD_DAMAGE = ("No values found for %s SubIFD", "Possibly corrupted IFD: %s")
 
 
 class _Collect(logging.Handler):
-    def __init__(self, problems: list[str]):
+    def __init__(self, found: _Found):
         super().__init__(logging.WARNING)
-        self.problems = problems
+        self.found = found
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.msg != _NOT_DAMAGE:
-            self.problems.append(f"EXIF: {record.getMessage()}")
+        if record.msg == _NOT_DAMAGE:
+            return
+        words = _DAMAGE_WORDS.get(record.msg)
+        text = words % record.args if words and record.args else words or record.getMessage()
+        gps_only = record.msg in _IFD_DAMAGE and record.args == ("GPS",)
+        (self.found.warnings if gps_only else self.found.problems).append(f"EXIF: {text}")
 
 
 @contextmanager
-def _exifread_warnings(problems: list[str]):
-    """Turn exifread's damage warnings into problems instead of stderr lines."""
-    handler = _Collect(problems)
+def _exifread_warnings(found: _Found):
+    """Turn exifread's damage warnings into problems (warnings, when they cost only the GPS
+    IFD) instead of stderr lines."""
+    handler = _Collect(found)
     _EXIFREAD_LOG.addHandler(handler)
     propagate, _EXIFREAD_LOG.propagate = _EXIFREAD_LOG.propagate, False
     try:
@@ -519,9 +586,17 @@ def _exifread_warnings(problems: list[str]):
 # --- values ---------------------------------------------------------------------------------
 
 
-def _first_text(tags: dict, keys: tuple) -> str | None:
+def _first_text(tags: dict, keys: tuple, warnings: list[str]) -> str | None:
+    """The first of `keys` that holds text; a tag stored as numbers is passed over, with a
+    warning naming it."""
     for key in keys:
-        text = _text(tags.get(key))
+        tag = tags.get(key)
+        if tag is not None and tag.field_type not in _TEXT_FIELD_TYPES:
+            stored_as = FIELD_DEFINITIONS[tag.field_type][1].split(" (")[0]
+            warnings.append(f"{key.split(' ', 1)[-1]} is not text (stored as {stored_as}: "
+                            f"{_quote(tag)})")
+            continue
+        text = _text(tag)
         if text is not None:
             return text
     return None
@@ -569,37 +644,43 @@ def _sexagesimal(tag) -> Fraction | None:
     return sum((part or 0) / 60 ** i for i, part in enumerate(parts))
 
 
-def _gps_degrees(tags: dict, axis: str, limit: int, problems: list[str]) -> float | None:
+def _quote(tag) -> str:
+    """A bad value, shortened, for a message."""
+    return str(tag)[:_QUOTE_CHARS] if tag.values not in ("", b"", []) else "no value"
+
+
+def _gps_degrees(tags: dict, axis: str, limit: int, warnings: list[str]) -> float | None:
     tag = tags.get(f"GPS GPS{axis}")
     if tag is None:
         return None
     try:
         degrees = _sexagesimal(tag)
     except ValueError:
-        problems.append(f"GPS{axis} unreadable ({str(tag)[:40]})")
+        warnings.append(f"GPS{axis} unreadable ({_quote(tag)})")
         return None
     if degrees is None:
         return None
-    ref = _text(tags.get(f"GPS GPS{axis}Ref")) or ""
+    ref = _first_text(tags, (f"GPS GPS{axis}Ref",), warnings) or ""
     value = float(-degrees if ref[:1].upper() in ("S", "W") else degrees)
     if abs(value) > limit:
-        problems.append(f"GPS{axis} out of range ({value})")
+        warnings.append(f"GPS{axis} out of range ({value:g} degrees)")
         return None
     return value
 
 
-def _gps_time(tag, problems: list[str]) -> str | None:
+def _gps_time(tag, warnings: list[str]) -> str | None:
     """HH:MM:SS from three rationals, plus .fff (milliseconds, truncated) when fractional."""
     if tag is None:
         return None
     try:
         hours = _sexagesimal(tag)
     except ValueError:
-        hours = -1
+        warnings.append(f"GPSTimeStamp unreadable ({_quote(tag)})")
+        return None
     if hours is None:
         return None
-    if hours < 0:
-        problems.append(f"GPSTimeStamp unreadable ({str(tag)[:40]})")
+    if not 0 <= hours < 24:
+        warnings.append(f"GPSTimeStamp out of range ({_quote(tag)})")
         return None
     milliseconds = math.floor(hours * 3_600_000)
     seconds, fraction = divmod(milliseconds, 1000)
@@ -692,7 +773,9 @@ def _strip_exif_header(block: bytes) -> bytes:
 
 
 def _name(kind: bytes) -> str:
-    return kind.decode("latin-1").strip() or "unnamed"
+    """A box or chunk type as written when it is printable ASCII, else as hex."""
+    text = kind.decode("latin-1").strip()
+    return text if kind.isascii() and text.isprintable() and text else f"0x{kind.hex()}"
 
 
 class _Cursor:
@@ -710,7 +793,8 @@ class _Cursor:
 
     def uint(self, size: int) -> int:
         if size not in (0, 2, 4, 8):
-            raise _Corrupt(f"HEIF: item table field of {size} bytes")
+            raise _Corrupt(f"HEIF: item table gives a field {size} bytes wide (0, 2, 4 or 8 "
+                           "are defined)")
         return int.from_bytes(self.take(size), "big")
 
     def cstring(self) -> bytes:

@@ -3,38 +3,51 @@
     from pipeline.extract import extract
     photos = extract(["~/Pictures/2019"])                 # a DataFrame, one row per photo file
     photos = extract(["~/Pictures/2019"], previous=photos)  # reuses the rows of unchanged files
+    photos = extract(["~/Pictures/2020"], previous=photos)  # adds 2020, keeps 2019's rows
 
 Files are read in a process pool on every core; each file is guarded (the tag reader's reads are
-bounded, and it gets TAG_SECONDS before it is given up), so a hostile file costs its own row an
-`error`, never the run.
+bounded, and opening, hashing and reading it get `seconds_allowed` before it is given up), so a
+hostile file costs its own row an `error`, never the run. The workers die with this process, and
+SIGTERM or SIGINT stops the pool within a second (`Interrupted`).
 """
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import multiprocessing
 import os
 import signal
+import stat as stat_mode
 import sys
+import threading
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from typing import Iterable, NamedTuple
+from itertools import islice
+from typing import Callable, Iterable, NamedTuple
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from tqdm import tqdm
 
-from .exif import SNIFF_BYTES, read_tags, sniff_type
-from .schema import PHOTOS, conform, to_pandas
+from .exif import SNIFF_BYTES, internal_error, read_tags, sniff_type
+from .fluxtream import printable
+from .schema import PHOTOS, conform, empty, to_pandas
 
 #: Photo files, by extension (any case).
 PHOTO_EXTENSIONS = frozenset(
     "jpg jpeg jpe heic heif avif tif tiff png webp dng cr2 cr3 nef arw orf rw2 raf pef srw".split()
 )
-#: Seconds the tag reader may spend on one file before the file is given up.
-TAG_SECONDS = 10.0
+#: Every file gets BASE_SECONDS to be opened, hashed and read, plus its allocated bytes at
+#: SLOW_DISK_BYTES_PER_SECOND (so a real 3 GB TIFF on a slow disk is read, not given up).
+BASE_SECONDS = 10.0
+SLOW_DISK_BYTES_PER_SECOND = 20 * 1024 * 1024
 _HASH_CHUNK = 1024 * 1024
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 class FileStat(NamedTuple):
@@ -43,8 +56,15 @@ class FileStat(NamedTuple):
     mtime_ns: int
 
 
+class Interrupted(Exception):
+    """SIGTERM or SIGINT arrived during extract: the pool was stopped, nothing is returned."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+
+
 class _GaveUp(BaseException):
-    """Raised in a worker when a file's tag reading runs past TAG_SECONDS (BaseException so no
+    """Raised in a worker when a file's reading runs past its time (BaseException so no
     reader's `except Exception` can swallow it)."""
 
 
@@ -53,44 +73,68 @@ class _GaveUp(BaseException):
 
 def extract(paths: Iterable[str | os.PathLike] | str | os.PathLike,
             previous: pd.DataFrame | None = None, workers: int | None = None,
-            progress: bool = False) -> pd.DataFrame:
-    """The photos table of every photo file under `paths`, sorted by path.
+            progress: bool = False, prune: bool = False) -> pd.DataFrame:
+    """The photos table after reading `paths`: a row for every photo file under them, and the
+    rows of `previous` outside them, sorted by path.
 
-    Rows of `previous` whose file has the same path, size and mtime_ns (and was fully hashed) are
-    reused without opening the file; other files are read on `workers` processes (default: one
-    per core); files no longer found are left out. `df.attrs["extract"]` counts read, reused and
-    dropped rows. A path that does not exist raises FileNotFoundError before anything is read.
+    Under `paths`, rows of `previous` whose file has the same path, size and mtime_ns (and was
+    fully hashed) are reused without opening the file, other files are read on `workers`
+    processes (default: one per core), and rows whose file is no longer found are dropped.
+    Rows outside `paths` are kept as they are; with `prune`, those whose file is gone are
+    dropped too. `df.attrs["extract"]` counts read, reused, kept (outside `paths`) and dropped
+    rows. A path that does not exist raises FileNotFoundError before anything is read;
+    SIGTERM/SIGINT raise Interrupted.
     """
-    found = photo_files(paths)
-    reusable = _reusable_rows(previous, found)
-    to_read = [stat for stat in found if stat.path not in reusable.index]
-    with tqdm(total=len(found), initial=len(found) - len(to_read), unit="file", desc="extract",
-              disable=not progress, file=sys.stderr) as bar:
-        rows = list(_read_all(to_read, workers, bar.update))
-    fresh = pa.Table.from_pylist(rows, schema=PHOTOS)
-    reused = conform(reusable.reset_index(), PHOTOS)
-    table = pa.concat_tables([reused, fresh]).sort_by("path")
-    photos = to_pandas(table)
-    kept = {stat.path for stat in found}
+    roots = absolute_roots(paths)
+    previous = empty(PHOTOS) if previous is None else (
+        to_pandas(conform(previous, PHOTOS)).drop_duplicates("path", keep="last"))
+    inside = under(previous["path"], roots)
+    with _stop_on_signals() as stop:
+        found = photo_files(roots, stop.check)
+        kept = previous[~inside]
+        if prune:
+            kept = kept[np.array([os.path.isfile(path) for path in kept["path"]], dtype=bool)]
+        reusable = _reusable_rows(previous[inside], found)
+        to_read = [stat for stat in found if stat.path not in reusable.index]
+        with tqdm(total=len(found), initial=len(found) - len(to_read), unit="file",
+                  desc="extract", disable=not progress, file=sys.stderr) as bar:
+            rows = list(_read_all(to_read, workers, bar.update, stop.check))
+    parts = [conform(reusable.reset_index(), PHOTOS), conform(kept, PHOTOS),
+             pa.Table.from_pylist(rows, schema=PHOTOS)]
+    photos = to_pandas(pa.concat_tables(parts).sort_by("path"))
+    still_found = pc.is_in(pa.array(previous.loc[inside, "path"], type=pa.string()),
+                           value_set=pa.array([stat.path for stat in found], type=pa.string()))
     photos.attrs["extract"] = {
-        "read": len(to_read),
-        "reused": len(reusable),
-        "dropped": 0 if previous is None else len(set(previous["path"]) - kept),
+        "read": len(to_read), "reused": len(reusable), "kept": len(kept),
+        "dropped": len(previous) - len(kept) - pc.sum(still_found, min_count=0).as_py(),
     }
     return photos
 
 
-def photo_files(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[FileStat]:
+def under(paths: pd.Series, roots: Iterable[str]) -> pd.Series:
+    """Which of `paths` are one of `roots` (absolute) or lie below one, compared as text: links
+    are not resolved, so a path is under the root it was found through."""
+    text = pa.array(paths, type=pa.string(), from_pandas=True)
+    mask = np.zeros(len(text), dtype=bool)
+    for root in roots:
+        below = pc.starts_with(text, pattern=root.rstrip(os.sep) + os.sep)
+        mask |= pc.fill_null(pc.or_(pc.equal(text, root), below), False).to_numpy(
+            zero_copy_only=False)
+    return pd.Series(mask, index=paths.index)
+
+
+def photo_files(paths: Iterable[str | os.PathLike] | str | os.PathLike,
+                check: Callable[[], None] | None = None) -> list[FileStat]:
     """Every photo file under `paths` (files and folders, walked recursively), sorted by path.
 
     A file is a photo by its extension (PHOTO_EXTENSIONS, any case), also when named in `paths`.
-    Names starting with "." are skipped; symlinked folders are followed, each folder once, so a
-    link loop ends. Paths stay as found (absolute, links not resolved). A missing path raises
-    FileNotFoundError naming it.
+    Names starting with "." are skipped; symlinks are followed (symlinked folders each once, so
+    a link loop ends); a photo name that is not a regular file (a FIFO, a device, a broken link,
+    a link loop) is skipped with a warning. Paths stay as found (absolute, links not resolved).
+    A missing path raises FileNotFoundError naming it. `check()`, called before each folder,
+    may raise to stop the walk.
     """
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    roots = [os.path.abspath(os.path.expanduser(os.fspath(p))) for p in paths]
+    roots = absolute_roots(paths)
     missing = [root for root in roots if not os.path.exists(root)]
     if missing:
         raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
@@ -98,25 +142,35 @@ def photo_files(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[
     seen_folders: set[tuple[int, int]] = set()
     for root in roots:
         if os.path.isdir(root):
-            _walk(root, seen_folders, found)
-        elif os.path.isfile(root) and _is_photo(os.path.basename(root)):
-            found[root] = _file_stat(root, os.stat(root))
+            _walk(root, seen_folders, found, check)
+        elif _is_photo(os.path.basename(root)):
+            _add_file(root, found)
     return sorted(found.values())
+
+
+def absolute_roots(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[str]:
+    """`paths` as the absolute, normalised text every row's path starts with (~ expanded,
+    links not resolved)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    return [os.path.abspath(os.path.expanduser(os.fspath(p))) for p in paths]
 
 
 # --- walking --------------------------------------------------------------------------------
 
 
-def _walk(root: str, seen_folders: set, found: dict) -> None:
+def _walk(root: str, seen_folders: set, found: dict, check) -> None:
     """Depth first in name order, so the same link wins on every run and paths stay stable."""
     stack = [root]
     while stack:
+        if check is not None:
+            check()
         folder = stack.pop()
         try:
             identity = os.stat(folder)
             entries = sorted(os.scandir(folder), key=lambda entry: entry.name, reverse=True)
         except OSError as exc:
-            warnings.warn(f"cannot list {folder}: {exc.strerror}")
+            warnings.warn(f"cannot list {printable(folder)}: {exc.strerror}")
             continue
         if (identity.st_dev, identity.st_ino) in seen_folders:
             continue
@@ -125,12 +179,45 @@ def _walk(root: str, seen_folders: set, found: dict) -> None:
             if entry.name.startswith("."):
                 continue
             try:
-                if entry.is_dir():
-                    stack.append(entry.path)
-                elif entry.is_file() and _is_photo(entry.name) and _valid_name(entry.path):
-                    found[entry.path] = _file_stat(entry.path, entry.stat())
-            except OSError:
-                continue  # vanished or a broken link: not a photo we can read
+                is_folder = entry.is_dir()
+            except OSError:  # a link loop: not a folder, and told below if named like a photo
+                is_folder = False
+            if is_folder:
+                stack.append(entry.path)
+            elif _is_photo(entry.name):
+                _add_file(entry.path, found)
+
+
+def _add_file(path: str, found: dict) -> None:
+    """Add the photo file at `path` (links followed); warn and skip what is not a regular
+    file or has a name that cannot be written down."""
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        _skip(path, _unreachable(path, exc))
+        return
+    if not stat_mode.S_ISREG(stat.st_mode):
+        _skip(path, f"not a regular file ({_special_kind(stat.st_mode)})")
+    elif _valid_name(path):
+        found[path] = FileStat(path, stat.st_size, stat.st_mtime_ns)
+
+
+def _unreachable(path: str, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "a symbolic link loop"
+    if exc.errno == errno.ENOENT and os.path.islink(path):
+        return "a broken symbolic link"
+    return exc.strerror or str(exc)
+
+
+def _special_kind(mode: int) -> str:
+    kinds = ((stat_mode.S_ISFIFO, "a named pipe"), (stat_mode.S_ISSOCK, "a socket"),
+             (stat_mode.S_ISCHR, "a character device"), (stat_mode.S_ISBLK, "a block device"))
+    return next((name for test, name in kinds if test(mode)), "not a file")
+
+
+def _skip(path: str, why: str) -> None:
+    warnings.warn(f"skipping {printable(path)}: {why}")
 
 
 def _is_photo(name: str) -> bool:
@@ -142,52 +229,136 @@ def _valid_name(path: str) -> bool:
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
-        warnings.warn(f"skipping a file whose name is not UTF-8: {path!r}")
+        _skip(path, "its name is not UTF-8")
         return False
     return True
-
-
-def _file_stat(path: str, stat: os.stat_result) -> FileStat:
-    return FileStat(path, stat.st_size, stat.st_mtime_ns)
 
 
 # --- incremental reuse ----------------------------------------------------------------------
 
 
-def _reusable_rows(previous: pd.DataFrame | None, found: list[FileStat]) -> pd.DataFrame:
+def _reusable_rows(previous: pd.DataFrame, found: list[FileStat]) -> pd.DataFrame:
     """Rows of `previous` (indexed by path) for files unchanged since, and fully hashed then."""
-    if previous is None or previous.empty:
-        return to_pandas(PHOTOS.empty_table()).set_index("path")
     current = pd.DataFrame(found, columns=["path", "file_size", "mtime_ns"])
-    rows = to_pandas(conform(previous, PHOTOS)).drop_duplicates("path", keep="last")
-    unchanged = rows.merge(current, on=["path", "file_size", "mtime_ns"], how="inner")
+    unchanged = previous.merge(current, on=["path", "file_size", "mtime_ns"], how="inner")
     return unchanged[unchanged["sha256"].notna()].set_index("path")
 
 
 # --- reading in a pool ----------------------------------------------------------------------
 
 
-def _read_all(files: list[FileStat], workers: int | None, advance):
-    """Rows of `files`, read on a process pool; `advance(n)` after each finished batch.
+def _read_all(files: list[FileStat], workers: int | None, advance, check):
+    """Rows of `files`, read on a process pool; `advance(n)` after each finished batch, and
+    `check()` at least every 0.1 s (it may raise to stop).
 
     If a worker process dies (which no Python-level failure causes), the files it had not
-    finished become rows saying so, with no sha256, so the next run reads them again.
+    finished become rows saying so, with no sha256, so the next run reads them again. Two
+    batches a worker are in flight at a time, so waiting stays cheap and little is queued. When
+    reading stops early (`check` raised, or the caller stopped) the pool is stopped at once.
     """
     if not files:
         return
     workers = workers or _cores()
     size = max(1, min(64, len(files) // (workers * 8)))
-    batches = [files[i:i + size] for i in range(0, len(files), size)]
-    with ProcessPoolExecutor(workers, mp_context=_pool_context()) as pool:
-        futures = {pool.submit(_read_batch, batch): batch for batch in batches}
-        for future in as_completed(futures):
-            batch = futures[future]
-            try:
-                rows = future.result()
-            except BrokenProcessPool:
-                rows = [_row(stat, error="the worker process reading it died") for stat in batch]
-            advance(len(batch))
-            yield from rows
+    batches = (files[i:i + size] for i in range(0, len(files), size))
+    pool = ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=_worker_start,
+                               initargs=(os.getpid(),))
+    try:
+        running = {_submit(pool, batch): batch for batch in islice(batches, 2 * workers)}
+        while running:
+            finished, _ = wait(running, timeout=0.1, return_when=FIRST_COMPLETED)
+            check()
+            for future in finished:
+                batch = running.pop(future)
+                try:
+                    rows = future.result()
+                except BrokenProcessPool:
+                    rows = [_row(stat, error="the worker process reading it died")
+                            for stat in batch]
+                advance(len(batch))
+                yield from rows
+                for queued in islice(batches, 1):  # the next batch, if any, takes its place
+                    running[_submit(pool, queued)] = queued
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown()
+
+
+def _submit(pool: ProcessPoolExecutor, batch: list[FileStat]) -> Future:
+    """The batch's future; once a worker has died the pool takes no more, so the future holds
+    that failure (and its files become rows saying so)."""
+    try:
+        return pool.submit(_read_batch, batch)
+    except BrokenProcessPool as exc:
+        failed = Future()
+        failed.set_exception(exc)
+        return failed
+
+
+def _worker_start(parent: int) -> None:
+    """A worker's first act: die with the process that forked it (on Linux the kernel sends
+    SIGKILL when it dies; if it died before this ran, exit now). Ctrl-C is the parent's to
+    handle; SIGTERM ends a worker at once."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel the batches not started and end the workers now, not after their current file."""
+    processes = list((pool._processes or {}).values())  # no public handle before Python 3.14
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(1)
+        if process.is_alive():
+            process.kill()
+
+
+class _Stop:
+    """The first SIGTERM or SIGINT during extract, recorded by the handler and raised as
+    Interrupted by `check()` between folders and batches: raising in the handler itself could
+    land inside the pool's locks and hang it."""
+
+    signum: int | None = None
+
+    def check(self) -> None:
+        if self.signum is not None:
+            raise Interrupted(self.signum)
+
+
+@contextmanager
+def _stop_on_signals():
+    """A _Stop that hears SIGTERM and SIGINT while the block runs (only the first: a second has
+    its usual effect); checked once more when the block ends. Only the main thread receives
+    signals, so elsewhere nothing is heard."""
+    stop = _Stop()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    signals = (signal.SIGTERM, signal.SIGINT)
+    previous = {signum: signal.getsignal(signum) or signal.SIG_DFL for signum in signals}
+
+    def restore():
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    def record(signum, frame):
+        stop.signum = signum
+        restore()
+
+    for signum in signals:
+        signal.signal(signum, record)
+    try:
+        yield stop
+        stop.check()
+    finally:
+        restore()
 
 
 def _cores() -> int:
@@ -210,23 +381,39 @@ def _read_batch(files: list[FileStat]) -> list[dict]:
 
 
 def _read_photo(stat: FileStat) -> dict:
-    """One file's row: hash the bytes, sniff the type, read the tags within TAG_SECONDS."""
+    """One file's row: open, hash, sniff the type and read the tags, all within the file's
+    seconds_allowed."""
+    row = _row(stat)
     try:
-        with open(stat.path, "rb") as fh:
-            opened = os.fstat(fh.fileno())
-            sha256, head = _hash(fh)
-            row = _row(FileStat(stat.path, opened.st_size, opened.st_mtime_ns), sha256=sha256,
-                       file_type=sniff_type(head))
-            try:
-                with _time_limit(TAG_SECONDS):
-                    row.update(read_tags(fh))
-            except _GaveUp:
-                row["error"] = f"gave up reading its tags after {TAG_SECONDS:g} s"
-            return row
+        limit = seconds_allowed(os.stat(stat.path))
+        with _time_limit(limit):
+            _read_into(row, stat.path)
+    except _GaveUp:
+        doing = "reading its tags" if row.get("sha256") else "hashing it"
+        row["error"] = f"gave up {doing} after {limit:.1f} s"
     except OSError as exc:
-        return _row(stat, error=f"cannot read the file: {exc.strerror or exc}")
+        row = _row(stat, error=f"cannot read the file: {exc.strerror or exc}")
     except Exception as exc:  # a bug must cost one row, not the run
-        return _row(stat, error=f"{type(exc).__name__}: {exc}")
+        row = _row(stat, error=internal_error(exc))
+    return row
+
+
+def seconds_allowed(stat: os.stat_result) -> float:
+    """How long one file may take: BASE_SECONDS plus its bytes at SLOW_DISK_BYTES_PER_SECOND,
+    counting a sparse file by the blocks it holds, not its length."""
+    allocated = getattr(stat, "st_blocks", None)
+    size = stat.st_size if allocated is None else min(stat.st_size, allocated * 512)
+    return BASE_SECONDS + size / SLOW_DISK_BYTES_PER_SECOND
+
+
+def _read_into(row: dict, path: str) -> None:
+    """Fill `row` as the reading goes, so a file given up keeps what was done (its hash)."""
+    with open(path, "rb") as fh:
+        opened = os.fstat(fh.fileno())
+        row.update(file_size=opened.st_size, mtime_ns=opened.st_mtime_ns)
+        row["sha256"], head = _hash(fh)
+        row["file_type"] = sniff_type(head)
+        row.update(read_tags(fh))
 
 
 def _row(stat: FileStat, **values) -> dict:

@@ -8,6 +8,7 @@ a notebook calls them the same way. Callers hold the workspace's writer lock (`w
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -27,6 +28,12 @@ STAGES = ("extract", "resolve", "report")
 
 class NothingSelected(StageError):
     """A selection that matches no photo: said plainly, exit code 1."""
+
+    code = 1
+
+
+class Stopped(StageError):
+    """A stage stopped early by a signal, its outputs as they were: exit code 1."""
 
     code = 1
 
@@ -62,12 +69,17 @@ def listing_digest(paths: pd.Series, sizes: pd.Series, mtimes: pd.Series) -> str
 
 def extract_inputs(paths, files: pd.DataFrame | None = None) -> dict:
     """The folders asked for, and the (path, size, mtime) of every photo file under them: from
-    a fresh walk, or from the photos table that a walk just produced."""
-    from .extract import photo_files
+    a fresh walk (its warnings are extract's to give), or from the rows under them of the photos
+    table that a walk just produced."""
+    from .extract import absolute_roots, photo_files, under
 
     if files is None:
-        files = pd.DataFrame(photo_files(paths), columns=["path", "file_size", "mtime_ns"])
-    return {"paths": sorted(str(Path(p).absolute()) for p in paths),
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            files = pd.DataFrame(photo_files(paths), columns=["path", "file_size", "mtime_ns"])
+    else:
+        files = files[under(files["path"], absolute_roots(paths)).to_numpy()]
+    return {"paths": sorted(absolute_roots(paths)),
             "files": listing_digest(files["path"], files["file_size"], files["mtime_ns"]),
             "version": __version__}
 
@@ -92,31 +104,57 @@ def unchanged(ws: Workspace, stage: str, inputs: dict) -> bool:
 
 # --- the stages -------------------------------------------------------------------------------
 
-def run_extract(ws: Workspace, paths, workers: int | None = None,
-                progress: bool = False) -> tuple[pd.DataFrame, list]:
-    """photos.parquet from the files under `paths`, reusing unchanged files' rows."""
-    from .extract import extract
+def run_extract(ws: Workspace, paths, workers: int | None = None, progress: bool = False,
+                prune: bool = False, rebuild: bool = False) -> tuple[pd.DataFrame, list]:
+    """photos.parquet after reading the files under `paths` (unchanged files' rows reused),
+    every row outside them kept; `prune` drops the rows whose file is gone wherever they are.
+    `rebuild` ignores the old table (also when it cannot be read) and reads everything under
+    the roots the manifest records, and under `paths`. The manifest records every root ever
+    extracted (`roots`); a recorded root that is gone is a warning, forgotten with `prune`.
+    Returns the table and the warnings to show."""
+    from .extract import Interrupted, absolute_roots, extract
 
-    missing = [str(p) for p in paths if not Path(p).exists()]
+    paths = absolute_roots(paths)
+    missing = [p for p in paths if not os.path.exists(p)]
     if missing:
         raise StageError(f"no such file or folder: {', '.join(missing)}")
+    manifest = ws.read_manifest().get("extract", {})
+    recorded = manifest.get("roots", manifest.get("paths", []))
     started = time.monotonic()
-    previous = ws.load("photos") if ws.photos.exists() else None
-    try:
-        with warnings.catch_warnings(record=True) as caught:  # unreadable folders
-            warnings.simplefilter("always")
-            photos = extract(paths, previous, workers=workers, progress=progress)
-    except FileNotFoundError as exc:  # a PATH removed since the check above
-        raise StageError(str(exc)) from None
+    with warnings.catch_warnings(record=True) as caught:  # unreadable folders, skipped files
+        warnings.simplefilter("always")
+        if rebuild:
+            paths = _rebuild_roots(ws, recorded, paths, prune)
+        previous = ws.load("photos") if ws.photos.exists() and not rebuild else None
+        try:
+            photos = extract(paths, previous, workers=workers, progress=progress, prune=prune)
+        except FileNotFoundError as exc:  # a PATH removed since the check above
+            raise StageError(str(exc)) from None
+        except Interrupted as exc:
+            raise Stopped(f"extract {exc}; {ws.photos} is as it was") from None
     photos.attrs["extract"]["seconds"] = round(time.monotonic() - started, 3)
+    kept_roots = [root for root in recorded if not prune or os.path.exists(root)]
     with ws.change() as change:
         change.save("photos", photos)
         change.manifest_entry("extract", {
-            **photos.attrs["extract"], "paths": [str(Path(p).absolute()) for p in paths],
+            **photos.attrs["extract"], "paths": paths, "roots": sorted({*kept_roots, *paths}),
             "rows": len(photos), "errors": int(photos["error"].notna().sum()),
             "finished": now_iso(), "inputs": extract_inputs(paths, photos),
         })
     return photos, caught
+
+
+def _rebuild_roots(ws: Workspace, recorded: list[str], paths: list[str], prune: bool) -> list:
+    """The roots a rebuild reads: the recorded ones still there, and `paths`."""
+    gone = [root for root in recorded if not os.path.exists(root)]
+    for root in gone:
+        warnings.warn(f"{root} is gone: its photos are left out, and "
+                      + ("it is forgotten" if prune else "it stays recorded (--prune forgets it)"))
+    roots = sorted({*recorded, *paths} - set(gone))
+    if not roots and not gone:
+        raise StageError(f"nothing to rebuild: {ws.manifest} records no extracted folder; "
+                         "give the folders to extract")
+    return roots
 
 
 def read_approvals(ws: Workspace) -> pd.DataFrame:

@@ -6,6 +6,7 @@ import importlib
 import io
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -14,6 +15,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import pandas as pd
 import piexif
 import pytest
 from click.testing import CliRunner
@@ -21,7 +23,7 @@ from PIL import Image
 
 from pipeline.cli import main
 from pipeline.extract import extract, photo_files
-from pipeline.schema import PHOTOS
+from pipeline.schema import PHOTOS, RESOLVED
 from pipeline.workspace import Workspace, read_table
 
 stage = importlib.import_module("pipeline.extract")  # the module, even if pipeline re-exports extract()
@@ -72,6 +74,28 @@ def test_walk_takes_photo_extensions_skips_hidden_follows_links_once(library):
 def test_walk_of_overlapping_paths_lists_each_file_once(library):
     found = photo_files([library, library / "nested", library / "a.jpg"])
     assert len(found) == len({stat.path for stat in found}) == 6
+
+
+def test_symlinked_photos_are_followed_and_non_regular_files_skipped_with_a_warning(tmp_path):
+    folder = tmp_path / "folder"
+    write_photo(folder / "real.jpg")
+    (folder / "link.jpg").symlink_to(folder / "real.jpg")
+    os.mkfifo(folder / "pipe.jpg")
+    os.mkfifo(folder / "pipe.txt")  # not named like a photo: not a word
+    (folder / "loop.jpg").symlink_to(folder / "loop.jpg")
+    (folder / "dangling.jpg").symlink_to(folder / "nowhere.jpg")
+    (folder / "bad\x01\nname.jpg").symlink_to(folder / "nowhere.jpg")
+    result = CliRunner().invoke(main, ["extract", str(folder), "-w", str(tmp_path / "ws")])
+    assert result.exit_code == 0, result.output
+    assert sorted(result.output.splitlines()[:-1]) == [
+        f"photoflux: warning: skipping {folder}/bad\\x01\\nname.jpg: a broken symbolic link",
+        f"photoflux: warning: skipping {folder}/dangling.jpg: a broken symbolic link",
+        f"photoflux: warning: skipping {folder}/loop.jpg: a symbolic link loop",
+        f"photoflux: warning: skipping {folder}/pipe.jpg: not a regular file (a named pipe)",
+    ]
+    photos = read_table(Workspace(tmp_path / "ws").photos, PHOTOS).set_index("file_name")
+    assert list(photos.index) == ["link.jpg", "real.jpg"]
+    assert photos.loc["link.jpg", "sha256"] == photos.loc["real.jpg", "sha256"]
 
 
 def test_missing_path_raises_naming_it(tmp_path):
@@ -135,7 +159,7 @@ def test_unchanged_rerun_opens_no_file(library, reads):
     again = extract([library], previous=first)
     assert read_names(reads) == []
     assert again.equals(first)
-    assert again.attrs["extract"] == {"read": 0, "reused": 6, "dropped": 0}
+    assert again.attrs["extract"] == {"read": 0, "reused": 6, "kept": 0, "dropped": 0}
 
 
 def test_touched_file_is_reread_deleted_dropped_new_added(library, reads):
@@ -150,7 +174,7 @@ def test_touched_file_is_reread_deleted_dropped_new_added(library, reads):
     assert read_names(reads) == ["a.jpg", "new.jpg"]
     assert again.set_index("file_name").loc["a.jpg", "datetime_original"] == "2022:12:31 23:59:59"
     assert "b.JPEG" not in set(again["file_name"])
-    assert again.attrs["extract"] == {"read": 2, "reused": 4, "dropped": 1}
+    assert again.attrs["extract"] == {"read": 2, "reused": 4, "kept": 0, "dropped": 1}
 
 
 def test_rows_never_fully_read_are_read_again(library, reads):
@@ -172,13 +196,44 @@ def test_a_file_that_hangs_the_reader_is_given_up(library, monkeypatch):
         return {}
 
     monkeypatch.setattr(stage, "read_tags", hang)
-    monkeypatch.setattr(stage, "TAG_SECONDS", 0.3)
+    monkeypatch.setattr(stage, "BASE_SECONDS", 0.3)
     started = time.monotonic()
     photos = extract([library]).set_index("file_name")
     assert time.monotonic() - started < 10
     assert photos.loc["a.jpg", "error"] == "gave up reading its tags after 0.3 s"
     assert photos.loc["a.jpg", "sha256"] is not None
     assert photos["error"].notna().sum() == 1
+
+
+def test_the_time_limit_covers_hashing(tmp_path, monkeypatch):
+    sparse = tmp_path / "huge.tif"
+    with open(sparse, "wb") as out:
+        out.truncate(4 << 30)  # 4 GB of zeros that take no disk and seconds to hash
+    monkeypatch.setattr(stage, "BASE_SECONDS", 0.2)
+    row = extract([sparse]).iloc[0]
+    assert row["error"] == "gave up hashing it after 0.2 s"
+    assert pd.isna(row["sha256"])  # so the next run tries again
+
+
+def test_the_time_limit_grows_with_the_bytes_a_file_holds(tmp_path, monkeypatch):
+    monkeypatch.setattr(stage, "BASE_SECONDS", 0.2)
+    monkeypatch.setattr(stage, "SLOW_DISK_BYTES_PER_SECOND", 1_000_000)
+    big, small = tmp_path / "big.tif", tmp_path / "small.tif"
+    big.write_bytes(os.urandom(3_000_000))
+    small.write_bytes(os.urandom(1000))
+    with open(tmp_path / "sparse.tif", "wb") as out:
+        out.truncate(3_000_000)
+    assert stage.seconds_allowed(big.stat()) == pytest.approx(3.2)
+    assert stage.seconds_allowed((tmp_path / "sparse.tif").stat()) == pytest.approx(0.2)
+
+    def slow_disk(fh):  # a read that takes 1 s whatever the file
+        time.sleep(1)
+        return {}
+
+    monkeypatch.setattr(stage, "read_tags", slow_disk)
+    photos = extract([big, small]).set_index("file_name")
+    assert pd.isna(photos.loc["big.tif", "error"])
+    assert photos.loc["small.tif", "error"] == "gave up reading its tags after 0.2 s"
 
 
 def slow_tiff() -> bytes:
@@ -192,7 +247,7 @@ def slow_tiff() -> bytes:
 def test_a_hostile_file_is_given_up_in_time(tmp_path, monkeypatch):
     (tmp_path / "slow.tif").write_bytes(slow_tiff())
     write_photo(tmp_path / "fine.jpg")
-    monkeypatch.setattr(stage, "TAG_SECONDS", 0.5)
+    monkeypatch.setattr(stage, "BASE_SECONDS", 0.5)
     started = time.monotonic()
     photos = extract([tmp_path]).set_index("file_name")
     assert time.monotonic() - started < 60  # unguarded, this file takes minutes
@@ -275,3 +330,200 @@ def test_a_kill_mid_write_leaves_the_old_table(library, tmp_path):
     assert len(read_table(ws.photos, PHOTOS)) == 6
     rerun = CliRunner().invoke(main, ["extract", str(library), "-w", str(ws.root)])
     assert rerun.exit_code == 0 and "7 photos" in rerun.output
+
+
+# --- what extract keeps, prunes and rebuilds --------------------------------------------------
+
+
+def cli(*args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def test_extract_of_a_new_folder_keeps_the_other_folders_rows_and_their_approvals(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    old, new = tmp_path / "2019", tmp_path / "2020"
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        write_photo(old / name, "2019:06:01 10:00:00")
+    write_photo(new / "d.jpg", "2020:06:01 10:00:00")
+    cli("extract", str(old), "-w", str(ws.root))
+    cli("resolve", "-w", str(ws.root), "--default-tz", "UTC")
+    assert "3 selected" in cli("approve", "--all", "-w", str(ws.root))
+
+    output = cli("extract", str(new), "-w", str(ws.root))
+    assert output.startswith("extract: 4 photos (1 read, 0 unchanged, 3 kept from other "
+                             "folders, 0 dropped)")
+    cli("resolve", "-w", str(ws.root), "--default-tz", "UTC")
+    resolved = read_table(ws.resolved, RESOLVED).set_index("file_name")
+    assert resolved["approved"].to_dict() == {"a.jpg": True, "b.jpg": True, "c.jpg": True,
+                                              "d.jpg": False}
+    entry = json.loads(ws.manifest.read_text())["extract"]
+    assert (entry["paths"], entry["roots"]) == ([str(new)], [str(old), str(new)])
+
+    (old / "a.jpg").unlink()  # gone, but not under the path given: kept
+    (new / "d.jpg").unlink()  # gone under the path given: dropped
+    output = cli("extract", str(new), "-w", str(ws.root))
+    assert "extract: 3 photos (0 read, 0 unchanged, 3 kept from other folders, 1 dropped)" in output
+    output = cli("extract", str(new), "--prune", "-w", str(ws.root))
+    assert "extract: 2 photos (0 read, 0 unchanged, 2 kept from other folders, 1 dropped)" in output
+    assert sorted(read_table(ws.photos, PHOTOS)["file_name"]) == ["b.jpg", "c.jpg"]
+    (old / "b.jpg").unlink()
+    output = cli("extract", "--prune", "-w", str(ws.root))  # no PATH: only drop what is gone
+    assert "extract: 1 photos (0 read, 0 unchanged, 1 kept from other folders, 1 dropped)" in output
+
+
+def test_rerun_of_a_subfolder_only_drops_what_is_gone_in_it(library, tmp_path):
+    ws = str(tmp_path / "ws")
+    cli("extract", str(library), "-w", ws)
+    (library / "Été [2019] (copy)" / "IMG 1.jpg").unlink()
+    (library / "a.jpg").unlink()
+    output = cli("extract", str(library / "Été [2019] (copy)"), "-w", ws)
+    assert "extract: 5 photos (0 read, 0 unchanged, 5 kept from other folders, 1 dropped)" in output
+
+
+@pytest.mark.parametrize("damage", ["garbage", "empty", "truncated"])
+def test_a_damaged_table_is_one_line_and_rebuild_reads_every_recorded_root(tmp_path, damage):
+    ws = Workspace(tmp_path / "ws")
+    first, second = tmp_path / "first", tmp_path / "second"
+    write_photo(first / "a.jpg")
+    write_photo(second / "b.jpg")
+    cli("extract", str(first), "-w", str(ws.root))
+    cli("extract", str(second), "-w", str(ws.root))
+    table = ws.photos.read_bytes()
+    ws.photos.write_bytes({"garbage": b"\x00\xffnot parquet at all" * 50, "empty": b"",
+                           "truncated": table[:len(table) // 2]}[damage])
+    damaged = ws.photos.read_bytes()
+
+    result = CliRunner().invoke(main, ["extract", str(first), "-w", str(ws.root)])
+    assert result.exit_code == 2
+    [line] = result.output.splitlines()
+    assert line.startswith(f"photoflux: error: {ws.photos}: cannot be read (")
+    assert f"run 'photoflux extract --rebuild -w {ws.root}'" in line
+    assert ws.photos.read_bytes() == damaged
+
+    output = cli("extract", "--rebuild", "-w", str(ws.root))
+    assert output.startswith("extract: 2 photos (2 read, 0 unchanged, 0 dropped)")
+    assert sorted(read_table(ws.photos, PHOTOS)["file_name"]) == ["a.jpg", "b.jpg"]
+
+
+def test_rebuild_adds_the_paths_given_and_without_any_says_what_to_give(tmp_path):
+    ws = str(tmp_path / "ws")
+    write_photo(tmp_path / "first" / "a.jpg")
+    write_photo(tmp_path / "second" / "b.jpg")
+    usage = CliRunner().invoke(main, ["extract", "-w", ws])
+    assert usage.exit_code == 2 and "give the folders or files to extract" in usage.output
+    nothing = CliRunner().invoke(main, ["extract", "--rebuild", "-w", ws])
+    assert nothing.exit_code == 2
+    assert nothing.output.startswith("photoflux: error: nothing to rebuild:")
+    cli("extract", str(tmp_path / "first"), "-w", ws)
+    output = cli("extract", "--rebuild", str(tmp_path / "second"), "-w", ws)
+    assert output.startswith("extract: 2 photos (2 read, 0 unchanged, 0 dropped)")
+    manifest = tmp_path / "ws" / "data" / "manifest.json"
+    assert json.loads(manifest.read_text())["extract"]["roots"] == [str(tmp_path / "first"),
+                                                                    str(tmp_path / "second")]
+    shutil.rmtree(tmp_path / "second")  # an unmounted drive, say: kept on record
+    output = cli("extract", "--rebuild", "-w", ws)
+    assert output.splitlines()[0] == (f"photoflux: warning: {tmp_path / 'second'} is gone: its "
+                                      "photos are left out, and it stays recorded (--prune "
+                                      "forgets it)")
+    assert "extract: 1 photos" in output
+    assert len(json.loads(manifest.read_text())["extract"]["roots"]) == 2
+    cli("extract", "--rebuild", "--prune", "-w", ws)
+    assert json.loads(manifest.read_text())["extract"]["roots"] == [str(tmp_path / "first")]
+
+
+# --- killed and stopped -----------------------------------------------------------------------
+
+PHOTOFLUX = Path(sys.executable).with_name("photoflux")
+
+
+def live_children(pid: int) -> set[int]:
+    """Processes (not zombies) whose parent is `pid`, from /proc."""
+    children = set()
+    for entry in os.listdir("/proc"):
+        state = process_state(int(entry)) if entry.isdigit() else None
+        if state and state[0] != "Z" and state[1] == pid:
+            children.add(int(entry))
+    return children
+
+
+def process_state(pid: int) -> tuple[str, int] | None:
+    """(state letter, parent pid) of a process, None when there is none."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[1])
+
+
+def alive(pid: int) -> bool:
+    state = process_state(pid)
+    return state is not None and state[0] != "Z"
+
+
+def eventually(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.fixture
+def busy_extract(tmp_path):
+    """Start `photoflux extract` (2 workers) on files that keep each worker busy for its whole
+    time limit; yield (process, worker pids) once both workers run; kill what is left after."""
+    folder = tmp_path / "slow"
+    folder.mkdir()
+    for n in range(6):
+        (folder / f"slow{n}.tif").write_bytes(slow_tiff())
+    started = []
+
+    def start(ws: Path, **popen):
+        process = subprocess.Popen([str(PHOTOFLUX), "extract", str(folder), "-w", str(ws),
+                                    "--workers", "2", "--quiet"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, **popen)
+        started.append(process)
+        assert eventually(lambda: len(live_children(process.pid)) == 2, 30), "no workers started"
+        workers = live_children(process.pid)
+        started.extend(workers)
+        return process, workers
+
+    yield start
+    for process in started:
+        if isinstance(process, int):
+            if alive(process):
+                os.kill(process, signal.SIGKILL)
+        elif process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_a_killed_extract_takes_its_workers_with_it(busy_extract, tmp_path):
+    process, workers = busy_extract(tmp_path / "ws")
+    process.kill()
+    process.wait()
+    assert eventually(lambda: not any(alive(pid) for pid in workers), 5), \
+        f"workers outlived the killed extract: {[process_state(pid) for pid in workers]}"
+
+
+@pytest.mark.parametrize("signum, send", [(signal.SIGTERM, os.kill), (signal.SIGINT, os.killpg)],
+                         ids=["SIGTERM to extract", "SIGINT to its group, as Ctrl-C sends it"])
+def test_a_stopped_extract_ends_its_pool_and_says_so_in_one_line(busy_extract, tmp_path, signum,
+                                                                 send):
+    ws = Workspace(tmp_path / "ws")
+    write_photo(tmp_path / "before" / "a.jpg")
+    cli("extract", str(tmp_path / "before"), "-w", str(ws.root))
+    before = ws.photos.read_bytes()
+    process, workers = busy_extract(ws.root, start_new_session=True)
+    send(process.pid, signum)
+    assert eventually(lambda: process.poll() is not None, 30), "extract did not stop"
+    stdout, stderr = process.communicate()
+    assert (process.returncode, stdout) == (1, "")
+    name = signal.Signals(signum).name
+    assert stderr.splitlines() == [f"photoflux: error: extract stopped by {name}; {ws.photos} "
+                                   "is as it was"]
+    assert ws.photos.read_bytes() == before
+    assert eventually(lambda: not any(alive(pid) for pid in workers), 5)
