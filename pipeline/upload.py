@@ -28,7 +28,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
-from .approvals import uploadable
+from .approvals import is_approved, uploadable
 from .exif import SNIFF_BYTES, sniff_type
 from .fluxtream import photo_key, printable
 from .ledger import Ledger, apply_ledger, read_history
@@ -82,7 +82,7 @@ def check_transport(url: str, allow_http: bool) -> str:
 
 def candidates(resolved: pd.DataFrame, selected: pd.Series | None = None) -> pd.DataFrame:
     """The rows upload may send: approved, with a time and no read error, within the selection."""
-    wanted = resolved["approved"].fillna(False).astype(bool) & uploadable(resolved)
+    wanted = is_approved(resolved) & uploadable(resolved)
     if selected is not None:
         wanted &= selected
     return resolved[wanted]

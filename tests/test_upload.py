@@ -22,6 +22,7 @@ from PIL import Image
 
 from conftest import fill
 from frames import photos
+from pipeline.approvals import is_approved
 from pipeline.cli import main
 from pipeline.schema import PHOTOS, RESOLVED
 from pipeline.workspace import Workspace, read_table, write_table
@@ -89,7 +90,7 @@ def on_server(server) -> pd.DataFrame:
 
 def assert_exactly_once(ws: Workspace, server) -> pd.DataFrame:
     table = read_table(ws.resolved, RESOLVED)
-    sent = table[table["approved"].fillna(False).astype(bool)]
+    sent = table[is_approved(table)]
     held = on_server(server)
     assert len(held) == len(sent) and held["key"].is_unique
     held["sha256"] = held["key"].str.rsplit("_", n=1).str[1]
