@@ -33,7 +33,23 @@ PHOTOS = pa.schema(
         ("gps_time", pa.string()),  # HH:MM:SS[.fff]
         ("gps_lat", pa.float64()),
         ("gps_lon", pa.float64()),
-        ("xmp_date_created", pa.string()),  # XMP-only dates, for the reviewer's eye
+        ("timezone_offset", pa.int32()),  # EXIF TimeZoneOffset (hours), first value: DateTimeOriginal's
+        ("makernote_group", pa.string()),  # maker note holding a zone setting: Canon, Nikon
+        ("makernote_timezone_minutes", pa.int32()),  # the camera's zone setting, as the maker note says
+        ("makernote_dst", pa.bool_()),  # the camera's DaylightSavings setting
+        ("makernote_city", pa.int32()),  # Canon TimeZoneCity code (0 n/a, 32766 not set)
+        ("xmp_datetime_original", pa.string()),  # XMP exif:DateTimeOriginal, ISO as written
+        ("xmp_date_created", pa.string()),  # XMP photoshop:DateCreated, ISO as written
+        ("xmp_create_date", pa.string()),  # XMP xmp:CreateDate, ISO as written
+        ("xmp_gps_datetime", pa.string()),  # XMP exif:GPSTimeStamp: a full UTC date-time
+        ("xmp_gps_lat", pa.float64()),
+        ("xmp_gps_lon", pa.float64()),
+        ("sidecar_datetime_original", pa.string()),  # the XMP sidecar's own exif:DateTimeOriginal
+        ("xmp_sidecar", pa.string()),  # path of the XMP sidecar read with the photo
+        ("json_sidecar", pa.string()),  # path of the Google Takeout JSON read with the photo
+        ("takeout_timestamp", pa.int64()),  # Takeout photoTakenTime.timestamp: epoch seconds, UTC
+        ("takeout_lat", pa.float64()),  # Takeout geoDataExif, else geoData (0/0: none)
+        ("takeout_lon", pa.float64()),
         ("error", pa.string()),  # why nothing usable could be read from the file
         ("warnings", pa.string()),  # ";"-separated problems that cost a tag, not the file
     ]
@@ -59,6 +75,12 @@ RESOLVED_EXTRA = [
     ("uploaded_at", pa.string()),
     ("uploaded_capture_time_secs_utc", pa.float64()),  # what the server holds, when it differs
 ]
+
+#: Photos columns an older photoflux did not write: an older table is read with them null (and
+#: extract reads such rows again, so they gain the new evidence).
+ADDED_PHOTOS_COLUMNS = ("warnings", *(name for name in PHOTOS.names if name.startswith(
+    ("timezone_offset", "makernote_", "xmp_", "sidecar_", "json_", "takeout_"))
+    and name != "xmp_date_created"))
 
 RESOLVED = pa.schema(list(PHOTOS) + [pa.field(n, t) for n, t in RESOLVED_EXTRA])
 
