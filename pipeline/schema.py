@@ -74,6 +74,7 @@ RESOLVED_EXTRA = [
     ("server_key", pa.string()),
     ("uploaded_at", pa.string()),
     ("uploaded_capture_time_secs_utc", pa.float64()),  # what the server holds, when it differs
+    ("uploaded_sha256", pa.string()),  # blocked_changed: the file's sha256 when it was sent
 ]
 
 #: Photos columns an older photoflux did not write: an older table is read with them null (and
@@ -81,6 +82,9 @@ RESOLVED_EXTRA = [
 ADDED_PHOTOS_COLUMNS = ("warnings", *(name for name in PHOTOS.names if name.startswith(
     ("timezone_offset", "makernote_", "xmp_", "sidecar_", "json_", "takeout_"))
     and name != "xmp_date_created"))
+
+#: Resolved columns an older photoflux did not write: read as null.
+ADDED_RESOLVED_COLUMNS = (*ADDED_PHOTOS_COLUMNS, "uploaded_sha256")
 
 RESOLVED = pa.schema(list(PHOTOS) + [pa.field(n, t) for n, t in RESOLVED_EXTRA])
 

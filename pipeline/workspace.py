@@ -28,7 +28,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
-from .schema import ADDED_PHOTOS_COLUMNS, APPROVALS, PHOTOS, RESOLVED, conform, to_pandas
+from .schema import (ADDED_PHOTOS_COLUMNS, ADDED_RESOLVED_COLUMNS, APPROVALS, PHOTOS, RESOLVED,
+                     conform, to_pandas)
 from .text import iso_text
 
 #: Test switch read only by the write helpers: a file-name glob; writing a file whose name
@@ -99,7 +100,7 @@ _REEXTRACT = ("run 'photoflux extract --rebuild -w {root}' (it re-reads every ph
 _RERESOLVE = "run 'photoflux resolve -w {root} --default-tz ZONE' again to rebuild it"
 CATALOG = {
     "photos": Stored(PHOTOS, "photoflux extract", _REEXTRACT, ADDED_PHOTOS_COLUMNS),
-    "resolved": Stored(RESOLVED, "photoflux resolve", _RERESOLVE, ADDED_PHOTOS_COLUMNS),
+    "resolved": Stored(RESOLVED, "photoflux resolve", _RERESOLVE, ADDED_RESOLVED_COLUMNS),
     "approvals": Stored(APPROVALS, "photoflux approve",
                         "fix it, or move it aside to start approving afresh"),
     "rules_in_force": Stored(None, "photoflux resolve", _RERESOLVE),
