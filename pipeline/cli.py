@@ -275,9 +275,12 @@ def approval_command(ws: Workspace, command: str, selection_args: dict) -> None:
              "--local-from/--local-to, --flagged/--unflagged, --source")
     with writing(ws, command):
         selected, refused, resolved = change_approvals(ws, command, selection)
-    if refused:
-        click.echo(f"refused {refused} photos without a time or with a read error (they can "
-                   "never be uploaded)", err=True)
+    if refused.get("no_time_or_error"):
+        click.echo(f"refused {refused['no_time_or_error']} photos without a time or with a read "
+                   "error (they can never be uploaded)", err=True)
+    if refused.get("before_epoch"):
+        click.echo(f"refused {refused['before_epoch']} photos dated before 1970-01-01 UTC "
+                   "(Fluxtream cannot hold them: its API refuses negative times)")
     click.echo(f"{command}: {selected} selected; {counts(resolved)}")
 
 
@@ -302,34 +305,52 @@ def unapprove(ws: Workspace, **selection_args):
 @click.option("--server", required=True, metavar="URL", help="The Fluxtream server's base URL.")
 @click.option("--user", required=True, help="Fluxtream user name.")
 @selection_options
-@click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 64),
-              help="Concurrent keep-alive sessions.")
+@click.option("--workers", default=None, type=click.IntRange(1, 64),
+              help="Photos in flight at once (converted as they go) [default: 8: a real "
+                   "Fluxtream server is small].")
+@click.option("--tag", "tags", multiple=True, metavar="TEXT",
+              help="A tag for each photo the server creates (repeatable). The server stores "
+                   "tags only when it creates a photo: one uploaded before keeps its tags.")
+@click.option("--tag-folder", is_flag=True,
+              help="Also tag each photo with its folder's name (commas in it become spaces); "
+                   "like --tag, only for photos the server creates.")
+@click.option("--no-convert", is_flag=True,
+              help="Send JPEG, PNG and GIF only; without it HEIC/HEIF, AVIF, WebP and TIFF go "
+                   "as a JPEG and raw files as their embedded JPEG preview.")
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send and write nothing.")
 @click.option("--allow-http", is_flag=True, help="Allow plain http to a non-loopback host.")
 @click.option("--allow-retime", is_flag=True,
               help="Send photos already on the server at another time (makes a second copy).")
+@click.option("--allow-resend", is_flag=True,
+              help="Send photos whose file changed since it was sent (the timeline then holds "
+                   "both versions).")
 @click.option("--cacert", type=click.Path(dir_okay=False, exists=True),
               help="CA bundle or self-signed certificate to trust for https.")
-def upload(ws: Workspace, server, user, workers, dry_run, allow_http, allow_retime, cacert,
-           **selection_args):
-    """Send approved photos (narrowed by the selection) to a Fluxtream server, exactly once."""
+def upload(ws: Workspace, server, user, workers, tags, tag_folder, no_convert, dry_run,
+           allow_http, allow_retime, allow_resend, cacert, **selection_args):
+    """Send approved photos (narrowed by the selection) to a Fluxtream server, exactly once.
+
+    Photos the server refuses (HEIC/HEIF, AVIF, WebP, TIFF, raw) are sent as a JPEG made of
+    them, keeping their EXIF; photos dated before 1970-01-01 UTC cannot be uploaded.
+    """
     from .runner import run_upload, upload_dry_run
-    from .upload import UploadError
+    from .upload import Options, UploadError
 
     selection = build_selection(**selection_args)
+    options = Options(allow_retime=allow_retime, allow_resend=allow_resend,
+                      convert=not no_convert, tags=tags, tag_folder=tag_folder,
+                      **({"workers": workers} if workers else {}))
     if dry_run:
         with one_line_errors(UploadError):
             click.echo(upload_dry_run(ws, server, user, selection, allow_http=allow_http,
-                                      allow_retime=allow_retime))
+                                      options=options))
         return
     prompt = (lambda text: click.prompt(text, hide_input=True)) if sys.stdin.isatty() else None
     with writing(ws, "upload", UploadError):
-        outcome = run_upload(ws, server, user, selection, prompt=prompt, workers=workers,
-                             allow_http=allow_http, allow_retime=allow_retime, cacert=cacert,
-                             progress=show_progress())
+        outcome = run_upload(ws, server, user, selection, prompt=prompt, options=options,
+                             allow_http=allow_http, cacert=cacert, progress=show_progress(),
+                             warn=warn)
     click.echo(outcome.summary)
-    if allow_retime and outcome.counts.get("retimed_sent"):
-        warn("re-timed photos were sent again: the timeline now holds two copies of each")
     sys.exit(1 if outcome.failed else 0)
 
 
