@@ -113,9 +113,9 @@ class Store:
     def by_id(self, guest_id: int, photo_id: int) -> Photo | None:
         return self._one("id = ?", guest_id, photo_id)
 
-    def nearest(self, guest_id: int, at_ms: float, count: int, before: bool) -> list[Photo]:
-        """Up to `count` photos strictly before (or after) `at_ms`, nearest first."""
-        where, order = ("capture_ms < ?", "DESC") if before else ("capture_ms > ?", "ASC")
+    def nearest(self, guest_id: int, at_ms: int, count: int, before: bool) -> list[Photo]:
+        """Up to `count` photos at or before (or at or after) `at_ms`, nearest first."""
+        where, order = ("capture_ms <= ?", "DESC") if before else ("capture_ms >= ?", "ASC")
         return self._many(f"{where} ORDER BY capture_ms {order}, id {order} LIMIT ?",
                           guest_id, at_ms, count)
 
