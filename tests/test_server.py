@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -227,18 +228,25 @@ def test_bad_uploads_are_400_ko(server, case):
     assert list(body) == ["result", "message"] and body["result"] == "KO" and body["message"]
 
 
-def test_concurrent_identical_uploads_make_one_photo(server):
-    data, results = jpeg("concurrent"), []
+def send_at_once(server, data: bytes, senders: int) -> list[dict]:
+    """`senders` uploads of one photo, all started together; their payloads."""
+    results, start = [], threading.Barrier(senders)
 
     def send():
         with requests.Session() as session:
+            start.wait()
             results.append(upload(server, data, secs=SECS + 7, session=session).json()["payload"])
 
-    threads = [threading.Thread(target=send) for _ in range(8)]
+    threads = [threading.Thread(target=send) for _ in range(senders)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    return results
+
+
+def test_concurrent_identical_uploads_make_one_photo(server):
+    results = send_at_once(server, jpeg("concurrent"), 8)
     assert sorted(p["operation"] for p in results) == ["created"] + ["updated"] * 7
     assert len({(p["id"], p["key"]) for p in results}) == 1
 
@@ -519,6 +527,84 @@ def test_seeded_faults_repeat_and_delay_slows_answers(serve_factory):
 
     first = statuses()
     assert first == statuses() and set(first) == {200, 500}
+
+
+def test_fail_after_store_rate_one_stores_then_answers_503(serve_factory):
+    server = serve_factory(fail_after_store_rate=1)
+    data = jpeg("after store")
+    r = upload(server, data)
+    assert r.status_code == 503 and r.json()["result"] == "KO"
+    key = expected_key(guest_id(server), 1400269584123, "2014136", data)
+    assert get(server, f"api/bodytrack/photo/{key}").content == data  # it landed all the same
+    assert upload(server, data).status_code == 503
+    assert [key_of(p) for p in all_photos(server)] == [key]  # the resend found it: one copy
+
+
+def test_login_redirect_sends_every_request_to_an_html_login_page(serve_factory):
+    server = serve_factory(login_redirect=True)
+    for r in [get(server, "api/guest", allow_redirects=False),
+              requests.get(server.url + "api/guest", allow_redirects=False, timeout=10),
+              requests.post(server.url + UPLOAD, auth=server.auth, allow_redirects=False,
+                            files={"photo": ("p.jpg", jpeg("redirected"))},
+                            data={"metadata": json.dumps({"capture_time_secs_utc": SECS})},
+                            timeout=10)]:
+        assert r.status_code == 302 and r.headers["location"] == "/welcome?signIn"
+    followed = get(server, "api/guest")  # what a client that follows redirects gets
+    assert followed.status_code == 200 and followed.url == server.url + "welcome?signIn"
+    assert followed.headers["content-type"].startswith("text/html")
+    assert "Please log in" in followed.text
+    server.wait_for_log("POST /api/bodytrack/photoUpload 302")
+    server.stop()
+    assert all_photos(serve_factory(store=server.store, users=[server.auth])) == []
+
+
+def test_guest_ko_answers_200_with_a_ko_body_and_no_id(serve_factory):
+    server = serve_factory(guest_ko=True)
+    r = get(server, "api/guest")
+    assert r.status_code == 200
+    assert r.content == b'{"result":"KO","message":"Failed to get current guest: null"}'
+    assert upload(server, jpeg("guest ko")).json()["payload"]["operation"] == "created"
+
+
+def test_without_the_dedup_lock_overlapping_sends_make_two_copies(serve_factory):
+    server = serve_factory(no_dedup_lock=True, delay_ms=300)
+    data = jpeg("race")
+    first, second = send_at_once(server, data, 2)
+    assert first["operation"] == second["operation"] == "created"  # as on the real server
+    assert first["key"] == second["key"] and first["id"] != second["id"]
+    assert upload(server, data, secs=SECS + 7).json()["payload"]["operation"] == "updated"
+    assert [key_of(p) for p in all_photos(server)] == [first["key"]] * 2
+
+
+OLD_SCHEMA = """
+CREATE TABLE guests (id INTEGER PRIMARY KEY AUTOINCREMENT, username TEXT NOT NULL UNIQUE);
+CREATE TABLE photos (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, guest_id INTEGER NOT NULL REFERENCES guests(id),
+    sha256 TEXT NOT NULL, capture_ms INTEGER NOT NULL, key TEXT NOT NULL,
+    media_type TEXT NOT NULL, comment TEXT, tags TEXT NOT NULL DEFAULT '[]',
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, UNIQUE (guest_id, sha256, capture_ms));
+CREATE INDEX photos_by_time ON photos (guest_id, capture_ms);
+CREATE INDEX photos_by_key ON photos (guest_id, key);
+"""
+
+
+def test_a_store_made_before_issue_12_keeps_its_photos_and_loses_its_unique_index(
+        serve_factory, tmp_path):
+    store, data = tmp_path / "old store", jpeg("old")
+    sha256 = hashlib.sha256(data).hexdigest()
+    (store / "photos" / sha256[:2]).mkdir(parents=True)
+    (store / "photos" / sha256[:2] / sha256).write_bytes(data)
+    key = expected_key(1, 1400269584123, "2014136", data)
+    with sqlite3.connect(store / "store.sqlite") as db:
+        db.executescript(OLD_SCHEMA)
+        db.execute("INSERT INTO guests (username) VALUES ('alice')")
+        db.execute("INSERT INTO photos VALUES (7, 1, ?, 1400269584123, ?, 'image/jpeg', 'c', "
+                   "'[\"t\"]', 0, 0)", (sha256, key))
+    server = serve_factory(store=store, no_dedup_lock=True, delay_ms=300)
+    assert [key_of(p) for p in all_photos(server)] == [key]
+    assert upload(server, data).json()["payload"] == {"operation": "updated", "key": key, "id": 7}
+    first, second = send_at_once(server, jpeg("new"), 2)  # no unique index stops the race
+    assert first["id"] != second["id"] and min(first["id"], second["id"]) > 7
 
 
 def test_restart_keeps_the_store_and_the_guest_ids(serve_factory):

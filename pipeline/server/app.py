@@ -39,6 +39,12 @@ BAD_CREDENTIALS_HTML = (
     "<body><h1>HTTP Status 401 - Bad credentials</h1></body></html>"
 )
 UNSUPPORTED = "UnsupportedImageFormatException while trying to save the photo"
+LOGIN_PAGE = (
+    "<!DOCTYPE html><html><head><title>Fluxtream - Sign in</title></head><body>"
+    "<h3>Please log in</h3><form method=\"post\" action=\"/signIn\">"
+    "<input name=\"f_username\"><input name=\"f_password\" type=\"password\">"
+    "<button type=\"submit\">Sign in</button></form></body></html>"
+)
 #: Capture times must stay within the years a key can spell (YYYY): up to the last millisecond
 #: of 9999, so any number of seconds below this one.
 CAPTURE_SECS_END = (Decimal(MAX_CAPTURE_MS) + 1) / 1000
@@ -62,17 +68,25 @@ class BodyTooLarge(Exception):
 
 
 class Faults:
-    """Decides, per valid photo upload, to fail it (500 before storing) or drop it (stored, no
-    answer). Two draws per upload, always, so a given --seed repeats the same sequence of outcomes.
+    """The switches that rehearse failures and real deployments.
+
+    Per valid photo upload, `draw` decides to fail it (500 before storing), drop it (stored, no
+    answer) or fail it after storing (stored, then 503). Three draws per upload, always, so a
+    given --seed repeats the same sequence of outcomes. `login_redirect`: every request is sent
+    to a login page, as a deployment behind a form login does; `guest_ko`: /api/guest fails the
+    way the real server's does on an internal error (200 with a KO body).
     """
 
-    def __init__(self, fail_rate: float, drop_rate: float, seed: int | None):
-        self.fail_rate, self.drop_rate = fail_rate, drop_rate
+    def __init__(self, fail_rate: float = 0.0, drop_rate: float = 0.0,
+                 fail_after_store_rate: float = 0.0, seed: int | None = None,
+                 login_redirect: bool = False, guest_ko: bool = False):
+        self.rates = {"fail": fail_rate, "drop": drop_rate, "after_store": fail_after_store_rate}
+        self.login_redirect, self.guest_ko = login_redirect, guest_ko
         self._random = random.Random(seed)
 
     def draw(self) -> str | None:
-        fail, drop = self._random.random(), self._random.random()
-        return "fail" if fail < self.fail_rate else "drop" if drop < self.drop_rate else None
+        draws = {fault: self._random.random() for fault in self.rates}
+        return next((fault for fault, rate in self.rates.items() if draws[fault] < rate), None)
 
 
 def answer(value, status: int = 200, headers=None) -> Response:
@@ -116,15 +130,18 @@ class DropConnection(Response):
 
 
 class FrontDoor:
-    """ASGI wrapper every request passes: delay, size cap, HTTP Basic, one log line.
+    """ASGI wrapper every request passes: delay, login redirect, HTTP Basic, size cap, one log
+    line.
 
     The log line holds method, path, status and the signed-in user: never a header, a query
     string or a password. A request answered with no response at all is logged as `dropped`.
     """
 
-    def __init__(self, app, accounts: dict[str, Account], delay_ms: int, max_body: int):
+    def __init__(self, app, accounts: dict[str, Account], delay_ms: int, max_body: int,
+                 login_redirect: bool = False):
         self.app, self.accounts = app, accounts
         self.delay, self.max_body = delay_ms / 1000, max_body
+        self.login_redirect = login_redirect
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -139,6 +156,8 @@ class FrontDoor:
 
         try:
             await asyncio.sleep(self.delay)
+            if self.login_redirect:
+                return await login_redirect(scope)(scope, receive, send_and_note)
             headers = Headers(scope=scope)
             account = self.authenticate(headers.get("authorization"))
             if isinstance(account, Response):  # one of the two 401s
@@ -183,6 +202,13 @@ class FrontDoor:
             return message
 
         return receive_capped
+
+
+def login_redirect(scope) -> Response:
+    """--login-redirect: the login page itself, and a 302 to it for every other request."""
+    if scope["path"] == "/welcome":
+        return HTMLResponse(LOGIN_PAGE)
+    return Response(status_code=302, headers={"Location": "/welcome?signIn"})
 
 
 def too_large(max_body: int) -> Response:
@@ -271,6 +297,8 @@ def create_app(store: Store, accounts: dict[str, Account], faults: Faults,
         return me, found
 
     async def guest(request: Request):
+        if faults.guest_ko:  # what the real server answers when looking the guest up fails
+            return ko(200, "Failed to get current guest: null")
         return answer(account(request).as_guest())
 
     async def upload(request: Request):
@@ -300,6 +328,8 @@ def create_app(store: Store, accounts: dict[str, Account], faults: Faults,
             store.save, me.id, data, capture_ms, media_type, comment, tags)
         if fault == "drop":
             return DropConnection()
+        if fault == "after_store":
+            return ko(503, "Service Unavailable: the photo was stored, then an injected failure")
         return answer({"result": "OK", "message": f"photo {operation} sucessfully!",
                        "payload": {"operation": operation, "key": key, "id": photo_id}})
 
@@ -385,4 +415,4 @@ def create_app(store: Store, accounts: dict[str, Account], faults: Faults,
         exception_handlers={HTTPException: http_error, BodyTooLarge: body_too_large,
                             Exception: server_error},
     )
-    return FrontDoor(app, accounts, delay_ms, max_body)
+    return FrontDoor(app, accounts, delay_ms, max_body, faults.login_redirect)
