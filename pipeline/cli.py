@@ -398,8 +398,19 @@ def sample(directory: Path, count: int, seed: int):
               help="Share of photo uploads answered 500 before storing.")
 @click.option("--drop-rate", default=0.0, type=click.FloatRange(0, 1),
               help="Share of photo uploads stored, then the connection dropped with no answer.")
+@click.option("--fail-after-store-rate", default=0.0, type=click.FloatRange(0, 1),
+              help="Share of photo uploads stored, then answered 503.")
 @click.option("--delay-ms", default=0, type=click.IntRange(0), help="Delay before each answer.")
 @click.option("--seed", default=None, type=int, help="Seed for repeatable faults.")
+@click.option("--login-redirect", is_flag=True,
+              help="Answer every request 302 to a login page (/welcome?signIn), as a deployment "
+                   "behind a form login does.")
+@click.option("--guest-ko", is_flag=True,
+              help="Answer /api/guest 200 with a KO body, as the real server does on an "
+                   "internal error.")
+@click.option("--no-dedup-lock", is_flag=True,
+              help="De-duplicate like the real server, with no lock: an upload's lookup and "
+                   "insert are --delay-ms apart, so overlapping sends of one photo make two.")
 @click.option("--certfile", type=click.Path(dir_okay=False, exists=True), help="Serve https.")
 @click.option("--keyfile", type=click.Path(dir_okay=False, exists=True))
 @click.option("--max-upload-mb", default=100, show_default=True, type=click.IntRange(1))

@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -63,6 +64,11 @@ def guest_id(server, auth=None) -> int:
 def all_photos(server) -> list[dict]:
     """The signed-in guest's photos after 1970 (up to 100)."""
     return get(server, f"api/bodytrack/photos/{guest_id(server)}/FluxtreamCapture.photo/0/100").json()
+
+
+def key_of(item: dict) -> str:
+    """A list item's photo key: the last part of its url (items have no `key` field)."""
+    return item["url"].rsplit("/", 1)[1]
 
 
 def raw_get(server, path: str, auth: tuple[str, str]) -> http.client.HTTPResponse:
@@ -222,26 +228,34 @@ def test_bad_uploads_are_400_ko(server, case):
     assert list(body) == ["result", "message"] and body["result"] == "KO" and body["message"]
 
 
-def test_concurrent_identical_uploads_make_one_photo(server):
-    data, results = jpeg("concurrent"), []
+def send_at_once(server, data: bytes, senders: int) -> list[dict]:
+    """`senders` uploads of one photo, all started together; their payloads."""
+    results, start = [], threading.Barrier(senders)
 
     def send():
         with requests.Session() as session:
+            start.wait()
             results.append(upload(server, data, secs=SECS + 7, session=session).json()["payload"])
 
-    threads = [threading.Thread(target=send) for _ in range(8)]
+    threads = [threading.Thread(target=send) for _ in range(senders)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    return results
+
+
+def test_concurrent_identical_uploads_make_one_photo(server):
+    results = send_at_once(server, jpeg("concurrent"), 8)
     assert sorted(p["operation"] for p in results) == ["created"] + ["updated"] * 7
     assert len({(p["id"], p["key"]) for p in results}) == 1
 
 
 def test_body_over_the_limit_is_413_and_the_connection_still_works(server):
     big = jpeg("too big", 1_500_000)
-    message = "Request body larger than the server's limit of 1 MB"
-    too_large = compact({"result": "KO", "message": message})
+    # written as the real server's Gson writes it: ' as \u0027
+    too_large = (b'{"result":"KO","message":"Request body larger than the server\\u0027s limit '
+                 b'of 1 MB"}')
     with requests.Session() as session:
         declared = upload(server, big, session=session)  # Content-Length says so: refused at once
         assert declared.status_code == 413 and declared.content == too_large
@@ -278,12 +292,15 @@ def test_an_id_beyond_any_row_is_404(server, photo_id):
                              timeout=10),
                requests.delete(f"{server.url}api/v1/bodytrack/photo/{uid}/{photo_id}",
                                auth=server.auth, timeout=10)]
-    for r in answers:
-        assert r.status_code == 404 and r.json() == {"result": "KO", "message": "no such photo"}
+    unknown = (f"Unknown facet [{photo_id}] for connector [FluxtreamCapture] and object type "
+               f"[photo] and guestId [{uid}]")
+    for r in answers[:2]:
+        assert r.status_code == 404 and r.json() == {"result": "KO", "message": unknown}
+    assert answers[2].status_code == 404 and answers[2].text == unknown  # v1: plain text
     listing = get(server, f"api/bodytrack/photos/{uid}/FluxtreamCapture.photo/0/{photo_id}")
     assert listing.status_code == 200 and isinstance(listing.json(), list)
     other = get(server, f"api/bodytrack/photos/{photo_id}/FluxtreamCapture.photo/0/5")
-    assert other.status_code == 403
+    assert other.status_code == 200 and other.json() == {"result": "KO", "message": "Access Denied"}
 
 
 def test_the_last_millisecond_of_year_9999_is_accepted_and_no_later(server):
@@ -310,7 +327,7 @@ def test_text_that_is_not_unicode_is_400_and_later_answers_still_work(server):
     listing = get(server, f"api/bodytrack/photos/{uid}/FluxtreamCapture.photo/87.5/1",
                   params={"isBefore": "false"})
     assert listing.status_code == 200  # JSON carries them escaped
-    assert listing.json()[0]["comment"] == "a\0b\x1b[2J" and listing.json()[0]["key"] == kept["key"]
+    assert listing.json()[0]["comment"] == "a\0b\x1b[2J" and key_of(listing.json()[0]) == kept["key"]
     assert b"\0" not in listing.content and b"\x1b" not in listing.content
 
 
@@ -368,35 +385,62 @@ def test_unknown_or_malformed_keys_are_404(server, path):
     assert r.status == 404 and json.loads(body)["result"] == "KO"
 
 
-def test_another_guests_photo_is_404(server):
-    key = upload(server, jpeg("bobs"), auth=BOB).json()["payload"]["key"]
+def test_another_guests_photo_is_403_and_an_unknown_one_404(server):
+    uid, key = guest_id(server), upload(server, jpeg("bobs"), auth=BOB).json()["payload"]["key"]
     assert get(server, f"api/bodytrack/photo/{key}", auth=BOB).status_code == 200
-    assert get(server, f"api/bodytrack/photo/{key}").status_code == 404
+    r = get(server, f"api/bodytrack/photo/{key}")
+    assert r.status_code == 403
+    assert r.json() == {"result": "KO", "message": f"User [{uid}] is not authorized to view photo [{key}]"}
+    unknown = f"{uid}.FluxtreamCapture.photo.2014136.1400269584123_{'0' * 64}"
+    v1 = get(server, f"api/v1/bodytrack/photo/{unknown}")  # v1 answers errors in plain text
+    assert v1.status_code == 404 and v1.text == f"Photo [{unknown}] requested by user [{uid}] not found"
 
 
-def test_photo_list_is_nearest_first_before_and_after(server):
+def test_photo_list_item_is_the_real_servers_byte_for_byte(server):
     uid, t0 = guest_id(server), 978307200  # 2001-01-01: no other test uploads there
-    ids = {dt: upload(server, jpeg(f"list{dt}"), secs=t0 + dt, comment=f"c{dt}", tags=["a", "b"])
-           .json()["payload"]["id"] for dt in (10, 20, 30)}
+    data = jpeg("list item")
+    photo_id = upload(server, data, secs=t0 + 30.25, comment="it's <c30> & a=b",
+                      tags="a,b").json()["payload"]["id"]
+    key = expected_key(uid, 978307230250, "2001001", data)
+    r = get(server, f"api/bodytrack/photos/{uid}/FluxtreamCapture.photo/{t0 + 30.25}/1")
+    moment = "2001-01-01T00:00:30.250Z"
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    assert r.content == (
+        '[{"nsfw":false,"id":"FluxtreamCapture.photo.%d","description":"",'
+        '"comment":"it\\u0027s \\u003cc30\\u003e \\u0026 a\\u003db","begin_d":9.7830723025E8,'
+        '"begin":"%s","end_d":9.7830723025E8,"end":"%s","dev_id":"fluxtream_capture",'
+        '"dev_nickname":"FluxtreamCapture","object_type_name":"photo","channel_name":"photo",'
+        '"url":"/api/v1/bodytrack/photo/%s","tags":["a","b"],"thumbnails":[],"count":1,'
+        '"orientation":1,"time_type":"gmt"}]' % (photo_id, moment, moment, key)).encode()
+    item = r.json()[0]
+    assert key_of(item) == key and item["id"].rsplit(".", 1)[1] == str(photo_id)
+    assert get(server, item["url"].lstrip("/")).content == data  # the url serves the photo
 
-    def listing(at, count, is_before):
+
+def test_photo_list_is_nearest_first_and_includes_the_cursor_millisecond(server):
+    uid, t0 = guest_id(server), 1009843200  # 2002-01-01: no other test uploads there
+    ids = {dt: upload(server, jpeg(f"list{dt}"), secs=t0 + dt).json()["payload"]["id"]
+           for dt in (10, 20, 30.25)}
+
+    def listing(at, count, is_before=None, auth=None):
         r = get(server, f"api/bodytrack/photos/{uid}/FluxtreamCapture.photo/{at}/{count}",
-                params={"isBefore": is_before})
+                auth=auth, params={} if is_before is None else {"isBefore": is_before})
         assert r.status_code == 200
         return r.json()
 
-    assert [p["id"] for p in listing(t0 + 25, 2, "true")] == [ids[20], ids[10]]
-    assert [p["id"] for p in listing(t0 + 15.5, 2, "false")] == [ids[20], ids[30]]
-    assert [p["id"] for p in listing(t0 + 20, 1, "true")] == [ids[10]]  # strictly before
-    item = listing(t0 + 30.5, 1, "true")[0]
-    assert item["begin_d"] == item["end_d"] == t0 + 30.0
-    assert item["comment"] == "c30" and item["tags"] == ["a", "b"] and item["thumbnails"] == []
-    assert item["key"] == expected_key(uid, (t0 + 30) * 1000, "2001001", jpeg("list30"))
-    assert requests.get(item["url"], auth=server.auth, timeout=10).content == jpeg("list30")
-    assert get(server, f"api/bodytrack/photos/{uid}/FluxtreamCapture.photo/{t0}/5",
-               params={"isBefore": "maybe"}).status_code == 400
-    assert get(server, f"api/bodytrack/photos/{uid}/FluxtreamCapture.photo/{t0}/5",
-               auth=BOB).status_code == 403
+    def ids_at(*args):
+        return [int(p["id"].rsplit(".", 1)[1]) for p in listing(*args)]
+
+    assert ids_at(t0 + 25, 2, "true") == [ids[20], ids[10]]
+    assert ids_at(t0 + 15.5, 2, "false") == [ids[20], ids[30.25]]
+    assert ids_at(t0 + 20, 2, "true") == [ids[20], ids[10]]  # both directions include it
+    assert ids_at(t0 + 20, 2, "TRUE") == [ids[20], ids[10]]
+    assert ids_at(t0 + 20, 2, "false") == [ids[20], ids[30.25]]
+    assert ids_at(f"{t0 + 30}.25", 1, "false") == [ids[30.25]]  # a fractional cursor
+    # the cursor is (long)(secs*1000): .2499 s is 249 ms, so the photo at 250 ms is after it
+    assert ids_at(f"{t0 + 30}.2499", 1, "true") == [ids[20]]
+    assert ids_at(t0 + 20, 1, "maybe") == ids_at(t0 + 20, 1) == [ids[20]]  # anything else: after
+    assert listing(t0, 5, auth=BOB) == {"result": "KO", "message": "Access Denied"}
 
 
 def test_metadata_get_and_set(server):
@@ -416,15 +460,24 @@ def test_metadata_get_and_set(server):
     assert get(server, base + "/get", auth=BOB).status_code == 403
 
 
-def test_delete_removes_one_photo(server):
+def test_the_owner_deletes_one_photo_with_an_empty_answer(server):
     uid, data = guest_id(server), jpeg("delete me")
     kept = upload(server, data, secs=SECS + 100).json()["payload"]
     gone = upload(server, data, secs=SECS + 200).json()["payload"]
-    r = requests.delete(f"{server.url}api/v1/bodytrack/photo/{uid}/{gone['id']}", auth=server.auth,
-                        timeout=10)
-    assert r.status_code == 200 and r.json()["result"] == "OK"
+    url = f"{server.url}api/v1/bodytrack/photo/{uid}/{gone['id']}"
+    by_bob = requests.delete(url, auth=BOB, timeout=10)
+    assert by_bob.status_code == 401 and by_bob.content == b""
+    assert get(server, f"api/bodytrack/photo/{gone['key']}").content == data
+    r = requests.delete(url, auth=server.auth, timeout=10)
+    assert r.status_code == 200 and r.content == b""
     assert get(server, f"api/bodytrack/photo/{gone['key']}").status_code == 404
     assert get(server, f"api/bodytrack/photo/{kept['key']}").content == data  # shared bytes stay
+    again = requests.delete(url, auth=server.auth, timeout=10)
+    assert again.status_code == 404 and again.text == (
+        f"Unknown facet [{gone['id']}] for connector [FluxtreamCapture] and object type [photo] "
+        f"and guestId [{uid}]")
+    bobs_own_uid = f"{server.url}api/v1/bodytrack/photo/{guest_id(server, BOB)}/{kept['id']}"
+    assert requests.delete(bobs_own_uid, auth=BOB, timeout=10).status_code == 404  # not his
 
 
 def test_log_has_one_line_per_request_and_never_a_password(server):
@@ -460,7 +513,7 @@ def test_drop_rate_one_stores_then_drops_the_connection(serve_factory):
         upload(server, data)
     key = expected_key(guest_id(server), 1400269584123, "2014136", data)
     assert get(server, f"api/bodytrack/photo/{key}").content == data  # it landed, once
-    assert [p["key"] for p in all_photos(server)] == [key]
+    assert [key_of(p) for p in all_photos(server)] == [key]
     server.wait_for_log("POST /api/bodytrack/photoUpload dropped user=alice")
 
 
@@ -474,6 +527,84 @@ def test_seeded_faults_repeat_and_delay_slows_answers(serve_factory):
 
     first = statuses()
     assert first == statuses() and set(first) == {200, 500}
+
+
+def test_fail_after_store_rate_one_stores_then_answers_503(serve_factory):
+    server = serve_factory(fail_after_store_rate=1)
+    data = jpeg("after store")
+    r = upload(server, data)
+    assert r.status_code == 503 and r.json()["result"] == "KO"
+    key = expected_key(guest_id(server), 1400269584123, "2014136", data)
+    assert get(server, f"api/bodytrack/photo/{key}").content == data  # it landed all the same
+    assert upload(server, data).status_code == 503
+    assert [key_of(p) for p in all_photos(server)] == [key]  # the resend found it: one copy
+
+
+def test_login_redirect_sends_every_request_to_an_html_login_page(serve_factory):
+    server = serve_factory(login_redirect=True)
+    for r in [get(server, "api/guest", allow_redirects=False),
+              requests.get(server.url + "api/guest", allow_redirects=False, timeout=10),
+              requests.post(server.url + UPLOAD, auth=server.auth, allow_redirects=False,
+                            files={"photo": ("p.jpg", jpeg("redirected"))},
+                            data={"metadata": json.dumps({"capture_time_secs_utc": SECS})},
+                            timeout=10)]:
+        assert r.status_code == 302 and r.headers["location"] == "/welcome?signIn"
+    followed = get(server, "api/guest")  # what a client that follows redirects gets
+    assert followed.status_code == 200 and followed.url == server.url + "welcome?signIn"
+    assert followed.headers["content-type"].startswith("text/html")
+    assert "Please log in" in followed.text
+    server.wait_for_log("POST /api/bodytrack/photoUpload 302")
+    server.stop()
+    assert all_photos(serve_factory(store=server.store, users=[server.auth])) == []
+
+
+def test_guest_ko_answers_200_with_a_ko_body_and_no_id(serve_factory):
+    server = serve_factory(guest_ko=True)
+    r = get(server, "api/guest")
+    assert r.status_code == 200
+    assert r.content == b'{"result":"KO","message":"Failed to get current guest: null"}'
+    assert upload(server, jpeg("guest ko")).json()["payload"]["operation"] == "created"
+
+
+def test_without_the_dedup_lock_overlapping_sends_make_two_copies(serve_factory):
+    server = serve_factory(no_dedup_lock=True, delay_ms=300)
+    data = jpeg("race")
+    first, second = send_at_once(server, data, 2)
+    assert first["operation"] == second["operation"] == "created"  # as on the real server
+    assert first["key"] == second["key"] and first["id"] != second["id"]
+    assert upload(server, data, secs=SECS + 7).json()["payload"]["operation"] == "updated"
+    assert [key_of(p) for p in all_photos(server)] == [first["key"]] * 2
+
+
+OLD_SCHEMA = """
+CREATE TABLE guests (id INTEGER PRIMARY KEY AUTOINCREMENT, username TEXT NOT NULL UNIQUE);
+CREATE TABLE photos (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, guest_id INTEGER NOT NULL REFERENCES guests(id),
+    sha256 TEXT NOT NULL, capture_ms INTEGER NOT NULL, key TEXT NOT NULL,
+    media_type TEXT NOT NULL, comment TEXT, tags TEXT NOT NULL DEFAULT '[]',
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, UNIQUE (guest_id, sha256, capture_ms));
+CREATE INDEX photos_by_time ON photos (guest_id, capture_ms);
+CREATE INDEX photos_by_key ON photos (guest_id, key);
+"""
+
+
+def test_a_store_made_before_issue_12_keeps_its_photos_and_loses_its_unique_index(
+        serve_factory, tmp_path):
+    store, data = tmp_path / "old store", jpeg("old")
+    sha256 = hashlib.sha256(data).hexdigest()
+    (store / "photos" / sha256[:2]).mkdir(parents=True)
+    (store / "photos" / sha256[:2] / sha256).write_bytes(data)
+    key = expected_key(1, 1400269584123, "2014136", data)
+    with sqlite3.connect(store / "store.sqlite") as db:
+        db.executescript(OLD_SCHEMA)
+        db.execute("INSERT INTO guests (username) VALUES ('alice')")
+        db.execute("INSERT INTO photos VALUES (7, 1, ?, 1400269584123, ?, 'image/jpeg', 'c', "
+                   "'[\"t\"]', 0, 0)", (sha256, key))
+    server = serve_factory(store=store, no_dedup_lock=True, delay_ms=300)
+    assert [key_of(p) for p in all_photos(server)] == [key]
+    assert upload(server, data).json()["payload"] == {"operation": "updated", "key": key, "id": 7}
+    first, second = send_at_once(server, jpeg("new"), 2)  # no unique index stops the race
+    assert first["id"] != second["id"] and min(first["id"], second["id"]) > 7
 
 
 def test_restart_keeps_the_store_and_the_guest_ids(serve_factory):

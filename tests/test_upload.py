@@ -89,7 +89,8 @@ def on_server(server) -> pd.DataFrame:
         f"{server.url}api/bodytrack/photos/{guest['id']}/FluxtreamCapture.photo/0/10000",
         params={"isBefore": "false"}, auth=server.auth, verify=server.verify)
     listing.raise_for_status()
-    return pd.DataFrame(listing.json(), columns=["id", "key", "begin_d"])
+    held = pd.DataFrame(listing.json(), columns=["id", "url", "begin_d"])
+    return held.assign(key=held["url"].str.rsplit("/", n=1).str[1])  # items carry no key field
 
 
 def assert_exactly_once(ws: Workspace, server) -> pd.DataFrame:

@@ -16,17 +16,19 @@ import random
 import time
 from dataclasses import dataclass
 from decimal import Decimal
+from urllib.parse import unquote_to_bytes
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
 from ..fluxtream import MAX_CAPTURE_MS, printable
-from .store import SQLITE_INT_MAX, Store
+from .store import SQLITE_INT_MAX, Photo, Store
+from .wire import gson, java_long, joda_iso
 
 log = logging.getLogger("photoflux.server")
 
@@ -37,6 +39,12 @@ BAD_CREDENTIALS_HTML = (
     "<body><h1>HTTP Status 401 - Bad credentials</h1></body></html>"
 )
 UNSUPPORTED = "UnsupportedImageFormatException while trying to save the photo"
+LOGIN_PAGE = (
+    "<!DOCTYPE html><html><head><title>Fluxtream - Sign in</title></head><body>"
+    "<h3>Please log in</h3><form method=\"post\" action=\"/signIn\">"
+    "<input name=\"f_username\"><input name=\"f_password\" type=\"password\">"
+    "<button type=\"submit\">Sign in</button></form></body></html>"
+)
 #: Capture times must stay within the years a key can spell (YYYY): up to the last millisecond
 #: of 9999, so any number of seconds below this one.
 CAPTURE_SECS_END = (Decimal(MAX_CAPTURE_MS) + 1) / 1000
@@ -60,23 +68,58 @@ class BodyTooLarge(Exception):
 
 
 class Faults:
-    """Decides, per valid photo upload, to fail it (500 before storing) or drop it (stored, no
-    answer). Two draws per upload, always, so a given --seed repeats the same sequence of outcomes.
+    """The switches that rehearse failures and real deployments.
+
+    Per valid photo upload, `draw` decides to fail it (500 before storing), drop it (stored, no
+    answer) or fail it after storing (stored, then 503). Three draws per upload, always, so a
+    given --seed repeats the same sequence of outcomes. `login_redirect`: every request is sent
+    to a login page, as a deployment behind a form login does; `guest_ko`: /api/guest fails the
+    way the real server's does on an internal error (200 with a KO body).
     """
 
-    def __init__(self, fail_rate: float, drop_rate: float, seed: int | None):
-        self.fail_rate, self.drop_rate = fail_rate, drop_rate
+    def __init__(self, fail_rate: float = 0.0, drop_rate: float = 0.0,
+                 fail_after_store_rate: float = 0.0, seed: int | None = None,
+                 login_redirect: bool = False, guest_ko: bool = False):
+        self.rates = {"fail": fail_rate, "drop": drop_rate, "after_store": fail_after_store_rate}
+        self.login_redirect, self.guest_ko = login_redirect, guest_ko
         self._random = random.Random(seed)
 
     def draw(self) -> str | None:
-        fail, drop = self._random.random(), self._random.random()
-        return "fail" if fail < self.fail_rate else "drop" if drop < self.drop_rate else None
+        draws = {fault: self._random.random() for fault in self.rates}
+        return next((fault for fault, rate in self.rates.items() if draws[fault] < rate), None)
 
 
-def ko(status: int, message: str, headers=None) -> JSONResponse:
+def answer(value, status: int = 200, headers=None) -> Response:
+    """A JSON answer, written the way the real server's Gson writes it."""
+    return Response(gson(value), status, headers, media_type="application/json")
+
+
+def ko(status: int, message: str, headers=None) -> Response:
     """The contract's error body; the message is escaped, whatever part of a request it quotes."""
-    return JSONResponse({"result": "KO", "message": printable(message)}, status_code=status,
-                        headers=headers)
+    return answer({"result": "KO", "message": printable(message)}, status, headers)
+
+
+def plain(status: int, message: str) -> Response:
+    """An error as the real server's v1 paths answer it: the bare message, no JSON."""
+    return Response(printable(message), status, media_type="text/plain")
+
+
+def unknown_photo(uid: int, photo_id: int) -> str:
+    return (f"Unknown facet [{photo_id}] for connector [FluxtreamCapture] and object type "
+            f"[photo] and guestId [{uid}]")
+
+
+def photo_item(photo: Photo) -> dict:
+    """One item of the photo list, in the real server's field order. No `key`: it is the last
+    part of `url`; `id` carries the numeric id as its last part."""
+    seconds, moment = photo.capture_ms / 1000, joda_iso(photo.capture_ms)
+    return {"nsfw": False, "id": f"FluxtreamCapture.photo.{photo.id}", "description": "",
+            "comment": photo.comment or "", "begin_d": seconds, "begin": moment,
+            "end_d": seconds, "end": moment, "dev_id": "fluxtream_capture",
+            "dev_nickname": "FluxtreamCapture", "object_type_name": "photo",
+            "channel_name": "photo", "url": f"/api/v1/bodytrack/photo/{photo.key}",
+            "tags": photo.tags, "thumbnails": [], "count": 1, "orientation": 1,
+            "time_type": "gmt"}
 
 
 class DropConnection(Response):
@@ -87,15 +130,18 @@ class DropConnection(Response):
 
 
 class FrontDoor:
-    """ASGI wrapper every request passes: delay, size cap, HTTP Basic, one log line.
+    """ASGI wrapper every request passes: delay, login redirect, HTTP Basic, size cap, one log
+    line.
 
     The log line holds method, path, status and the signed-in user: never a header, a query
     string or a password. A request answered with no response at all is logged as `dropped`.
     """
 
-    def __init__(self, app, accounts: dict[str, Account], delay_ms: int, max_body: int):
+    def __init__(self, app, accounts: dict[str, Account], delay_ms: int, max_body: int,
+                 login_redirect: bool = False):
         self.app, self.accounts = app, accounts
         self.delay, self.max_body = delay_ms / 1000, max_body
+        self.login_redirect = login_redirect
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -110,6 +156,8 @@ class FrontDoor:
 
         try:
             await asyncio.sleep(self.delay)
+            if self.login_redirect:
+                return await login_redirect(scope)(scope, receive, send_and_note)
             headers = Headers(scope=scope)
             account = self.authenticate(headers.get("authorization"))
             if isinstance(account, Response):  # one of the two 401s
@@ -156,7 +204,14 @@ class FrontDoor:
         return receive_capped
 
 
-def too_large(max_body: int) -> JSONResponse:
+def login_redirect(scope) -> Response:
+    """--login-redirect: the login page itself, and a 302 to it for every other request."""
+    if scope["path"] == "/welcome":
+        return HTMLResponse(LOGIN_PAGE)
+    return Response(status_code=302, headers={"Location": "/welcome?signIn"})
+
+
+def too_large(max_body: int) -> Response:
     return ko(413, f"Request body larger than the server's limit of {max_body // 2**20} MB")
 
 
@@ -226,26 +281,25 @@ def create_app(store: Store, accounts: dict[str, Account], faults: Faults,
         """The signed-in account; 403 if the URL names another guest's timeline."""
         me = request.state.account
         if uid is not None and uid != me.id:
-            raise HTTPException(403, "Access Denied - this is another guest's timeline")
+            raise HTTPException(403, f"User [{me.id}] is not authorized to access or modify "
+                                     f"metadata for facets owned by user [{uid}] in connector "
+                                     "[FluxtreamCapture]")
         return me
-
-    def photo_item(request: Request, photo) -> dict:
-        return {"id": photo.id, "key": photo.key, "begin_d": photo.capture_ms / 1000,
-                "end_d": photo.capture_ms / 1000, "comment": photo.comment, "tags": photo.tags,
-                "url": str(request.url_for("photo", key=photo.key)), "thumbnails": []}
 
     async def own_photo(request: Request):
         me = account(request, request.path_params["uid"])
         photo_id = request.path_params["id"]
-        if photo_id > SQLITE_INT_MAX:  # no such row can exist (and SQLite cannot bind it)
-            raise HTTPException(404, "no such photo")
-        photo = await run_in_threadpool(store.by_id, me.id, photo_id)
-        if photo is None:
-            raise HTTPException(404, "no such photo")
-        return me, photo
+        found = None
+        if photo_id <= SQLITE_INT_MAX:  # no row can be above it (and SQLite cannot bind it)
+            found = await run_in_threadpool(store.by_id, me.id, photo_id)
+        if found is None:
+            raise HTTPException(404, unknown_photo(me.id, photo_id))
+        return me, found
 
     async def guest(request: Request):
-        return JSONResponse(account(request).as_guest())
+        if faults.guest_ko:  # what the real server answers when looking the guest up fails
+            return ko(200, "Failed to get current guest: null")
+        return answer(account(request).as_guest())
 
     async def upload(request: Request):
         """Store one photo (or find it again): created/updated, 400, 415, and the faults."""
@@ -274,29 +328,43 @@ def create_app(store: Store, accounts: dict[str, Account], faults: Faults,
             store.save, me.id, data, capture_ms, media_type, comment, tags)
         if fault == "drop":
             return DropConnection()
-        return JSONResponse({"result": "OK", "message": f"photo {operation} sucessfully!",
-                             "payload": {"operation": operation, "key": key, "id": photo_id}})
+        if fault == "after_store":
+            return ko(503, "Service Unavailable: the photo was stored, then an injected failure")
+        return answer({"result": "OK", "message": f"photo {operation} sucessfully!",
+                       "payload": {"operation": operation, "key": key, "id": photo_id}})
 
     async def photo(request: Request):
+        """The photo's bytes; 403 if the key names another guest, 404 if there is no such key.
+        The key is read from the raw path, so that bytes that are not UTF-8 are quoted back as
+        escapes (`\\xff`), not as replacement characters."""
         me = account(request)
-        found = await run_in_threadpool(store.by_key, me.id, request.path_params["key"])
+        raw_key = unquote_to_bytes(request.scope["raw_path"].partition(b"/photo/")[2])
+        key = raw_key.decode("utf-8", "surrogateescape")
+        owner, dot, _ = key.partition(".")
+        if dot and owner.isascii() and owner.isdigit() and int(owner) != me.id:
+            raise HTTPException(403, f"User [{me.id}] is not authorized to view photo [{key}]")
+        found = None
+        if key.isascii():  # every key is; others could not even be looked up
+            found = await run_in_threadpool(store.by_key, me.id, key)
         if found is None:
-            raise HTTPException(404, "no such photo")
+            raise HTTPException(404, f"Photo [{key}] requested by user [{me.id}] not found")
         return FileResponse(found.path, media_type=found.media_type)
 
     async def photos(request: Request):
-        me = account(request, request.path_params["uid"])
-        is_before = request.query_params.get("isBefore", "false").lower()
-        if is_before not in ("true", "false"):
-            raise HTTPException(400, "isBefore must be true or false")
+        """Up to `count` photos at or before (isBefore=true) or at or after the cursor, nearest
+        first; another guest's timeline is a 200 with a KO body, as on the real server."""
+        me = request.state.account
+        if request.path_params["uid"] != me.id:
+            return ko(200, "Access Denied")
+        is_before = request.query_params.get("isBefore", "").lower() == "true"  # Java's reading
         found = await run_in_threadpool(
-            store.nearest, me.id, request.path_params["secs"] * 1000,
-            min(request.path_params["count"], SQLITE_INT_MAX), is_before == "true")
-        return JSONResponse([photo_item(request, p) for p in found])
+            store.nearest, me.id, java_long(request.path_params["secs"] * 1000),
+            min(request.path_params["count"], SQLITE_INT_MAX), is_before)
+        return answer([photo_item(p) for p in found])
 
     async def get_metadata(request: Request):
         _, found = await own_photo(request)
-        return JSONResponse({"comment": found.comment, "tags": found.tags})
+        return answer({"comment": found.comment, "tags": found.tags})
 
     async def set_metadata(request: Request):
         me, found = await own_photo(request)
@@ -309,15 +377,20 @@ def create_app(store: Store, accounts: dict[str, Account], faults: Faults,
             unicode_text(comment, "comment")
         changed = await run_in_threadpool(store.set_metadata, me.id, found.id, comment,
                                           tag_list(tags, "tags") if tags else None)
-        return JSONResponse({"result": "OK", "message": "metadata updated",
-                             "payload": {"comment": changed.comment, "tags": changed.tags}})
+        return answer({"result": "OK", "message": "metadata updated",
+                       "payload": {"comment": changed.comment, "tags": changed.tags}})
 
     async def delete(request: Request):
+        """The owner's delete: 200 with an empty body; another guest's timeline is a bare 401."""
+        if request.path_params["uid"] != request.state.account.id:
+            return Response(status_code=401)
         me, found = await own_photo(request)
         await run_in_threadpool(store.delete, me.id, found.id)
-        return JSONResponse({"result": "OK", "message": f"photo {found.id} deleted"})
+        return Response(status_code=200)
 
     async def http_error(request: Request, exc: HTTPException):
+        if request.url.path.startswith("/api/v1/"):
+            return plain(exc.status_code, exc.detail)
         return ko(exc.status_code, exc.detail, exc.headers)
 
     async def server_error(request: Request, exc: Exception):
@@ -331,14 +404,15 @@ def create_app(store: Store, accounts: dict[str, Account], faults: Faults,
         routes=[
             Route("/api/guest", guest),
             Route("/api/bodytrack/photoUpload", upload, methods=["POST"]),
-            Route("/api/bodytrack/photo/{key:path}", photo, name="photo"),
+            Route("/api/v1/bodytrack/photo/{uid:int}/{id:int}", delete, methods=["DELETE"]),
+            Route("/api/bodytrack/photo/{key:path}", photo),
+            Route("/api/v1/bodytrack/photo/{key:path}", photo),
             Route("/api/bodytrack/photos/{uid:int}/FluxtreamCapture.photo/{secs:float}/{count:int}",
                   photos),
             Route(metadata_path + "/get", get_metadata),
             Route(metadata_path + "/set", set_metadata, methods=["POST"]),
-            Route("/api/v1/bodytrack/photo/{uid:int}/{id:int}", delete, methods=["DELETE"]),
         ],
         exception_handlers={HTTPException: http_error, BodyTooLarge: body_too_large,
                             Exception: server_error},
     )
-    return FrontDoor(app, accounts, delay_ms, max_body)
+    return FrontDoor(app, accounts, delay_ms, max_body, faults.login_redirect)
