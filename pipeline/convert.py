@@ -280,7 +280,7 @@ def tiff_exif(tiff: bytes) -> dict | None:
                 found[name] = _read_ifd(tiff, struct.unpack(order + "I", pointer[2])[0], order)
             except struct.error:
                 pass  # a broken sub-IFD costs its tags, not the photo
-    return found
+    return found if ifd0 else None
 
 
 def cr3_exif(data: bytes) -> dict | None:

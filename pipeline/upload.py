@@ -695,6 +695,9 @@ class Outcome:
     summary: str
 
 
+#: The statuses of a run, in the order its summary gives them.
+STATUS_ORDER = ("uploaded", "updated", "failed", "rejected", "blocked_changed", "blocked_retimed",
+                "before_epoch", "unsupported_format")
 #: Statuses that make the exit code 1: the photo is not on the server and a person must act.
 NOT_DONE = ("failed", "rejected", "blocked_changed", "blocked_retimed")
 
@@ -740,7 +743,7 @@ def run(ws, resolved: pd.DataFrame, selected: pd.Series | None, client: Client,
         ledger.close()
     this_run = pd.Series(statuses, dtype="str").str.replace(r":.*", "", regex=True)
     counts = {"already_on_server": plan.count("already_on_server"),
-              **this_run.value_counts().to_dict(),
+              **this_run.value_counts().reindex(STATUS_ORDER).dropna().astype(int).to_dict(),
               "retimed_sent": int((plan.rows["retimed"] & (verdicts == "send")).sum()),
               "changed_sent": int((plan.rows["changed"] & (verdicts == "send")).sum()),
               "converted": plan.converted()}

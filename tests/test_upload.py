@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from contextlib import closing
@@ -25,87 +23,12 @@ from PIL import Image
 
 from conftest import fill
 from frames import photos
-from pipeline.approvals import is_approved
 from pipeline.cli import main
 from pipeline.fluxtream import MAX_CAPTURE_MS
 from pipeline.schema import PHOTOS, RESOLVED
 from pipeline.workspace import Workspace, read_table, write_table
-
-PHOTOFLUX = str(Path(sys.executable).with_name("photoflux"))
-
-
-def make_workspace(root: Path, count: int, approve: str | None = "--all") -> Workspace:
-    """`count` small real JPEGs (plus one PNG-less HEIC stand-in), resolved and approved."""
-    folder = root / "photos"
-    folder.mkdir(parents=True)
-    rows = []
-    for i in range(count):
-        buffer = io.BytesIO()
-        Image.new("RGB", (16, 12), (i % 256, (i * 7) % 256, 90)).save(buffer, "JPEG")
-        data = buffer.getvalue()
-        path = folder / f"IMG_{i:04d}.jpg"
-        path.write_bytes(data)
-        rows.append({"path": str(path), "file_name": path.name, "folder": str(folder),
-                     "sha256": hashlib.sha256(data).hexdigest(), "file_size": len(data),
-                     "datetime_original": f"2020:01:0{1 + i // 1440} {i // 60 % 24:02d}:{i % 60:02d}:00",
-                     "subsec_original": "123", "offset_time_original": "+01:00"})
-    ws = Workspace(root / "ws")
-    write_table(ws.photos, photos(*rows), PHOTOS)
-    cli(ws, "resolve", "--default-tz", "Europe/Berlin")
-    if approve:
-        cli(ws, "approve", approve)
-    return ws
-
-
-def cli(ws: Workspace, command: str, *args: str, code: int = 0, env=None) -> str:
-    result = CliRunner(env=env).invoke(main, [command, "-w", str(ws.root), *args])
-    assert result.exit_code == code, result.output
-    return result.output
-
-
-def read_only(ledger: Path) -> sqlite3.Connection:
-    """A look into the ledger that never creates it (sqlite3.connect alone would, empty)."""
-    return sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
-
-
-def acknowledged(ws: Workspace) -> int:
-    """How many photos the ledger holds as acknowledged (0 before it exists)."""
-    try:
-        with closing(read_only(ws.uploads)) as db:
-            return db.execute("SELECT count(*) FROM sends WHERE acked_at IS NOT NULL").fetchone()[0]
-    except sqlite3.Error:
-        return 0
-
-
-def upload(ws: Workspace, server, *args: str, code: int = 0) -> str:
-    return cli(ws, "upload", "--server", server.url, "--user", server.user, *args, code=code,
-               env={"FLUXTREAM_PASSWORD": server.password})
-
-
-def on_server(server) -> pd.DataFrame:
-    """Every photo the server holds for the user, read back through its API."""
-    guest = requests.get(server.url + "api/guest", auth=server.auth, verify=server.verify).json()
-    listing = requests.get(
-        f"{server.url}api/bodytrack/photos/{guest['id']}/FluxtreamCapture.photo/0/10000",
-        params={"isBefore": "false"}, auth=server.auth, verify=server.verify)
-    listing.raise_for_status()
-    held = pd.DataFrame(listing.json(), columns=["id", "url", "begin_d"])
-    return held.assign(key=held["url"].str.rsplit("/", n=1).str[1])  # items carry no key field
-
-
-def assert_exactly_once(ws: Workspace, server) -> pd.DataFrame:
-    table = read_table(ws.resolved, RESOLVED)
-    sent = table[is_approved(table)]
-    held = on_server(server)
-    assert len(held) == len(sent) and held["key"].is_unique
-    held["sha256"] = held["key"].str.rsplit("_", n=1).str[1]
-    merged = sent.merge(held, on="sha256", how="left", validate="one_to_one")
-    assert (merged["begin_d"] * 1000).round().tolist() == \
-        (merged["capture_time_secs_utc"] * 1000).round().tolist()
-    assert merged["upload_status"].isin(["uploaded", "updated"]).all()
-    assert (merged["server_key"] == merged["key"]).all()
-    return merged
-
+from uploading import (PHOTOFLUX, acknowledged, assert_exactly_once, cli, make_workspace,
+                       on_server, read_only, upload)
 
 def test_every_approved_photo_lands_once_with_its_time(tmp_path, serve_factory):
     server = serve_factory()
@@ -268,22 +191,29 @@ def test_password_never_in_process_list_log_or_ledger(tmp_path, serve_factory):
             assert secret.encode() not in path.read_bytes(), path
 
 
-def test_formats_the_server_refuses_are_not_sent(tmp_path, serve_factory):
+def test_no_convert_leaves_out_what_the_server_refuses_and_a_later_run_converts_it(
+        tmp_path, serve_factory):
     server = serve_factory()
     ws = make_workspace(tmp_path, 2)
-    photos_table = read_table(ws.photos, PHOTOS)
-    webp = tmp_path / "photos" / "IMG_0099.webp"
+    webp, bmp = tmp_path / "photos" / "IMG_0099.webp", tmp_path / "photos" / "IMG_0098.bmp"
     Image.new("RGB", (8, 8)).save(webp, "WEBP")
-    extra = photos({"path": str(webp), "file_name": webp.name, "folder": str(webp.parent),
-                    "file_type": "WEBP", "sha256": hashlib.sha256(webp.read_bytes()).hexdigest(),
-                    "datetime_original": "2020:01:05 12:00:00"})
-    write_table(ws.photos, pd.concat([photos_table, extra], ignore_index=True), PHOTOS)
+    Image.new("RGB", (8, 8)).save(bmp, "BMP")
+    extra = photos(*({"path": str(path), "file_name": path.name, "folder": str(path.parent),
+                      "file_type": kind, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                      "datetime_original": "2020:01:05 12:00:00"}
+                     for path, kind in ((webp, "WEBP"), (bmp, None))))
+    write_table(ws.photos, pd.concat([read_table(ws.photos, PHOTOS), extra], ignore_index=True),
+                PHOTOS)
     cli(ws, "resolve", "--default-tz", "Europe/Berlin")
     cli(ws, "approve", "--all")
-    assert "1 unsupported format" in upload(ws, server)
-    table = read_table(ws.resolved, RESOLVED).set_index("file_name")
-    assert table.loc["IMG_0099.webp", "upload_status"] == "unsupported_format"
-    assert len(on_server(server)) == 2
+    assert "would convert to JPEG: 0" in upload(ws, server, "--dry-run", "--no-convert")
+    assert "2 uploaded, 2 unsupported format" in upload(ws, server, "--no-convert")
+    cli(ws, "resolve", "--default-tz", "Europe/Berlin")  # the statuses come back from the ledger
+    statuses = read_table(ws.resolved, RESOLVED).set_index("file_name")["upload_status"]
+    assert statuses[[webp.name, bmp.name]].tolist() == ["unsupported_format"] * 2
+    assert "would convert to JPEG: 1" in upload(ws, server, "--dry-run")
+    assert "2 already on server, 1 uploaded, 1 unsupported format" in upload(ws, server)
+    assert len(on_server(server)) == 3  # a BMP is no format any conversion takes
 
 
 def test_a_file_edited_after_approval_is_not_sent(tmp_path, serve_factory):
