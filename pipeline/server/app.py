@@ -21,7 +21,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers, UploadFile
+from starlette.datastructures import URL, Headers, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
@@ -34,8 +34,9 @@ from .wire import clean_tags, gson, java_long, joda_iso
 
 log = logging.getLogger("photoflux.server")
 
-REALM = "Fluxtream"
-NO_CREDENTIALS = "Access Denied - full authentication is required to access this resource"
+REALM = "Spring Security Application"
+NO_CREDENTIALS = ("Access Denied. Please log in to your Fluxtream account ({}) to access this "
+                  "resource")
 BAD_CREDENTIALS_HTML = (
     "<html><head><title>401 Unauthorized</title></head>"
     "<body><h1>HTTP Status 401 - Bad credentials</h1></body></html>"
@@ -57,10 +58,12 @@ class Account:
     id: int  # the guest id
 
     def as_guest(self) -> dict:
-        """The `/api/guest` body, in the contract's key order."""
-        return {"username": self.username, "firstname": self.username.capitalize(),
-                "lastname": "", "email": f"{self.username}@example.org",
-                "roles": ["ROLE_USER"], "id": self.id}
+        """The `/api/guest` body, in the contract's key order (`roles` is Java's toString of a
+        list; with no last name, the full name is the first name, as on the real server)."""
+        first_name = self.username.capitalize()
+        return {"username": self.username, "firstname": first_name, "lastname": "",
+                "fullname": first_name, "email": f"{self.username}@example.org",
+                "roles": "[ROLE_USER]", "isBuddy": False, "avatar": None, "id": self.id}
 
 
 class BodyTooLarge(Exception):
@@ -167,7 +170,7 @@ class FrontDoor:
             if self.login_redirect:
                 return await login_redirect(scope)(scope, receive, send_and_note)
             headers = Headers(scope=scope)
-            account = self.authenticate(headers.get("authorization"))
+            account = self.authenticate(headers.get("authorization"), URL(scope=scope))
             if isinstance(account, Response):  # one of the two 401s
                 return await account(scope, receive, send_and_note)
             user = account.username
@@ -180,10 +183,10 @@ class FrontDoor:
             log.info("%s %s %s user=%s %dms", scope["method"], path, status or "dropped",
                      user, (time.monotonic() - started) * 1000)
 
-    def authenticate(self, authorization: str | None) -> Account | Response:
+    def authenticate(self, authorization: str | None, url: URL) -> Account | Response:
         """The account the Basic credentials name, or the contract's 401 (two shapes)."""
         if authorization is None:
-            return ko(401, NO_CREDENTIALS)
+            return ko(401, NO_CREDENTIALS.format(url.replace(path="/", query="")))
         scheme, _, encoded = authorization.partition(" ")
         try:
             decoded = base64.b64decode(encoded.strip(), validate=True).decode()
