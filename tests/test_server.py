@@ -484,11 +484,36 @@ def test_photo_list_item_is_the_real_servers_byte_for_byte(server):
         '"comment":"it\\u0027s \\u003cc30\\u003e \\u0026 a\\u003db","begin_d":9.7830723025E8,'
         '"begin":"%s","end_d":9.7830723025E8,"end":"%s","dev_id":"fluxtream_capture",'
         '"dev_nickname":"FluxtreamCapture","object_type_name":"photo","channel_name":"photo",'
-        '"url":"/api/v1/bodytrack/photo/%s","tags":["a","b"],"thumbnails":[],"count":1,'
-        '"orientation":1,"time_type":"gmt"}]' % (photo_id, moment, moment, key)).encode()
+        '"url":"/api/v1/bodytrack/photo/%s","tags":["a","b"],"thumbnails":['
+        '{"url":"/api/v1/bodytrack/photoThumbnail/%d/%d/0","width":150,"height":113},'
+        '{"url":"/api/v1/bodytrack/photoThumbnail/%d/%d/1","width":300,"height":225},'
+        '{"url":"/api/v1/bodytrack/photoThumbnail/%d/%d/2","width":500,"height":375}],'
+        '"count":1,"orientation":1,"time_type":"gmt"}]'
+        % (photo_id, moment, moment, key, *(uid, photo_id) * 3)).encode()
     item = r.json()[0]
     assert key_of(item) == key and item["id"].rsplit(".", 1)[1] == str(photo_id)
     assert get(server, item["url"].lstrip("/")).content == data  # the url serves the photo
+
+
+def test_thumbnails_are_listed_at_the_real_sizes_and_served_upright(server):
+    uid, stored = guest_id(server), Image.new("RGB", (40, 30), (0, 0, 255))
+    stored.paste((255, 0, 0), (0, 0, 20, 30))  # left half red: the top, once turned upright
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned a quarter clockwise
+    buffer = io.BytesIO()
+    stored.save(buffer, "JPEG", exif=exif)
+    photo_id = upload(server, buffer.getvalue(), secs=1041379200).json()["payload"]["id"]
+    item = get(server, f"api/bodytrack/photos/{uid}/FluxtreamCapture.photo/1041379200/1").json()[0]
+    assert item["orientation"] == 6
+    assert [(t["width"], t["height"]) for t in item["thumbnails"]] == [(113, 150), (225, 300), (375, 500)]
+    large = get(server, item["thumbnails"][2]["url"].lstrip("/"))
+    assert large.status_code == 200 and large.headers["content-type"] == "image/jpeg"
+    upright = Image.open(io.BytesIO(large.content)).convert("RGB")
+    assert upright.size == (375, 500)
+    assert upright.getpixel((187, 100))[0] > 200 and upright.getpixel((187, 400))[2] > 200
+    base = f"api/v1/bodytrack/photoThumbnail/{uid}/{photo_id}"
+    assert get(server, base + "/3").status_code == 404
+    assert get(server, base + "/0", auth=BOB).status_code == 403
 
 
 def test_photo_list_is_nearest_first_and_includes_the_cursor_millisecond(server):
@@ -683,7 +708,7 @@ def test_a_store_made_before_issue_12_keeps_its_photos_and_loses_its_unique_inde
         db.execute("INSERT INTO photos VALUES (7, 1, ?, 1400269584123, ?, 'image/jpeg', 'c', "
                    "'[\"t\"]', 0, 0)", (sha256, key))
     server = serve_factory(store=store, no_dedup_lock=True, delay_ms=300)
-    assert [key_of(p) for p in all_photos(server)] == [key]
+    assert [(key_of(p), p["thumbnails"]) for p in all_photos(server)] == [(key, [])]  # no size
     assert upload(server, data).json()["payload"] == {"operation": "updated", "key": key, "id": 7}
     first, second = send_at_once(server, jpeg("new"), 2)  # no unique index stops the race
     assert first["id"] != second["id"] and min(first["id"], second["id"]) > 7

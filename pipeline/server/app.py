@@ -28,7 +28,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
 from ..fluxtream import MAX_CAPTURE_MS, printable
-from .images import Undecodable, decode, sniff
+from .images import Undecodable, decode, sniff, thumbnail, thumbnail_sizes
 from .store import SQLITE_INT_MAX, Photo, Store
 from .wire import clean_tags, gson, java_long, joda_iso
 
@@ -120,17 +120,21 @@ def facet_metadata(photo: Photo) -> dict:
     return {"comment": photo.comment, "tags": photo.tags}
 
 
-def photo_item(photo: Photo) -> dict:
+def photo_item(photo: Photo, uid: int) -> dict:
     """One item of the photo list, in the real server's field order. No `key`: it is the last
     part of `url`; `id` carries the numeric id as its last part."""
     seconds, moment = photo.capture_ms / 1000, joda_iso(photo.capture_ms)
+    picture = photo.picture
+    thumbnails = [] if picture is None else [
+        {"url": f"/api/v1/bodytrack/photoThumbnail/{uid}/{photo.id}/{index}", "width": width,
+         "height": height} for index, (width, height) in enumerate(thumbnail_sizes(picture))]
     return {"nsfw": False, "id": f"FluxtreamCapture.photo.{photo.id}", "description": "",
             "comment": photo.comment or "", "begin_d": seconds, "begin": moment,
             "end_d": seconds, "end": moment, "dev_id": "fluxtream_capture",
             "dev_nickname": "FluxtreamCapture", "object_type_name": "photo",
             "channel_name": "photo", "url": f"/api/v1/bodytrack/photo/{photo.key}",
-            "tags": photo.tags, "thumbnails": [], "count": 1, "orientation": 1,
-            "time_type": "gmt"}
+            "tags": photo.tags, "thumbnails": thumbnails, "count": 1,
+            "orientation": 1 if picture is None else picture.orientation, "time_type": "gmt"}
 
 
 class DropConnection(Response):
@@ -358,7 +362,7 @@ def create_app(store: Store, accounts: dict[str, Account], faults: Faults,
         if fault == "fail":
             raise HTTPException(500, "Photo upload failed because of an injected storage failure")
         operation, photo_id, key = await run_in_threadpool(
-            store.save, me.id, data, capture_ms, picture.media_type, comment, tags)
+            store.save, me.id, data, capture_ms, picture, comment, tags)
         if fault == "drop":
             return DropConnection()
         if fault == "after_store":
@@ -387,6 +391,21 @@ def create_app(store: Store, accounts: dict[str, Account], faults: Faults,
             raise HTTPException(404, f"Photo [{key}] requested by user [{me.id}] not found")
         return FileResponse(found.path, media_type=found.media_type)
 
+    async def photo_thumbnail(request: Request):
+        """Thumbnail 0, 1 or 2 of the list item, made when asked for; 403 for another guest's
+        photo (the real server's thumbnail path checks only the owner)."""
+        me, index = request.state.account, request.path_params["index"]
+        if request.path_params["uid"] != me.id:
+            raise HTTPException(403, f"User [{me.id}] is not authorized to view photo "
+                                     f"[{request.path_params['uid']}/{request.path_params['id']}"
+                                     f"/{index}]")
+        _, found = await own_photo(request)
+        if found.picture is None or index > 2:
+            raise HTTPException(404, f"Photo [{me.id}/{found.id}/{index}] requested by user "
+                                     f"[{me.id}] not found")
+        data = await run_in_threadpool(thumbnail, found.path, thumbnail_sizes(found.picture)[index])
+        return Response(data, media_type="image/jpeg")
+
     async def photos(request: Request):
         """Up to `count` photos at or before (isBefore=true) or at or after the cursor, nearest
         first; another guest's timeline is a 200 with a KO body, as on the real server."""
@@ -397,7 +416,7 @@ def create_app(store: Store, accounts: dict[str, Account], faults: Faults,
         found = await run_in_threadpool(
             store.nearest, me.id, java_long(request.path_params["secs"] * 1000),
             min(request.path_params["count"], SQLITE_INT_MAX), is_before)
-        return answer([photo_item(p) for p in found])
+        return answer([photo_item(p, me.id) for p in found])
 
     async def get_metadata(request: Request):
         _, found = await own_photo(request)
@@ -450,6 +469,8 @@ def create_app(store: Store, accounts: dict[str, Account], faults: Faults,
             Route("/api/v1/bodytrack/photo/{key:path}", photo),
             Route("/api/bodytrack/photos/{uid:int}/FluxtreamCapture.photo/{secs:float}/{count:int}",
                   photos),
+            Route("/api/v1/bodytrack/photoThumbnail/{uid:int}/{id:int}/{index:int}",
+                  photo_thumbnail),
             Route(metadata_path + "/get", get_metadata),
             Route(metadata_path + "/set", set_metadata, methods=["POST"]),
         ],
