@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
+import io
 import json
 import os
 import socket
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from PIL import Image
 
 PHOTOFLUX = Path(sys.executable).with_name("photoflux")
 
@@ -28,9 +30,21 @@ UPLOAD = "api/bodytrack/photoUpload?connector_name=fluxtream_capture"
 SECS = 1400269584.123  # the contract's example: key day 2014136, 1400269584123 ms
 
 
-def jpeg(tag: str, size: int = 200) -> bytes:
-    """Bytes a server sniffs as JPEG, unique per tag."""
-    return (b"\xff\xd8\xff\xe0" + tag.encode()).ljust(size, b"\0")
+def encoded(image_format: str, size=(8, 6), **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(buffer, image_format, **options)
+    return buffer.getvalue()
+
+
+TINY_JPEG = encoded("JPEG")
+
+
+def jpeg(tag: str, size: int = 0) -> bytes:
+    """A real (decodable) JPEG, unique per tag: the tag rides in a comment segment; `size` pads
+    it with zeros after its end marker, which decoders ignore."""
+    comment = tag.encode()
+    segment = b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment
+    return (TINY_JPEG[:2] + segment + TINY_JPEG[2:]).ljust(size, b"\0")
 
 
 def compact(obj) -> bytes:
@@ -96,8 +110,8 @@ def test_no_credentials_is_401_json(server):
     r = requests.get(server.url + "api/guest", timeout=10)
     assert r.status_code == 401
     assert r.headers["content-type"] == "application/json"
-    assert r.json()["result"] == "KO" and r.json()["message"].startswith("Access Denied ")
-    assert list(r.json()) == ["result", "message"]
+    assert r.content == compact({"result": "KO", "message": "Access Denied. Please log in to "
+                                 f"your Fluxtream account ({server.url}) to access this resource"})
 
 
 @pytest.mark.parametrize("auth", [("alice", "wrong"), ("nobody", "wonder-land-42"), ("", "")])
@@ -105,7 +119,7 @@ def test_wrong_credentials_is_401_html_with_basic_realm(server, auth):
     r = get(server, "api/guest", auth=auth)
     assert r.status_code == 401
     assert r.headers["content-type"].startswith("text/html")
-    assert r.headers["www-authenticate"] == 'Basic realm="Fluxtream"'
+    assert r.headers["www-authenticate"] == 'Basic realm="Spring Security Application"'
 
 
 def test_malformed_authorization_header_is_401_html(server):
@@ -118,7 +132,8 @@ def test_guest_shape_and_stable_distinct_ids(server):
     me = r.json()
     assert r.status_code == 200
     assert r.content == compact({"username": "alice", "firstname": "Alice", "lastname": "",
-                                 "email": "alice@example.org", "roles": ["ROLE_USER"],
+                                 "fullname": "Alice", "email": "alice@example.org",
+                                 "roles": "[ROLE_USER]", "isBuddy": False, "avatar": None,
                                  "id": me["id"]})
     assert isinstance(me["id"], int) and guest_id(server, BOB) != me["id"]
 
@@ -157,9 +172,13 @@ def test_same_bytes_for_another_guest_is_another_photo(server):
 
 @pytest.mark.parametrize("secs, capture_ms, day", [
     ("1400269584.1239", 1400269584123, "2014136"),  # truncated, not rounded
-    ("1.001", 1001, "1970001"),  # exact: a float would make this 1000
+    # (long)(secs * 1000) of a Java double, as the real server: 1.001 * 1000 is 1000.999...
+    ("1.001", 1000, "1970001"),
+    ("1099006878.916", 1099006878915, "2004302"),  # three decimals can lose a millisecond
+    ("1099006878.9164", 1099006878916, "2004302"),  # a fourth decimal keeps it
     ("1420070399.9995", 1420070399999, "2014365"),  # last millisecond of 2014 stays in 2014
     ("0", 0, "1970001"),
+    ("-0.0", 0, "1970001"),  # Java's -0.0 >= 0 holds
 ])
 def test_capture_time_is_truncated_to_the_millisecond(server, secs, capture_ms, day):
     data = jpeg(f"truncate-{secs}")
@@ -169,8 +188,8 @@ def test_capture_time_is_truncated_to_the_millisecond(server, secs, capture_ms, 
 
 @pytest.mark.parametrize("data, media_type", [
     (jpeg("read-back", 5000), "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "image/png"),
-    (b"GIF89a" + b"\x01" * 100, "image/gif"),
+    (encoded("PNG"), "image/png"),
+    (encoded("GIF"), "image/gif"),
 ])
 def test_read_back_bytes_identical(server, data, media_type):
     key = upload(server, data).json()["payload"]["key"]
@@ -190,8 +209,8 @@ def test_not_jpeg_png_gif_is_415(server, data):
 
 @pytest.mark.parametrize("case", ["no photo", "no metadata", "not json", "not an object", "no time",
                                   "negative time", "time as text", "time true", "NaN time",
-                                  "tags not strings", "empty photo", "no connector",
-                                  "other connector", "photo not a file part", "not multipart"])
+                                  "tags not strings", "tags as a list", "empty photo",
+                                  "other connector", "not multipart"])
 def test_bad_uploads_are_400_ko(server, case):
     url, auth = server.url + UPLOAD, server.auth
     good_meta = {"metadata": json.dumps({"capture_time_secs_utc": SECS})}
@@ -203,6 +222,7 @@ def test_bad_uploads_are_400_ko(server, case):
         "time true": '{"capture_time_secs_utc": true}',
         "NaN time": '{"capture_time_secs_utc": NaN}',
         "tags not strings": '{"capture_time_secs_utc": 1, "tags": [1, 2]}',
+        "tags as a list": '{"capture_time_secs_utc": 1, "tags": ["a", "b"]}',
     }
     kwargs = {"files": photo, "data": good_meta}
     if case in meta:
@@ -213,19 +233,71 @@ def test_bad_uploads_are_400_ko(server, case):
         kwargs = {"files": photo}
     elif case == "empty photo":
         kwargs["files"] = {"photo": ("p.jpg", b"", "image/jpeg")}
-    elif case == "no connector":
-        url = server.url + "api/bodytrack/photoUpload"
     elif case == "other connector":
         url = server.url + "api/bodytrack/photoUpload?connector_name=flickr"
-    elif case == "photo not a file part":
-        kwargs["files"] = {"photo": (None, "not a file"), "metadata": (None, good_meta["metadata"])}
-        del kwargs["data"]
     elif case == "not multipart":
         kwargs = {"data": good_meta}
     r = requests.post(url, auth=auth, timeout=10, **kwargs)
     assert r.status_code == 400, r.text
     body = r.json()
     assert list(body) == ["result", "message"] and body["result"] == "KO" and body["message"]
+
+
+@pytest.mark.parametrize("data", [
+    b"\xff\xd8\xff\xe0" + b"not really a JPEG" * 20,
+    TINY_JPEG[: len(TINY_JPEG) // 2],  # truncated
+    b"\x89PNG\r\n\x1a\n" + bytes(range(256)),
+    b"GIF89a" + b"\x01" * 100,
+])
+def test_bytes_that_look_like_an_image_but_do_not_decode_are_400(server, data):
+    r = upload(server, data, secs=SECS + 300)
+    assert r.status_code == 400
+    assert r.content == b'{"result":"KO","message":"InvalidDataException while trying to save the photo"}'
+    key = expected_key(guest_id(server), 1400269884123, "2014136", data)
+    assert get(server, f"api/bodytrack/photo/{key}").status_code == 404
+
+
+def test_connector_name_is_matched_without_regard_to_case_and_a_missing_one_is_500(server):
+    ok = upload(server, jpeg("connector case"),
+                path="api/bodytrack/photoUpload?connector_name=FluxTream_Capture")
+    assert ok.status_code == 200 and ok.json()["payload"]["operation"] == "created"
+    missing = upload(server, jpeg("no connector"), path="api/bodytrack/photoUpload")
+    assert missing.status_code == 500 and missing.json()["result"] == "KO"
+
+
+def test_parts_are_read_by_name_without_a_filename(server):
+    data = jpeg("no filename")
+    r = requests.post(server.url + UPLOAD, auth=server.auth, timeout=10,
+                      files={"photo": (None, data),
+                             "metadata": (None, json.dumps({"capture_time_secs_utc": SECS}))})
+    assert r.status_code == 200
+    assert r.json()["payload"]["key"] == expected_key(guest_id(server), 1400269584123, "2014136", data)
+
+
+def test_the_v1_upload_answers_the_bare_payload_and_errors_in_plain_text(server):
+    v1 = "api/v1/bodytrack/photoUpload?connector_name=fluxtream_capture"
+    data = jpeg("v1")
+    first = upload(server, data, path=v1)
+    key = expected_key(guest_id(server), 1400269584123, "2014136", data)
+    assert first.status_code == 200
+    assert first.content == compact({"operation": "created", "key": key,
+                                     "id": first.json()["id"]})
+    assert upload(server, data).json()["payload"] == {**first.json(), "operation": "updated"}
+    refused = upload(server, b"plain text", path=v1)
+    assert refused.status_code == 415
+    assert refused.text == "UnsupportedImageFormatException while trying to save the photo"
+
+
+def test_tags_are_one_string_cleaned_and_kept_only_from_the_creating_upload(server):
+    uid, data = guest_id(server), jpeg("tags")
+    created = upload(server, data, secs=SECS + 400, comment="first",
+                     tags="  Beach, New York ,, \u00c9t\u00c9,beach , a\0b").json()["payload"]
+    base = f"api/bodytrack/metadata/{uid}/FluxtreamCapture.photo/{created['id']}"
+    kept = compact({"comment": "first", "tags": ["_t_", "a_b", "beach", "new_york"]})
+    assert get(server, base + "/get").content == kept
+    again = upload(server, data, secs=SECS + 400, comment="second", tags="other")
+    assert again.json()["payload"]["operation"] == "updated"
+    assert get(server, base + "/get").content == kept  # an update leaves them as they were
 
 
 def send_at_once(server, data: bytes, senders: int) -> list[dict]:
@@ -317,17 +389,19 @@ def test_the_last_millisecond_of_year_9999_is_accepted_and_no_later(server):
 
 def test_text_that_is_not_unicode_is_400_and_later_answers_still_work(server):
     uid = guest_id(server)
-    for number, extra in enumerate(['"comment": "a\\ud800b"', '"tags": "x,\\udcff"',
-                                    '"tags": ["ok", "\\udfff"]']):
-        r = upload(server, jpeg(f"surrogate {number}"),
-                   metadata=f'{{"capture_time_secs_utc": {number + 77}, {extra}}}')
-        assert r.status_code == 400 and "is not valid Unicode text" in r.json()["message"], r.text
+    r = upload(server, jpeg("surrogate"), metadata='{"capture_time_secs_utc": 77, "comment": "a\\ud800b"}')
+    assert r.status_code == 400 and "is not valid Unicode text" in r.json()["message"], r.text
+    tagged = upload(server, jpeg("surrogate tag"),  # cleaning makes it a `_`, as on the real server
+                    metadata='{"capture_time_secs_utc": 78, "tags": "x,\\udcff"}').json()["payload"]
+    metadata = f"api/bodytrack/metadata/{uid}/FluxtreamCapture.photo/{tagged['id']}/get"
+    assert get(server, metadata).json() == {"tags": ["_", "x"]}
     kept = upload(server, jpeg("nul and escape"), secs=88, comment="a\0b\x1b[2J",
                   tags="p\0q").json()["payload"]
     listing = get(server, f"api/bodytrack/photos/{uid}/FluxtreamCapture.photo/87.5/1",
                   params={"isBefore": "false"})
     assert listing.status_code == 200  # JSON carries them escaped
-    assert listing.json()[0]["comment"] == "a\0b\x1b[2J" and key_of(listing.json()[0]) == kept["key"]
+    item = listing.json()[0]
+    assert item["comment"] == "a\0b\x1b[2J" and key_of(item) == kept["key"] and item["tags"] == ["p_q"]
     assert b"\0" not in listing.content and b"\x1b" not in listing.content
 
 
@@ -410,11 +484,36 @@ def test_photo_list_item_is_the_real_servers_byte_for_byte(server):
         '"comment":"it\\u0027s \\u003cc30\\u003e \\u0026 a\\u003db","begin_d":9.7830723025E8,'
         '"begin":"%s","end_d":9.7830723025E8,"end":"%s","dev_id":"fluxtream_capture",'
         '"dev_nickname":"FluxtreamCapture","object_type_name":"photo","channel_name":"photo",'
-        '"url":"/api/v1/bodytrack/photo/%s","tags":["a","b"],"thumbnails":[],"count":1,'
-        '"orientation":1,"time_type":"gmt"}]' % (photo_id, moment, moment, key)).encode()
+        '"url":"/api/v1/bodytrack/photo/%s","tags":["a","b"],"thumbnails":['
+        '{"url":"/api/v1/bodytrack/photoThumbnail/%d/%d/0","width":150,"height":113},'
+        '{"url":"/api/v1/bodytrack/photoThumbnail/%d/%d/1","width":300,"height":225},'
+        '{"url":"/api/v1/bodytrack/photoThumbnail/%d/%d/2","width":500,"height":375}],'
+        '"count":1,"orientation":1,"time_type":"gmt"}]'
+        % (photo_id, moment, moment, key, *(uid, photo_id) * 3)).encode()
     item = r.json()[0]
     assert key_of(item) == key and item["id"].rsplit(".", 1)[1] == str(photo_id)
     assert get(server, item["url"].lstrip("/")).content == data  # the url serves the photo
+
+
+def test_thumbnails_are_listed_at_the_real_sizes_and_served_upright(server):
+    uid, stored = guest_id(server), Image.new("RGB", (40, 30), (0, 0, 255))
+    stored.paste((255, 0, 0), (0, 0, 20, 30))  # left half red: the top, once turned upright
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned a quarter clockwise
+    buffer = io.BytesIO()
+    stored.save(buffer, "JPEG", exif=exif)
+    photo_id = upload(server, buffer.getvalue(), secs=1041379200).json()["payload"]["id"]
+    item = get(server, f"api/bodytrack/photos/{uid}/FluxtreamCapture.photo/1041379200/1").json()[0]
+    assert item["orientation"] == 6
+    assert [(t["width"], t["height"]) for t in item["thumbnails"]] == [(113, 150), (225, 300), (375, 500)]
+    large = get(server, item["thumbnails"][2]["url"].lstrip("/"))
+    assert large.status_code == 200 and large.headers["content-type"] == "image/jpeg"
+    upright = Image.open(io.BytesIO(large.content)).convert("RGB")
+    assert upright.size == (375, 500)
+    assert upright.getpixel((187, 100))[0] > 200 and upright.getpixel((187, 400))[2] > 200
+    base = f"api/v1/bodytrack/photoThumbnail/{uid}/{photo_id}"
+    assert get(server, base + "/3").status_code == 404
+    assert get(server, base + "/0", auth=BOB).status_code == 403
 
 
 def test_photo_list_is_nearest_first_and_includes_the_cursor_millisecond(server):
@@ -452,12 +551,20 @@ def test_metadata_get_and_set(server):
     def set_(**fields):
         return requests.post(server.url + base + "/set", data=fields, auth=server.auth, timeout=10)
 
-    assert set_(comment="second").json()["payload"] == {"comment": "second", "tags": ["x", "y"]}
-    assert set_(tags="p,q , r").json()["result"] == "OK"
+    assert set_(comment="second").content == compact(
+        {"result": "OK", "message": "Metadata updated successfully!",
+         "payload": {"comment": "second", "tags": ["x", "y"]}})
+    assert set_(tags="r,Q , p").json()["result"] == "OK"  # replaced, cleaned as at upload
     assert get(server, base + "/get").json() == {"comment": "second", "tags": ["p", "q", "r"]}
+    neither = set_()
+    assert neither.status_code == 400 and neither.json() == {
+        "result": "KO", "message": "Nothing changed since comment and tags were both null"}
     unknown = f"api/bodytrack/metadata/{uid}/FluxtreamCapture.photo/999999/get"
     assert get(server, unknown).status_code == 404
     assert get(server, base + "/get", auth=BOB).status_code == 403
+    bare = upload(server, jpeg("no comment")).json()["payload"]["id"]  # Gson leaves out a null
+    assert get(server, f"api/bodytrack/metadata/{uid}/FluxtreamCapture.photo/{bare}/get").content \
+        == b'{"tags":[]}'
 
 
 def test_the_owner_deletes_one_photo_with_an_empty_answer(server):
@@ -601,7 +708,7 @@ def test_a_store_made_before_issue_12_keeps_its_photos_and_loses_its_unique_inde
         db.execute("INSERT INTO photos VALUES (7, 1, ?, 1400269584123, ?, 'image/jpeg', 'c', "
                    "'[\"t\"]', 0, 0)", (sha256, key))
     server = serve_factory(store=store, no_dedup_lock=True, delay_ms=300)
-    assert [key_of(p) for p in all_photos(server)] == [key]
+    assert [(key_of(p), p["thumbnails"]) for p in all_photos(server)] == [(key, [])]  # no size
     assert upload(server, data).json()["payload"] == {"operation": "updated", "key": key, "id": 7}
     first, second = send_at_once(server, jpeg("new"), 2)  # no unique index stops the race
     assert first["id"] != second["id"] and min(first["id"], second["id"]) > 7

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..fluxtream import photo_key
+from .images import Picture
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS guests (
@@ -36,14 +37,17 @@ CREATE TABLE IF NOT EXISTS photos (
     comment TEXT,
     tags TEXT NOT NULL DEFAULT '[]',
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    width INTEGER,
+    height INTEGER,
+    orientation INTEGER
 );
 CREATE INDEX IF NOT EXISTS photos_by_time ON photos (guest_id, capture_ms);
 CREATE INDEX IF NOT EXISTS photos_by_key ON photos (guest_id, key);
 CREATE INDEX IF NOT EXISTS photos_by_content ON photos (guest_id, sha256, capture_ms);
 """
 PHOTO_COLUMNS = ["id", "guest_id", "sha256", "capture_ms", "key", "media_type", "comment", "tags",
-                 "created_at", "updated_at"]
+                 "created_at", "updated_at", "width", "height", "orientation"]
 #: The largest integer SQLite stores: no id can be above it, and no number above it can be bound.
 SQLITE_INT_MAX = 2**63 - 1
 
@@ -56,6 +60,7 @@ class Photo:
     comment: str | None
     tags: list[str]
     path: Path
+    picture: Picture | None  # None for rows a store made before it kept sizes
 
 
 class Store:
@@ -109,7 +114,7 @@ class Store:
             return {u: self._db.execute("SELECT id FROM guests WHERE username = ?",
                                         (u,)).fetchone()[0] for u in usernames}
 
-    def save(self, guest_id: int, data: bytes, capture_ms: int, media_type: str,
+    def save(self, guest_id: int, data: bytes, capture_ms: int, picture: Picture,
              comment: str | None, tags: list[str]) -> tuple[str, int, str]:
         """Store a photo once per (guest, bytes, capture ms): ("created"|"updated", id, key).
 
@@ -134,9 +139,11 @@ class Store:
                 self._write_blob(sha256, data)
                 cursor = self._db.execute(
                     "INSERT INTO photos (guest_id, sha256, capture_ms, key, media_type, comment,"
-                    " tags, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (guest_id, sha256, capture_ms, key, media_type, comment, json.dumps(tags),
-                     now, now),
+                    " tags, created_at, updated_at, width, height, orientation)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (guest_id, sha256, capture_ms, key, picture.media_type, comment,
+                     json.dumps(tags), now, now, picture.width, picture.height,
+                     picture.orientation),
                 )
             return "created", cursor.lastrowid, key
 
@@ -194,15 +201,17 @@ class Store:
             os.unlink(tmp)
             raise
 
-    _COLUMNS = "id, key, capture_ms, media_type, comment, tags, sha256"
+    _COLUMNS = "id, key, capture_ms, media_type, comment, tags, sha256, width, height, orientation"
 
     def _many(self, where: str, guest_id: int, *params) -> list[Photo]:
         with self._lock:
             rows = self._db.execute(
                 f"SELECT {self._COLUMNS} FROM photos WHERE guest_id = ? AND {where}",
                 (guest_id, *params)).fetchall()
-        return [Photo(id, key, ms, media_type, comment, json.loads(tags), self._blob_path(sha))
-                for id, key, ms, media_type, comment, tags, sha in rows]
+        return [Photo(id, key, ms, media_type, comment, json.loads(tags), self._blob_path(sha),
+                      None if width is None else Picture(media_type, width, height, orientation))
+                for id, key, ms, media_type, comment, tags, sha, width, height, orientation
+                in rows]
 
     def _one(self, where: str, guest_id: int, value) -> Photo | None:
         found = self._many(where, guest_id, value)

@@ -6,17 +6,23 @@ that the project's server answers byte for byte like it.
 - `java_double`: Java's `Double.toString` (`1.400269584123E9`: plain only from 10^-3 to 10^7).
 - `java_long`: Java's `(long)` cast of a double, as the server turns seconds into milliseconds.
 - `joda_iso`: Joda's `ISODateTimeFormat.dateTime()` of a millisecond, in UTC.
+- `clean_tags`: Fluxtream's `Tag.parseTags` of a comma-separated string, as a sorted set.
 """
 from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from ..fluxtream import EPOCH
 
 LONG_MIN, LONG_MAX = -2**63, 2**63 - 1
+#: Java's String.trim() strips every character up to U+0020, control characters included.
+_JAVA_TRIM = "".join(map(chr, range(0x21)))
+#: Fluxtream's Tag.REGEX_ILLEGAL_CHARACTERS: each such character becomes `_`.
+_ILLEGAL_IN_TAG = re.compile(r"[^a-zA-Z0-9_-]")
 _GSON_ESCAPES = str.maketrans({char: f"\\u{ord(char):04x}" for char in "<>&='\u2028\u2029"})
 
 
@@ -72,3 +78,13 @@ def joda_iso(capture_ms: int) -> str:
     its JVM's zone; this one runs in UTC)."""
     moment: datetime = EPOCH + timedelta(milliseconds=capture_ms)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def clean_tags(text: str | None) -> list[str]:
+    """The tags the real server keeps from a comma-separated string: each piece trimmed (as
+    Java trims), lower-cased, every character but ASCII letters, digits, `-` and `_` replaced by
+    `_` (`New York` is `new_york`), empty ones dropped; unique and sorted, as its TreeSet lists
+    them."""
+    pieces = (text or "").strip(_JAVA_TRIM).lower().split(",")
+    cleaned = (_ILLEGAL_IN_TAG.sub("_", piece.strip(_JAVA_TRIM).lower()) for piece in pieces)
+    return sorted({tag for tag in cleaned if tag})
