@@ -8,8 +8,7 @@ from pathlib import Path
 
 import click
 
-from .schema import TZ_SOURCES
-from .text import QUOTE_LIMIT, one_line
+from .names import TZ_SOURCES
 from .workspace import Workspace, WorkspaceBusy
 
 
@@ -45,10 +44,11 @@ def selection_options(f):
 
 def local_time_option(ctx, param, value: str | None):
     """--local-from/--local-to as ISO 8601 local times; anything else is a usage error."""
-    from .times import parse_local
-
     if value is None:
         return None
+    from .text import QUOTE_LIMIT, one_line
+    from .times import parse_local
+
     try:
         return parse_local(value, end=param.name == "local_to")
     except ValueError as exc:
@@ -57,11 +57,15 @@ def local_time_option(ctx, param, value: str | None):
 
 def fail(message: str, code: int = 2):
     """Print a one-line error (unprintable characters escaped) and exit with `code`."""
+    from .text import one_line
+
     click.echo(f"photoflux: error: {one_line(message)}", err=True)
     sys.exit(code)
 
 
 def warn(message) -> None:
+    from .text import one_line
+
     click.echo(f"photoflux: warning: {one_line(message)}", err=True)
 
 
@@ -333,6 +337,15 @@ def upload(ws: Workspace, server, user, workers, tags, tag_folder, no_convert, d
     Photos the server refuses (HEIC/HEIF, AVIF, WebP, TIFF, raw) are sent as a JPEG made of
     them, keeping their EXIF; photos dated before 1970-01-01 UTC cannot be uploaded.
     """
+    request = {"server": server, "user": user, "selection": selection_args, "tags": tags,
+               "tag_folder": tag_folder, "no_convert": no_convert, "allow_http": allow_http,
+               "allow_retime": allow_retime, "allow_resend": allow_resend}
+    if not dry_run:  # a rerun with nothing to send is answered before pandas is even imported
+        with writing(ws, "upload"):
+            idle = ws.idle_rerun("upload", ws.upload_inputs(request))
+        if idle is not None:
+            click.echo(idle["summary"])
+            sys.exit(1 if idle["failed"] else 0)
     from .runner import run_upload, upload_dry_run
     from .upload import Options, UploadError
 
@@ -349,7 +362,7 @@ def upload(ws: Workspace, server, user, workers, tags, tag_folder, no_convert, d
     with writing(ws, "upload", UploadError):
         outcome = run_upload(ws, server, user, selection, prompt=prompt, options=options,
                              allow_http=allow_http, cacert=cacert, progress=show_progress(),
-                             warn=warn)
+                             warn=warn, request=request)
     click.echo(outcome.summary)
     sys.exit(1 if outcome.failed else 0)
 

@@ -21,7 +21,7 @@ from .approvals import apply_approvals, empty_approvals
 from .overrides import Rule, rules_table
 from .resolve import ResolveWarning, Settings, resolve
 from .times import now_iso
-from .workspace import StageError, Workspace, writing_to
+from .workspace import StageError, Workspace, file_digest, writing_to
 
 STAGES = ("extract", "resolve", "report")
 
@@ -44,17 +44,6 @@ def selected_rows(resolved: pd.DataFrame, selection) -> pd.Series:
     if not selected.any():
         raise NothingSelected("the selection matches no photo")
     return selected
-
-
-def file_digest(path: Path) -> str | None:
-    """sha256 of a file's bytes, None when it does not exist."""
-    if not path.exists():
-        return None
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --- fingerprints of each stage's inputs ------------------------------------------------------
@@ -295,11 +284,14 @@ def upload_dry_run(ws: Workspace, server: str, user: str, selection=None, *,
 def run_upload(ws: Workspace, server: str, user: str, selection=None, *,
                password: str | None = None, prompt=None, options=None,
                allow_http: bool = False, cacert: str | None = None, progress: bool = False,
-               warn=None):
+               warn=None, request: dict | None = None):
     """Send the approved photos (narrowed by `selection`) to `server` as `user`, exactly once,
     as `options` (upload.Options) say; write their statuses back and record the run in the
     manifest. Returns upload's Outcome. `warn(text)` hears, before anything is sent, what the
-    allow options will put on the timeline twice.
+    allow options will put on the timeline twice. `request`: the arguments as the caller
+    describes them (the CLI's); when given and a rerun would send nothing, the manifest records
+    that rerun's outcome against `ws.upload_inputs(request)`, so the CLI can answer it without
+    reading the tables.
 
     The password, only asked for when there is something to send: `password`, else
     FLUXTREAM_PASSWORD, ~/.netrc, or `prompt(text)`.
@@ -318,6 +310,9 @@ def run_upload(ws: Workspace, server: str, user: str, selection=None, *,
                                   options or client_side.Options(),
                                   save=lambda table: ws.save("resolved", table),
                                   progress=progress, warn=warn)
-    ws.write_manifest_entry("upload", {"server": base, "user": user, "finished": now_iso(),
-                                       "rows": outcome.selected, "counts": outcome.counts})
+    entry = {"server": base, "user": user, "finished": now_iso(), "rows": outcome.selected,
+             "counts": outcome.counts}
+    if request is not None and outcome.idle is not None:
+        entry.update(inputs=ws.upload_inputs(request), idle=outcome.idle)
+    ws.write_manifest_entry("upload", entry)
     return outcome

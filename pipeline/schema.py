@@ -8,6 +8,8 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 
+from .names import TZ_SOURCES, UPLOADED  # noqa: F401  (declared there, for a CLI without pyarrow)
+
 #: One row per photo file: what extract read from the file, raw and untouched.
 PHOTOS = pa.schema(
     [
@@ -91,13 +93,6 @@ RESOLVED = pa.schema(list(PHOTOS) + [pa.field(n, t) for n, t in RESOLVED_EXTRA])
 #: approvals.csv: a person's yes to one photo's time (all text; the time as exact milliseconds).
 APPROVALS = pa.schema([(name, pa.string()) for name in
                        ("path", "sha256", "capture_time_secs_utc", "tz_name", "approved_at")])
-
-#: Every value tz_source may take (a fallback-mode rule also reports `override`).
-TZ_SOURCES = ("override", "offset", "gps", "location", "carried", "default")
-
-#: upload_status values that mean the server holds the photo.
-UPLOADED = ("uploaded", "updated")
-
 
 _NULLABLE = {
     pa.string(): pd.StringDtype(storage="pyarrow", na_value=float("nan")),

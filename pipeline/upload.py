@@ -689,10 +689,14 @@ def dry_run_text(rows: pd.DataFrame, ledger_path: Path, server: str, user: str,
 
 @dataclass
 class Outcome:
+    """A run's result: `failed` counts the photos a person must see to (exit code 1); `idle`,
+    when a rerun would send nothing, what it would say ({"summary", "failed", "counts"})."""
+
     selected: int
     counts: dict
     failed: int
     summary: str
+    idle: dict | None = None
 
 
 #: The statuses of a run, in the order its summary gives them.
@@ -739,20 +743,30 @@ def run(ws, resolved: pd.DataFrame, selected: pd.Series | None, client: Client,
             _send(plan, client, ledger, guest_id, options, statuses, progress,
                   lambda: save(current()), checkpoint_seconds)
         save(current())
+        rerun = make_plan(rows, ledger.history(server, client.user), options)
     finally:
         ledger.close()
+    outcome = _outcome(plan, statuses)
+    if rerun.send.empty:  # then a rerun on the same tables and ledger can only say this
+        idle = _outcome(rerun, rerun.rows["verdict"][rerun.rows["verdict"].isin(VERDICTS[1:])])
+        outcome.idle = {"summary": idle.summary, "failed": idle.failed, "counts": idle.counts}
+    return outcome
+
+
+def _outcome(plan: Plan, statuses) -> Outcome:
+    """The counts, failures and summary line of a run with this plan and these statuses."""
     this_run = pd.Series(statuses, dtype="str").str.replace(r":.*", "", regex=True)
+    sending = plan.rows["verdict"] == "send"
     counts = {"already_on_server": plan.count("already_on_server"),
               **this_run.value_counts().reindex(STATUS_ORDER).dropna().astype(int).to_dict(),
-              "retimed_sent": int((plan.rows["retimed"] & (verdicts == "send")).sum()),
-              "changed_sent": int((plan.rows["changed"] & (verdicts == "send")).sum()),
+              "retimed_sent": int((plan.rows["retimed"] & sending).sum()),
+              "changed_sent": int((plan.rows["changed"] & sending).sum()),
               "converted": plan.converted()}
-    failed = int(this_run.isin(NOT_DONE).sum())
     shown = {name: n for name, n in counts.items()
              if n and name not in ("retimed_sent", "changed_sent", "converted")}
-    summary = (f"upload: {len(rows)} approved photos selected; "
+    summary = (f"upload: {len(plan.rows)} approved photos selected; "
                + ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in shown.items()))
-    return Outcome(len(rows), counts, failed, summary)
+    return Outcome(len(plan.rows), counts, int(this_run.isin(NOT_DONE).sum()), summary)
 
 
 def _warn_twice(plan: Plan, options: Options, warn) -> None:

@@ -710,3 +710,28 @@ def test_reachability_counts_photos_in_a_row_and_an_answer_resets_them():
     assert reach.verdict() == "3 requests in a row could not connect (Connection refused)"
     silent = Reachability(max_connect_failures=10, silence_seconds=0)
     assert silent.verdict() is not None
+
+
+def test_a_rerun_with_nothing_to_send_needs_no_server_password_or_table(tmp_path, serve_factory):
+    """Once everything is sent, a rerun on unchanged tables and ledger is answered from the
+    manifest (without pandas, pyarrow or the HTTP client); anything that changes what it would
+    do takes the whole way again, which needs no server either while nothing is to be sent."""
+    server = serve_factory()
+    ws = make_workspace(tmp_path, 3)
+    upload(ws, server)
+    server.stop()
+    command = [PHOTOFLUX, "upload", "-w", str(ws.root), "--server", server.url, "--user",
+               server.user]
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})  # no password
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stdout == "upload: 3 approved photos selected; 3 already on server\n"
+    imported = {line.rsplit("|", 1)[1].strip() for line in rerun.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "pipeline.workspace" in imported
+    assert not {"pandas", "pyarrow", "numpy", "urllib3", "PIL"} & imported
+    cli(ws, "unapprove", "--first", "IMG_0000", "--last", "IMG_0000")
+    assert upload(ws, server) == "upload: 2 approved photos selected; 2 already on server\n"
+    cli(ws, "approve", "--all")
+    assert upload(ws, server) == "upload: 3 approved photos selected; 3 already on server\n"
+    assert upload(ws, server) == "upload: 3 approved photos selected; 3 already on server\n"
