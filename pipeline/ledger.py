@@ -201,19 +201,22 @@ class Ledger:
                 migrate(self.db, version)
                 # NORMAL in WAL mode survives a killed process; after a power cut at worst an
                 # intent is lost, and resending it with the same bytes and time is answered
-                # `updated`.
+                # `updated` (for a converted photo: unless the converter changed meanwhile).
                 self.db.execute("PRAGMA synchronous=NORMAL")
+                # reads (a checkpoint's, in a thread of its own) never wait for the writers
+                self.reader = connect(path, read_only=True)
             except BaseException:
                 self.db.close()
                 raise
-        self.lock = threading.Lock()
+        self.lock, self.read_lock = threading.Lock(), threading.Lock()
 
     def close(self):
+        self.reader.close()
         self.db.close()
 
     def history(self, server: str | None = None, user: str | None = None) -> History:
-        with guarded(self.path, "run"):
-            return _history(self.db, server, user)
+        with self.read_lock, guarded(self.path, "run"):
+            return _history(self.reader, server, user)
 
     def intent(self, server: str, user: str, row: dict, expected_key: str, sent_sha256: str,
                converter: str | None, paths: list[str]) -> None:

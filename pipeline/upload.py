@@ -724,9 +724,10 @@ def run(ws, resolved: pd.DataFrame, selected: pd.Series | None, client: Client,
     statuses: dict = {}
     server = client.base_url
 
-    def current() -> pd.DataFrame:
+    def current(done: dict) -> pd.DataFrame:
+        """The table with the ledger's statuses and `done`, this run's statuses so far."""
         table = apply_ledger(resolved, ledger.history())
-        changed = pd.Series(statuses, dtype="string")
+        changed = pd.Series(done, dtype="string")
         table.loc[changed.index, "upload_status"] = changed
         return table
 
@@ -741,8 +742,8 @@ def run(ws, resolved: pd.DataFrame, selected: pd.Series | None, client: Client,
         if len(plan.send):
             guest_id = int(client.guest()["id"])
             _send(plan, client, ledger, guest_id, options, statuses, progress,
-                  lambda: save(current()), checkpoint_seconds)
-        save(current())
+                  lambda done: save(current(done)), checkpoint_seconds)
+        save(current(statuses))
         rerun = make_plan(rows, ledger.history(server, client.user), options)
     finally:
         ledger.close()
@@ -785,20 +786,25 @@ def _warn_twice(plan: Plan, options: Options, warn) -> None:
 
 def _send(plan: Plan, client: Client, ledger: Ledger, guest_id: int, options: Options,
           statuses: dict, progress: bool, checkpoint, checkpoint_seconds: float) -> None:
-    """send_all, its results into `statuses`, a checkpoint every `checkpoint_seconds`; a stop
-    is re-raised with what the run achieved, after a last checkpoint."""
+    """send_all, its results into `statuses`, and `checkpoint(a copy of them)` every
+    `checkpoint_seconds` in a thread of its own (writing a large table takes a while, and
+    sending goes on meanwhile); a stop is re-raised with what the run achieved, after a last
+    checkpoint."""
     from tqdm import tqdm
 
     bar = tqdm(total=len(plan.send), unit="photo", disable=not progress, desc="upload")
+    saving = Background(checkpoint)
     last_save = time.monotonic()
     try:
         for index, result in send_all(plan, client, ledger, guest_id, options, bar):
             statuses[index] = result.status
-            if time.monotonic() - last_save > checkpoint_seconds:
-                checkpoint()
+            if time.monotonic() - last_save > checkpoint_seconds and saving.start(
+                    dict(statuses)):
                 last_save = time.monotonic()
+        saving.join()
     except RunStopped as exc:
-        checkpoint()
+        saving.join()
+        checkpoint(dict(statuses))
         done = int(pd.Series(statuses, dtype="string").isin(["uploaded", "updated"]).sum())
         sent = (f"{done} of {len(plan.send)} photos sent this run, the ledger holds them: "
                 "run upload again")
@@ -809,3 +815,34 @@ def _send(plan: Plan, client: Client, ledger: Ledger, guest_id: int, options: Op
                          f"behind a login page? {sent} once it answers as Fluxtream") from None
     finally:
         bar.close()
+        saving.join(reraise=False)
+
+
+class Background:
+    """Runs `work(argument)` in a thread of its own, one run at a time; `join` waits for the
+    current run and raises what it raised (a full disk), so no error is lost."""
+
+    def __init__(self, work):
+        self.work, self.thread, self.error = work, None, None
+
+    def start(self, argument) -> bool:
+        """Start a run unless one is going on; whether one was started."""
+        if self.thread is not None and self.thread.is_alive():
+            return False
+        self.join()
+        self.thread = threading.Thread(target=self._run, args=(argument,), daemon=True)
+        self.thread.start()
+        return True
+
+    def _run(self, argument) -> None:
+        try:
+            self.work(argument)
+        except BaseException as exc:  # raised again in the sending thread by join
+            self.error = exc
+
+    def join(self, reraise: bool = True) -> None:
+        if self.thread is not None:
+            self.thread.join()
+        error, self.error = self.error, None
+        if error is not None and reraise:
+            raise error

@@ -28,7 +28,7 @@ from pipeline.fluxtream import MAX_CAPTURE_MS
 from pipeline.schema import PHOTOS, RESOLVED
 from pipeline.workspace import Workspace, read_table, write_table
 from uploading import (PHOTOFLUX, acknowledged, assert_exactly_once, cli, make_workspace,
-                       on_server, read_only, upload)
+                       on_server, read_only, upload, upload_process)
 
 def test_every_approved_photo_lands_once_with_its_time(tmp_path, serve_factory):
     server = serve_factory()
@@ -138,15 +138,7 @@ def test_kill_9_mid_upload_then_rerun_is_exactly_once(tmp_path, serve_factory, c
     server = serve_factory(delay_ms=40, drop_rate=0.15, fail_rate=0.1, seed=3)
     count = 80
     ws = make_workspace(tmp_path, count)
-    command = [PHOTOFLUX, "upload", "-w", str(ws.root), "--server", server.url, "--user",
-               server.user, "--workers", "4"]
-    env = {**os.environ, "FLUXTREAM_PASSWORD": server.password}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    acked = 0
-    while acked < count // 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
-        acked = acknowledged(ws)
+    process = upload_process(ws, server, "--workers", "4", acked=count // 3)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL
@@ -154,8 +146,8 @@ def test_kill_9_mid_upload_then_rerun_is_exactly_once(tmp_path, serve_factory, c
         acked, intents = db.execute(
             "SELECT count(acked_at), count(*) FROM sends").fetchone()
     held_at_kill = len(on_server(server))
-    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    assert rerun.returncode == 0, rerun.stderr
+    rerun = upload_process(ws, server, "--workers", "4")
+    assert rerun.communicate(timeout=120) and rerun.returncode == 0
     merged = assert_exactly_once(ws, server)
     for _, row in merged.sample(10, random_state=1).iterrows():
         data = requests.get(server.url + "api/bodytrack/photo/" + row["key"], auth=server.auth).content
@@ -398,14 +390,7 @@ def test_a_dead_server_stops_the_run_early_and_the_rerun_sends_each_photo_once(
     server = serve_factory(delay_ms=200)  # slow enough that most photos are left at the kill
     count = 60
     ws = make_workspace(tmp_path, count)
-    command = [PHOTOFLUX, "upload", "-w", str(ws.root), "--server", server.url, "--user",
-               server.user, "--workers", "10"]
-    env = {**os.environ, "FLUXTREAM_PASSWORD": server.password}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    deadline = time.monotonic() + 60
-    while acknowledged(ws) < 10 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    process = upload_process(ws, server, "--workers", "10", acked=10)
     server.process.kill()  # gone for good: every later connection is refused
     server.process.wait()
     try:
@@ -424,8 +409,7 @@ def test_a_dead_server_stops_the_run_early_and_the_rerun_sends_each_photo_once(
     assert failed.sum() >= 1  # the photos in flight: each says why, none is counted as sent
     assert table.loc[failed, "upload_status"].str.contains("Connection refused").all()
     again = serve_factory(store=server.store, port=server.port, users=[server.auth])
-    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    assert rerun.returncode == 0, rerun.stderr
+    upload(ws, again)
     assert_exactly_once(ws, again)
 
 
@@ -735,3 +719,22 @@ def test_a_rerun_with_nothing_to_send_needs_no_server_password_or_table(tmp_path
     cli(ws, "approve", "--all")
     assert upload(ws, server) == "upload: 3 approved photos selected; 3 already on server\n"
     assert upload(ws, server) == "upload: 3 approved photos selected; 3 already on server\n"
+
+
+def test_statuses_are_saved_while_photos_are_still_being_sent(tmp_path, serve_factory):
+    """A checkpoint runs beside the sending (a large table takes a while to write): a killed
+    run loses at most the last few seconds of statuses, and sending never waits for it."""
+    from pipeline.upload import Client, Options, run
+
+    server = serve_factory(delay_ms=50)
+    ws = make_workspace(tmp_path, 24)
+    saved = []
+
+    def save(table):
+        saved.append(int(table["upload_status"].isin(["uploaded"]).sum()))
+        ws.save("resolved", table)
+
+    run(ws, ws.load("resolved"), None, Client(server.url, server.user, server.password),
+        Options(workers=2), save, checkpoint_seconds=0.1)
+    assert len(saved) >= 3 and 0 < saved[0] < 24 and saved[-1] == 24
+    assert saved == sorted(saved)

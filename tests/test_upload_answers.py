@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -20,8 +18,8 @@ from PIL import Image
 from frames import photos
 from pipeline.approvals import is_approved
 from pipeline.workspace import Workspace
-from uploading import (PHOTOFLUX, acknowledged, assert_exactly_once, cli, make_workspace,
-                       on_server, read_only, upload)
+from uploading import (acknowledged, assert_exactly_once, cli, make_workspace, on_server,
+                       read_only, upload, upload_process)
 
 POSTS = "POST /api/bodytrack/photoUpload "
 CHECKS = "GET /api/bodytrack/photo/"
@@ -83,14 +81,7 @@ def test_a_login_page_mid_run_stops_the_run_and_counts_nothing_as_sent(tmp_path,
     server = serve_factory(delay_ms=100)
     count = 30
     ws = make_workspace(tmp_path, count)
-    command = [PHOTOFLUX, "upload", "-w", str(ws.root), "--server", server.url, "--user",
-               server.user, "--workers", "2"]
-    env = {**os.environ, "FLUXTREAM_PASSWORD": server.password}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    deadline = time.monotonic() + 60
-    while acknowledged(ws) < 4 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    process = upload_process(ws, server, "--workers", "2", acked=4)
     server.stop()
     behind_login = serve_factory(store=server.store, port=server.port, users=[server.auth],
                                  login_redirect=True)

@@ -5,25 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import signal
-import sqlite3
-import subprocess
-import time
 from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
 import piexif
 import pillow_heif
-import pytest
 import requests
 from PIL import Image
 
 from pipeline import convert
 from pipeline.workspace import Workspace
-from uploading import (PHOTOFLUX, acknowledged, assert_exactly_once, cli, on_server, read_only,
-                       upload)
+from uploading import assert_exactly_once, cli, read_only, upload, upload_process
 
 GREEN, RED = (20, 200, 20), (200, 20, 20)
 
@@ -150,13 +144,7 @@ def test_kill_9_during_a_converted_upload_then_an_upgraded_rerun_is_exactly_once
     server = serve_factory(delay_ms=40, drop_rate=0.15, fail_rate=0.1, seed=5)
     count = 40
     ws = library(tmp_path, count)
-    command = [PHOTOFLUX, "upload", "-w", str(ws.root), "--server", server.url, "--user",
-               server.user, "--workers", "4"]
-    process = subprocess.Popen(command, env={**os.environ, "FLUXTREAM_PASSWORD": server.password},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while acknowledged(ws) < count // 3 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    process = upload_process(ws, server, "--workers", "4", acked=count // 3)
     process.send_signal(signal.SIGKILL)
     process.wait()
     at_kill = sends(ws)

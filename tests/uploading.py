@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import sqlite3
+import subprocess
 import sys
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -104,3 +107,16 @@ def assert_exactly_once(ws: Workspace, server) -> pd.DataFrame:
     assert len(mine) == len(merged) and (mine["sha256"] == mine["sha256_ledger"]).all()
     assert (mine["sent_sha256"] == mine["sent_sha256_ledger"]).all()
     return merged
+
+
+def upload_process(ws: Workspace, server, *args: str, acked: int = 0) -> subprocess.Popen:
+    """`photoflux upload` as a process of its own (stdout and stderr piped, as text), returned
+    once the ledger holds `acked` acknowledgements (or after 60 s)."""
+    process = subprocess.Popen(
+        [PHOTOFLUX, "upload", "-w", str(ws.root), "--server", server.url, "--user", server.user,
+         *args], env={**os.environ, "FLUXTREAM_PASSWORD": server.password},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while acknowledged(ws) < acked and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return process
