@@ -335,17 +335,19 @@ class Client:
             return self._pool, self._headers
 
     def request(self, method: str, path: str, body: bytes | None = None,
-                content_type: str | None = None) -> Answer:
+                content_type: str | None = None, connect_retries: int | None = None) -> Answer:
         """One request, its answer read whole, no redirect followed. Raises urllib3's HTTPError
-        when no answer came (after retrying connections that could not be made)."""
+        when no answer came (after retrying connections that could not be made: `retries`
+        times, or `connect_retries`)."""
         pool, headers = self.pool()
         if content_type:
             headers = {**headers, "Content-Type": content_type}
         self.reach.sending()
         try:
+            retry = self.connect_retry if connect_retries is None else self.connect_retry.new(
+                connect=connect_retries)
             response = pool.request(method, self.base_url + path, body=body, headers=headers,
-                                    redirect=False, retries=self.connect_retry,
-                                    timeout=self.timeout)
+                                    redirect=False, retries=retry, timeout=self.timeout)
         except HTTPError as exc:
             self.reach.unanswered(could_not_connect(exc), why_no_answer(exc))
             raise
@@ -359,8 +361,8 @@ class Client:
         photo is sent (UploadError, exit 2); a server error or a 200 KO (RunStopped) and a
         server that does not answer (ServerUnreachable) stop it too, exit 1."""
         url = self.base_url + "api/guest"
-        try:
-            answer = self.request("GET", "api/guest")
+        try:  # a wrong address or port is said within about 1.5 s, not after every retry
+            answer = self.request("GET", "api/guest", connect_retries=min(3, self.retries))
         except HTTPError as exc:
             if isinstance(getattr(exc, "reason", None), urllib3.exceptions.SSLError):
                 raise UploadError(f"cannot reach {self.base_url}: {why_no_answer(exc)}") from None

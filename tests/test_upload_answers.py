@@ -8,6 +8,7 @@ import hashlib
 import io
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pandas as pd
@@ -72,6 +73,50 @@ def test_a_guest_lookup_that_fails_on_the_server_is_exit_1(tmp_path, serve_facto
     assert error.startswith(f"{server.url}api/guest answered 200 (") and error.endswith(
         "the server cannot say who you are now; nothing was sent, try again later")
     assert POSTS not in server.log_text()
+
+
+class Answering(BaseHTTPRequestHandler):
+    """Answers every GET with the class's `status`, `content_type` and `body`."""
+
+    status, content_type, body = 503, "application/json", b'{"result":"KO","message":"busy"}'
+
+    def do_GET(self):
+        self.send_response(self.status)
+        self.send_header("Content-Type", self.content_type)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("status, content_type, body, code, said", [
+    (503, "application/json", b'{"result":"KO","message":"down for maintenance"}', 1,
+     "answered 503 (down for maintenance): the server cannot say who you are now"),
+    (502, "text/plain", b"Bad Gateway", 1, "answered 502 (no message)"),
+    (200, "text/plain", b"It works!", 2, "answered 200 without Fluxtream's JSON guest id"),
+    (None, None, None, 1, "server unreachable: "),
+])
+def test_a_server_in_trouble_or_not_there_at_the_credentials_check(tmp_path, status,
+                                                                   content_type, body, code, said):
+    """Any HTTP server (a web server's default page, a proxy whose backend is down), or none."""
+    ws = make_workspace(tmp_path, 1)
+    handler = type("Handler", (Answering,), {"status": status, "content_type": content_type,
+                                             "body": body})
+    http = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    url = f"http://127.0.0.1:{http.server_port}/"
+    if status is None:
+        http.server_close()  # nothing listens there any more
+    else:
+        threading.Thread(target=http.serve_forever, daemon=True).start()
+    try:
+        output = cli(ws, "upload", "--server", url, "--user", "alice", code=code,
+                     env={"FLUXTREAM_PASSWORD": "pw"})
+    finally:
+        if status is not None:
+            http.shutdown()
+    assert said in one_line_error(output)
 
 
 # --- answers mid-run --------------------------------------------------------------------------
