@@ -290,9 +290,14 @@ class History:
 
     def may_be_on_server(self) -> pd.DataFrame:
         """The sends that are acknowledged, or whose answer leaves open that they landed."""
-        sends = self.sends
-        refused = sends["outcome"].fillna("").str.startswith(NOT_LANDED)
-        return sends[sends["acked_at"].notna() | ~refused]
+        return self.sends[self.sends["acked_at"].notna() | ~self._refused()]
+
+    def unanswered(self) -> pd.DataFrame:
+        """The sends without an acknowledgement whose answer leaves open that they landed."""
+        return self.sends[self.sends["acked_at"].isna() & ~self._refused()]
+
+    def _refused(self) -> pd.Series:
+        return self.sends["outcome"].astype("string").fillna("").str.startswith(NOT_LANDED)
 
     def sent_paths(self) -> pd.DataFrame:
         """path -> the file's sha256 and millisecond of each send that may be on the server."""

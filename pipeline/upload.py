@@ -39,7 +39,7 @@ from . import convert
 from .approvals import is_approved, uploadable
 from .exif import SNIFF_BYTES, sniff_type
 from .fluxtream import photo_key, printable
-from .ledger import NOT_LANDED, History, Ledger, apply_ledger, changed_paths, read_history
+from .ledger import History, Ledger, apply_ledger, changed_paths, read_history
 from .times import millis
 
 CONNECTOR = "fluxtream_capture"
@@ -537,8 +537,9 @@ class Plan:
     """`rows`: the candidates (index: the resolved table's) with `capture_ms`, `verdict` and
     whether the ledger saw their path with other bytes (`changed`) or their bytes at another
     time (`retimed`). `send`: one row per photo to send, the first of the rows sharing its
-    bytes and time, with `copies` (their indexes), `paths` and `check_key` (the key of an
-    unanswered earlier attempt, asked for before anything is sent)."""
+    bytes and time, with `copies` and `paths` (of all those rows, when there are several) and
+    `check_key` (the key of an unanswered earlier attempt, asked for before anything is
+    sent)."""
 
     rows: pd.DataFrame
     send: pd.DataFrame
@@ -574,18 +575,19 @@ def make_plan(rows: pd.DataFrame, history: History, options: Options = Options()
         [done, (rows["capture_ms"] < 0).to_numpy(bool), changed & (not options.allow_resend),
          retimed & (not options.allow_retime), unsupported], VERDICTS[:-1], VERDICTS[-1])
     rows = rows.assign(verdict=verdict, changed=changed & ~done, retimed=retimed & ~done)
-    return Plan(rows, _sends(rows[rows["verdict"] == "send"], sends))
+    return Plan(rows, _sends(rows[rows["verdict"] == "send"], history.unanswered()))
 
 
-def _sends(send: pd.DataFrame, sends: pd.DataFrame) -> pd.DataFrame:
-    """One row per photo (bytes and time) to send, with its copies, paths and check_key."""
+def _sends(send: pd.DataFrame, unanswered: pd.DataFrame) -> pd.DataFrame:
+    """One row per photo (bytes and time) to send, with check_key (the expected key of its
+    `unanswered` send, if any) and, when byte-identical copies share it, `copies` and `paths`
+    (lists; null for a photo of one file, the rule)."""
     photo = ["sha256", "capture_ms"]
-    groups = send.rename_axis("row").reset_index().groupby(photo, sort=False).agg(
+    shared = send[send.duplicated(photo, keep=False)]
+    groups = shared.rename_axis("row").reset_index().groupby(photo, sort=False).agg(
         copies=("row", list), paths=("path", list))
     first = send[~send.duplicated(photo)]
-    unanswered = sends[sends["acked_at"].isna()
-                       & ~sends["outcome"].fillna("").str.startswith(NOT_LANDED)]
-    keys = unanswered.set_index(photo)["expected_key"]
+    keys = unanswered.astype({"capture_ms": "Int64"}).set_index(photo)["expected_key"]
     at = pd.MultiIndex.from_arrays([first["sha256"], first["capture_ms"]])
     return first.assign(copies=groups["copies"].reindex(at).to_numpy(),
                         paths=groups["paths"].reindex(at).to_numpy(),
@@ -628,7 +630,8 @@ def send_all(plan: Plan, client: Client, ledger: Ledger, guest_id: int, options:
         return result
 
     columns = ["path", "sha256", "capture_ms", "folder", "copies", "paths", "check_key"]
-    rows = (dict(zip(columns, values)) for values in zip(*(plan.send[c] for c in columns)))
+    rows = ({"index": index, **dict(zip(columns, values))}
+            for index, *values in zip(plan.send.index, *(plan.send[c] for c in columns)))
     why, stopped = None, None
     with ThreadPoolExecutor(max_workers=options.workers) as pool:
         pending = {}
@@ -639,6 +642,8 @@ def send_all(plan: Plan, client: Client, ledger: Ledger, guest_id: int, options:
                     if row is None:
                         break
                     row["capture_ms"] = int(row["capture_ms"])
+                    if not isinstance(row["copies"], list):  # one file: the rule
+                        row["copies"], row["paths"] = [row["index"]], [row["path"]]
                     pending[pool.submit(one, row)] = row["copies"]
                 if not pending:
                     break
