@@ -1,8 +1,10 @@
 """The HTTP side of the Fluxtream-compatible server: a Starlette app behind a thin front door.
 
-The front door (`FrontDoor`) sees every request first: it applies --delay-ms, refuses bodies over
---max-upload-mb, checks HTTP Basic and writes the one log line. The routes below it answer the
-Fluxtream API contract (fluxtream-api.md); every error is the contract's `{"result":"KO",...}`.
+The front door (`FrontDoor`) sees every request first: it applies --delay-ms and
+--login-redirect, checks HTTP Basic, refuses bodies over --max-upload-mb and writes the one log
+line. The routes below it answer as the real Fluxtream does (fluxtream-api.md, checked against
+its source): JSON as its Gson writes it (wire.py), errors as `{"result":"KO",...}`, except on the
+v1 paths, which answer bare payloads and plain-text errors.
 """
 from __future__ import annotations
 
