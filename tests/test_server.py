@@ -295,6 +295,18 @@ def test_the_v1_upload_answers_the_bare_payload_and_errors_in_plain_text(server)
     assert refused.text == "UnsupportedImageFormatException while trying to save the photo"
 
 
+def test_bare_payload_makes_the_documented_path_answer_like_v1(serve_factory):
+    server = serve_factory(bare_payload=True)
+    data = jpeg("bare")
+    r = upload(server, data)
+    key = expected_key(guest_id(server), 1400269584123, "2014136", data)
+    assert r.status_code == 200
+    assert r.content == compact({"operation": "created", "key": key, "id": r.json()["id"]})
+    refused = upload(server, b"plain text")
+    assert refused.status_code == 415 and refused.headers["content-type"].startswith("text/plain")
+    assert get(server, f"api/bodytrack/photo/{key}").content == data
+
+
 def test_tags_are_one_string_cleaned_and_kept_only_from_the_creating_upload(server):
     uid, data = guest_id(server), jpeg("tags")
     created = upload(server, data, secs=SECS + 400, comment="first",
