@@ -680,8 +680,8 @@ def test_login_redirect_sends_every_request_to_an_html_login_page(serve_factory)
     assert followed.headers["content-type"].startswith("text/html")
     assert "Please log in" in followed.text
     server.wait_for_log("POST /api/bodytrack/photoUpload 302")
-    server.stop()
-    assert all_photos(serve_factory(store=server.store, users=[server.auth])) == []
+    with sqlite3.connect(server.store / "store.sqlite") as db:  # the API is behind the login
+        assert db.execute("SELECT count(*) FROM photos").fetchone() == (0,)
 
 
 def test_guest_ko_answers_200_with_a_ko_body_and_no_id(serve_factory):
