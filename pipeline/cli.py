@@ -421,6 +421,9 @@ def sample(directory: Path, count: int, seed: int):
 @click.option("--guest-ko", is_flag=True,
               help="Answer /api/guest 200 with a KO body, as the real server does on an "
                    "internal error.")
+@click.option("--bare-payload", is_flag=True,
+              help="Answer the documented upload path as the v1 path does: the bare payload, "
+                   "errors in plain text.")
 @click.option("--no-dedup-lock", is_flag=True,
               help="De-duplicate like the real server, with no lock: an upload's lookup and "
                    "insert are --delay-ms apart, so overlapping sends of one photo make two.")

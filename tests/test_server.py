@@ -20,9 +20,15 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy as np
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
+
+from pipeline.server.images import Picture, Undecodable, thumbnail_sizes
+from pipeline.server.wire import clean_tags, java_double
 
 PHOTOFLUX = Path(sys.executable).with_name("photoflux")
 
@@ -248,6 +254,7 @@ def test_bad_uploads_are_400_ko(server, case):
     TINY_JPEG[: len(TINY_JPEG) // 2],  # truncated
     b"\x89PNG\r\n\x1a\n" + bytes(range(256)),
     b"GIF89a" + b"\x01" * 100,
+    encoded("PNG", size=(1, 1200)),  # decodes, but too thin for the real server's thumbnails
 ])
 def test_bytes_that_look_like_an_image_but_do_not_decode_are_400(server, data):
     r = upload(server, data, secs=SECS + 300)
@@ -286,6 +293,18 @@ def test_the_v1_upload_answers_the_bare_payload_and_errors_in_plain_text(server)
     refused = upload(server, b"plain text", path=v1)
     assert refused.status_code == 415
     assert refused.text == "UnsupportedImageFormatException while trying to save the photo"
+
+
+def test_bare_payload_makes_the_documented_path_answer_like_v1(serve_factory):
+    server = serve_factory(bare_payload=True)
+    data = jpeg("bare")
+    r = upload(server, data)
+    key = expected_key(guest_id(server), 1400269584123, "2014136", data)
+    assert r.status_code == 200
+    assert r.content == compact({"operation": "created", "key": key, "id": r.json()["id"]})
+    refused = upload(server, b"plain text")
+    assert refused.status_code == 415 and refused.headers["content-type"].startswith("text/plain")
+    assert get(server, f"api/bodytrack/photo/{key}").content == data
 
 
 def test_tags_are_one_string_cleaned_and_kept_only_from_the_creating_upload(server):
@@ -661,8 +680,8 @@ def test_login_redirect_sends_every_request_to_an_html_login_page(serve_factory)
     assert followed.headers["content-type"].startswith("text/html")
     assert "Please log in" in followed.text
     server.wait_for_log("POST /api/bodytrack/photoUpload 302")
-    server.stop()
-    assert all_photos(serve_factory(store=server.store, users=[server.auth])) == []
+    with sqlite3.connect(server.store / "store.sqlite") as db:  # the API is behind the login
+        assert db.execute("SELECT count(*) FROM photos").fetchone() == (0,)
 
 
 def test_guest_ko_answers_200_with_a_ko_body_and_no_id(serve_factory):
@@ -770,3 +789,47 @@ def test_user_option_still_works_beside_the_environment(serve_factory):
     assert get(server, "api/guest", auth=("carol", "option-pass")).json()["username"] == "carol"
     assert get(server, "api/guest").json()["username"] == "alice"
     assert "users carol, alice" in server.log_text()  # --user first, then the environment
+
+
+# --- the real server's Java arithmetic, without a server ----------------------------------------
+
+@given(st.floats(min_value=0, max_value=1e300, allow_nan=False, allow_infinity=False))
+def test_java_double_text_reads_back_exactly_and_is_plain_only_from_a_thousandth_to_1e7(value):
+    text = java_double(value)
+    assert float(text) == value and "." in text
+    assert ("E" not in text) == (value == 0 or 1e-3 <= value < 1e7)
+
+
+@pytest.mark.parametrize("value, text", [(1400269584.123, "1.400269584123E9"), (0.0, "0.0"),
+                                         (100.0, "100.0"), (0.001, "0.001"), (1e7, "1.0E7"),
+                                         (9999999.5, "9999999.5"), (0.0001, "1.0E-4")])
+def test_java_double_text_is_javas(value, text):
+    assert java_double(value) == text
+
+
+def imgscalr_reference(width: int, height: int, side: int) -> tuple[int, int]:
+    """imgscalr's fit, in numpy's float32 as Java computes it."""
+    ratio = np.float32(height) / np.float32(width)
+    if ratio <= 1:
+        return side, int(np.floor(np.float64(np.float32(side) * ratio) + 0.5))
+    return int(np.floor(np.float64(np.float32(side) / ratio) + 0.5)), side
+
+
+@given(st.integers(1, 20000), st.integers(1, 20000), st.integers(1, 8))
+def test_thumbnail_sizes_follow_imgscalrs_float_arithmetic(width, height, orientation):
+    picture = Picture("image/jpeg", width, height, orientation)
+    large = imgscalr_reference(width, height, 500)[:: -1 if orientation >= 5 else 1]
+    medium = imgscalr_reference(*large, 300) if 0 not in large else (0, 0)
+    small = imgscalr_reference(*medium, 150) if 0 not in medium else (0, 0)
+    if 0 in large + medium + small:  # the real server cannot make it and refuses the photo
+        with pytest.raises(Undecodable):
+            thumbnail_sizes(picture)
+    else:
+        assert thumbnail_sizes(picture) == [small, medium, large]
+
+
+@given(st.text())
+def test_cleaned_tags_are_sorted_unique_and_only_of_the_allowed_characters(text):
+    tags = clean_tags(text)
+    assert tags == sorted(set(tags)) and "" not in tags
+    assert all(set(tag) <= set("abcdefghijklmnopqrstuvwxyz0123456789-_") for tag in tags)

@@ -1,8 +1,10 @@
 """The HTTP side of the Fluxtream-compatible server: a Starlette app behind a thin front door.
 
-The front door (`FrontDoor`) sees every request first: it applies --delay-ms, refuses bodies over
---max-upload-mb, checks HTTP Basic and writes the one log line. The routes below it answer the
-Fluxtream API contract (fluxtream-api.md); every error is the contract's `{"result":"KO",...}`.
+The front door (`FrontDoor`) sees every request first: it applies --delay-ms and
+--login-redirect, checks HTTP Basic, refuses bodies over --max-upload-mb and writes the one log
+line. The routes below it answer as the real Fluxtream does (fluxtream-api.md, checked against
+its source): JSON as its Gson writes it (wire.py), errors as `{"result":"KO",...}`, except on the
+v1 paths, which answer bare payloads and plain-text errors.
 """
 from __future__ import annotations
 
@@ -77,14 +79,17 @@ class Faults:
     answer) or fail it after storing (stored, then 503). Three draws per upload, always, so a
     given --seed repeats the same sequence of outcomes. `login_redirect`: every request is sent
     to a login page, as a deployment behind a form login does; `guest_ko`: /api/guest fails the
-    way the real server's does on an internal error (200 with a KO body).
+    way the real server's does on an internal error (200 with a KO body); `bare_payload`: the
+    documented upload path answers as the v1 one does (a bare payload, plain-text errors).
     """
 
     def __init__(self, fail_rate: float = 0.0, drop_rate: float = 0.0,
                  fail_after_store_rate: float = 0.0, seed: int | None = None,
-                 login_redirect: bool = False, guest_ko: bool = False):
+                 login_redirect: bool = False, guest_ko: bool = False,
+                 bare_payload: bool = False):
         self.rates = {"fail": fail_rate, "drop": drop_rate, "after_store": fail_after_store_rate}
         self.login_redirect, self.guest_ko = login_redirect, guest_ko
+        self.bare_payload = bare_payload
         self._random = random.Random(seed)
 
     def draw(self) -> str | None:
@@ -369,7 +374,7 @@ def create_app(store: Store, accounts: dict[str, Account], faults: Faults,
             raise HTTPException(503, "Service Unavailable: the photo was stored, then an "
                                      "injected failure")
         payload = {"operation": operation, "key": key, "id": photo_id}
-        if request.url.path.startswith("/api/v1/"):
+        if answers_like_v1(request):
             return answer(payload)
         return answer({"result": "OK", "message": f"photo {operation} sucessfully!",
                        "payload": payload})
@@ -447,8 +452,15 @@ def create_app(store: Store, accounts: dict[str, Account], faults: Faults,
         await run_in_threadpool(store.delete, me.id, found.id)
         return Response(status_code=200)
 
+    def answers_like_v1(request: Request) -> bool:
+        """The v1 paths answer bare payloads and plain-text errors; with --bare-payload, so does
+        the documented upload path."""
+        path = request.url.path
+        return path.startswith("/api/v1/") or (faults.bare_payload
+                                               and path == "/api/bodytrack/photoUpload")
+
     async def http_error(request: Request, exc: HTTPException):
-        if request.url.path.startswith("/api/v1/"):
+        if answers_like_v1(request):
             return plain(exc.status_code, exc.detail)
         return ko(exc.status_code, exc.detail, exc.headers)
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageOps
 
+from ..exif import SNIFF_BYTES, sniff_type
+
+#: The types the real server takes, by what the bytes say they are.
+MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif"}
 ORIENTATION_TAG = 0x0112
 #: The longer side of the real server's thumbnails 0, 1 and 2.
 THUMBNAIL_SIDES = (150, 300, 500)
@@ -37,13 +41,7 @@ class Undecodable(ValueError):
 
 def sniff(data: bytes) -> str | None:
     """The media type the bytes say they are (JPEG, PNG or GIF), else None."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    return None
+    return MEDIA_TYPES.get(sniff_type(data[:SNIFF_BYTES]))
 
 
 def decode(data: bytes, media_type: str) -> Picture:
@@ -57,12 +55,15 @@ def decode(data: bytes, media_type: str) -> Picture:
             image.load()
     except Exception as exc:  # Pillow raises many kinds on corrupt data; each one means the same
         raise Undecodable(str(exc)) from None
-    return Picture(media_type, width, height, orientation if orientation in range(1, 9) else 1)
+    picture = Picture(media_type, width, height, orientation if orientation in range(1, 9) else 1)
+    thumbnail_sizes(picture)  # the real server makes them now, and fails on what cannot be
+    return picture
 
 
 def thumbnail_sizes(picture: Picture) -> list[tuple[int, int]]:
     """The (width, height) of the real server's thumbnails 0, 1 and 2: the photo fitted to 500 px
-    by imgscalr then turned upright, and that fitted to 300 px, and that to 150 px."""
+    by imgscalr then turned upright, and that fitted to 300 px, and that to 150 px.
+    Undecodable if one would be 0 px wide or high (about 1000:1), as the real server fails then."""
     width, height = _imgscalr_fit(picture.width, picture.height, THUMBNAIL_SIDES[2])
     large = (height, width) if picture.orientation in QUARTER_TURNS else (width, height)
     medium = _imgscalr_fit(*large, THUMBNAIL_SIDES[1])
@@ -72,14 +73,23 @@ def thumbnail_sizes(picture: Picture) -> list[tuple[int, int]]:
 def _imgscalr_fit(width: int, height: int, side: int) -> tuple[int, int]:
     """imgscalr's Mode.AUTOMATIC, in its float arithmetic: a landscape or square image gets
     width `side`, a portrait one height `side` (smaller images are enlarged)."""
-    ratio = np.float32(height) / np.float32(width)
-    if ratio <= 1:
-        return side, _java_round(np.float32(side) * ratio)
-    return _java_round(np.float32(side) / ratio), side
+    ratio = _float32(height / width)
+    fitted = ((side, _java_round(_float32(side * ratio))) if ratio <= 1
+              else (_java_round(_float32(side / ratio)), side))
+    if 0 in fitted:
+        raise Undecodable(f"a {width}x{height} image makes a thumbnail 0 px wide or high")
+    return fitted
 
 
-def _java_round(value: np.float32) -> int:
-    return math.floor(float(value) + 0.5)
+def _float32(value: float) -> float:
+    """`value` rounded to a Java float. A float operation on floats done in doubles and then
+    rounded so is exactly the float operation (a double has more than twice the bits)."""
+    return struct.unpack("f", struct.pack("f", value))[0]
+
+
+def _java_round(value: float) -> int:
+    """Java's Math.round: half up."""
+    return math.floor(value + 0.5)
 
 
 def thumbnail(path: Path, size: tuple[int, int]) -> bytes:

@@ -87,8 +87,8 @@ class Store:
         self._upgrade()
 
     def _upgrade(self):
-        """Rebuild a photos table an older photoflux made (with a unique index on the photo's
-        identity, which the real server lacks) in today's shape, keeping its rows and ids."""
+        """Rebuild a photos table an older photoflux made (a unique index on the photo's identity,
+        which the real server lacks; no image size) in today's shape, keeping its rows and ids."""
         columns = [row[1] for row in self._db.execute("PRAGMA table_info(photos)")]
         unique = self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND "
                                   "tbl_name = 'photos' AND sql IS NULL").fetchone()
