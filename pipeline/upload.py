@@ -292,14 +292,13 @@ class Client:
     leaves it off the server (and how often a connection is retried); `backoff`: the first pause
     between attempts (doubling, with jitter). `max_connect_failures` and `silence_seconds` say
     when the server counts as unreachable (see Reachability); `stop()` ends every retry and
-    pause at once. `upload_path` exists to rehearse a server's other upload path.
+    pause at once.
     """
 
     def __init__(self, base_url: str, user: str, password, verify=True, retries: int = 6,
                  backoff: float = 0.2, timeout: float = 60.0, max_connect_failures: int = 10,
-                 silence_seconds: float = 60.0, upload_path: str = UPLOAD_PATH):
+                 silence_seconds: float = 60.0):
         self.base_url, self.user, self._password = base_url, user, password
-        self.upload_path = upload_path
         self.retries, self.backoff = retries, backoff
         self.stopped = threading.Event()
         self.connect_retry = StoppableRetry(
@@ -421,7 +420,7 @@ class Client:
         body, content_type = urllib3.encode_multipart_formdata([
             ("photo", (name, data, "application/octet-stream")),
             ("metadata", metadata_json(capture_ms, tags))])
-        path = f"{self.upload_path}?connector_name={CONNECTOR}"
+        path = f"{UPLOAD_PATH}?connector_name={CONNECTOR}"
         result = Result("failed: not sent")
         for attempt in range(self.retries + 1):
             if attempt and not self.pause(attempt):

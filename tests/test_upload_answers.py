@@ -150,24 +150,21 @@ def test_a_login_page_mid_run_stops_the_run_and_counts_nothing_as_sent(tmp_path,
 
 def test_a_bare_v1_payload_fails_its_photo_and_the_rerun_asks_before_sending(tmp_path,
                                                                              serve_factory):
-    """A client aimed at the v1 path gets the bare payload `{"operation":..,"key":..,"id":..}`:
-    not the documented answer, so each photo fails; those photos did land, and the rerun finds
-    them by their expected keys instead of sending them again."""
-    from pipeline.upload import Client, Options, run
-
-    server = serve_factory()
+    """A deployment whose documented path answers the v1 path's bare payload
+    `{"operation":..,"key":..,"id":..}`: not the documented answer, so each photo fails; those
+    photos did land, and the rerun finds them by their expected keys instead of sending them
+    again."""
+    server = serve_factory(bare_payload=True)
     ws = make_workspace(tmp_path, 3)
-    client = Client(server.url, server.user, server.password,
-                    upload_path="api/v1/bodytrack/photoUpload")
-    outcome = run(ws, ws.load("resolved"), None, client, Options(),
-                  lambda table: ws.save("resolved", table))
-    assert outcome.failed == 3
+    assert "3 failed" in upload(ws, server, code=1)
     assert set(statuses(ws)) == {"failed: not a Fluxtream answer (200 with a bare payload)"}
     assert len(on_server(server)) == 3
-    assert "3 uploaded" in upload(ws, server)
-    log = settled_log(server, CHECKS, 3)
+    server.stop()
+    fixed = serve_factory(store=server.store, port=server.port, users=[server.auth])
+    assert "3 uploaded" in upload(ws, fixed)
+    log = settled_log(fixed, CHECKS, 3)
     assert log.count(POSTS) == 0 and log.count(CHECKS) == 3  # asked, never sent again
-    assert_exactly_once(ws, server)
+    assert_exactly_once(ws, fixed)
 
 
 def test_bytes_that_do_not_decode_are_rejected_with_the_servers_message(tmp_path,
