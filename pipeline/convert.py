@@ -18,6 +18,7 @@ Nothing here reads the workspace or the ledger; identity stays with the original
 from __future__ import annotations
 
 import io
+import re
 import struct
 from dataclasses import dataclass
 
@@ -81,7 +82,8 @@ def to_jpeg(data: bytes, file_type: str) -> Converted:
                    exif=exif_segment(exif, orientation=1) if exif else b"")
     except (OSError, ValueError, SyntaxError, RuntimeError, EOFError, MemoryError,
             Image.DecompressionBombError, struct.error) as exc:
-        raise ConversionFailed(f"{file_type}: {exc}") from None
+        why = re.sub(r" ?<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(exc))  # no address
+        raise ConversionFailed(f"{file_type}: {why}") from None
     return Converted(out.getvalue(), f"{file_type} -> JPEG q{JPEG_QUALITY} ({_libraries()})")
 
 

@@ -204,3 +204,33 @@ def test_a_thumbnail_is_never_the_photo_and_a_cut_preview_is_passed_over():
         to_jpeg(tiff + thumbnail, "NEF")
     good, cut = jpeg((800, 600), (9, 9, 9)), jpeg((1600, 1200), (9, 9, 9))
     assert to_jpeg(tiff + good + cut[:len(cut) // 2], "NEF").data == good  # a file cut short
+
+
+CORPUS = MAKERNOTES.parent
+
+
+@needs_corpus
+def test_real_phone_heics_become_jpegs_with_their_own_time_offset_and_place():
+    """Every decodable HEIC of the shared corpus (iPhones, a Nokia); the iPhone 13 Pro Max's is
+    stored landscape with an irot box and Orientation 6: its JPEG is portrait, Orientation 1."""
+    truths = [t for t in json.loads((CORPUS / "truth.json").read_text())
+              if t["file_type"] in ("HEIC", "HEIF") and t["datetime_original"]]
+    converted = 0
+    for truth in truths:
+        data = (CORPUS / truth["file"]).read_bytes()
+        try:
+            made = to_jpeg(data, sniff_type(data[:65536]))
+        except ConversionFailed:
+            continue  # the corpus's deliberately broken files
+        converted += 1
+        exif = piexif.load(made.data)
+        assert exif["Exif"][piexif.ExifIFD.DateTimeOriginal].decode() == truth["datetime_original"]
+        if truth["offset_time_original"]:
+            assert exif["Exif"][piexif.ExifIFD.OffsetTimeOriginal].decode() == \
+                truth["offset_time_original"]
+        if truth["gps_lat"] is not None:
+            assert exif["GPS"][piexif.GPSIFD.GPSLatitude]
+        assert exif["0th"].get(piexif.ImageIFD.Orientation, 1) == 1
+    assert converted >= 5
+    iphone = (CORPUS / "files/exif-samples/heic__mobile__iphone_13_pro_max.HEIC").read_bytes()
+    assert Image.open(io.BytesIO(to_jpeg(iphone, "HEIC").data)).size == (3024, 4032)
