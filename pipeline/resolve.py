@@ -127,12 +127,13 @@ def _local_times(df: pd.DataFrame, readable: np.ndarray, xmp: dict, takeout: np.
         code[rows[~np.isnat(times)]] = number
         problems.append(_warning(tag, problem.reindex(df.index), df[column]))
         rows = rows[np.isnat(times)]
-    named = name_times(df["file_name"].iloc[rows])
-    local[rows], instant[rows] = named["local"].to_numpy(), named["utc"].to_numpy()
-    code[rows[~np.isnat(local[rows]) | ~np.isnat(instant[rows])]] = NAME
-    rows = rows[np.isnat(local[rows]) & np.isnat(instant[rows])]
-    instant[rows] = takeout[rows]
-    code[rows[~np.isnat(takeout[rows])]] = TAKEOUT
+    if len(rows):
+        named = name_times(df["file_name"].iloc[rows])
+        local[rows], instant[rows] = named["local"].to_numpy(), named["utc"].to_numpy()
+        code[rows[~np.isnat(local[rows]) | ~np.isnat(instant[rows])]] = NAME
+        rows = rows[np.isnat(local[rows]) & np.isnat(instant[rows])]
+        instant[rows] = takeout[rows]
+        code[rows[~np.isnat(takeout[rows])]] = TAKEOUT
     return local, instant, code, problems
 
 
@@ -187,15 +188,19 @@ def _camera_offset(df: pd.DataFrame) -> tuple[pd.Series, pa.Array]:
     """The zone set in the camera (minutes, Int64), from a maker note in CAMERA_ZONE_WITHOUT_DST:
     an hour added where the maker leaves summer time out and DaylightSavings is on; Canon's
     TimeZoneCity n/a or "(not set)" is no setting. Also warnings for a setting out of range."""
-    group, raw = df["makernote_group"], df["makernote_timezone_minutes"].astype("Int64")
+    group = df["makernote_group"]
+    raw = df["makernote_timezone_minutes"].to_numpy(dtype="float64", na_value=np.nan)
     without_dst = [maker for maker, without in CAMERA_ZONE_WITHOUT_DST.items() if without]
-    summer = group.isin(without_dst) & df["makernote_dst"].fillna(False).astype(bool)
-    unset = (group == "Canon") & df["makernote_city"].isin(CANON_CITY_UNSET)
-    minutes = raw + 60 * summer.astype("int64")
-    setting = group.isin(list(CAMERA_ZONE_WITHOUT_DST)) & ~unset & raw.notna()
-    usable = setting & minutes.between(MIN_OFFSET, MAX_OFFSET).fillna(False)
+    summer = group.isin(without_dst).to_numpy(bool) & df["makernote_dst"].to_numpy(
+        dtype=bool, na_value=False)
+    unset = (group == "Canon").to_numpy(bool) & df["makernote_city"].isin(
+        CANON_CITY_UNSET).to_numpy(bool)
+    minutes = raw + 60 * summer
+    setting = group.isin(list(CAMERA_ZONE_WITHOUT_DST)).to_numpy(bool) & ~unset & ~np.isnan(raw)
+    usable = setting & (minutes >= MIN_OFFSET) & (minutes <= MAX_OFFSET)
     problem = labels(np.where(setting & ~usable, 0, -1), ["out of range"], df.index)
-    return minutes.where(usable), _warning(group + " TimeZone", problem, raw.astype("string"))
+    return (pd.Series(np.where(usable, minutes, np.nan), index=df.index).astype("Int64"),
+            _warning(group + " TimeZone", problem, df["makernote_timezone_minutes"].astype("string")))
 
 
 def _xmp_offset(code: np.ndarray, recorded: np.ndarray, xmp: dict, index: pd.Index
@@ -205,16 +210,20 @@ def _xmp_offset(code: np.ndarray, recorded: np.ndarray, xmp: dict, index: pd.Ind
     offset). Other XMP offsets belong to other times. Also warnings for the chosen one unusable."""
     seconds = recorded.astype("datetime64[s]")
     exif = (code >= 0) & (code < EXIF_TAGS)
-    minutes = pd.Series(pd.NA, index=index, dtype="Int64")
+    minutes = np.full(len(index), np.nan)
     problems = []
     for number, column in enumerate(TIME_COLUMNS[EXIF_TAGS:], start=EXIF_TAGS):
         times, zone, _ = xmp[column]
+        if zone.isna().all():
+            continue
         value, problem = read_offset_tags(zone)
-        chosen = pd.Series(code == number, index=index)
-        lends = pd.Series(exif & (times.astype("datetime64[s]") == seconds), index=index)
-        minutes = minutes.fillna(value.where(chosen | lends))
-        problems.append(_warning(f"{TAGS[number]} offset", problem.where(chosen), zone))
-    return minutes, problems
+        chosen = code == number
+        lends = exif & (times.astype("datetime64[s]") == seconds)
+        minutes = np.where(np.isnan(minutes) & (chosen | lends),
+                           value.to_numpy(dtype="float64", na_value=np.nan), minutes)
+        problems.append(_warning(f"{TAGS[number]} offset",
+                                 problem.where(pd.Series(chosen, index=index)), zone))
+    return pd.Series(minutes, index=index).astype("Int64"), problems
 
 
 def _position(df: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -254,10 +263,12 @@ def _sidecar_differs(df: pd.DataFrame, readable: np.ndarray) -> pd.Series:
 
 def _disagree(value: pd.Series, *higher: pd.Series) -> pd.Series:
     """Where an offset and any of the higher sources' offsets are both known and differ."""
-    differ = pd.Series(False, index=value.index)
+    mine = value.to_numpy(dtype="float64", na_value=np.nan)
+    differ = np.zeros(len(mine), dtype=bool)
     for other in higher:
-        differ |= (value.notna() & other.notna() & (value != other)).fillna(False).astype(bool)
-    return differ
+        theirs = other.to_numpy(dtype="float64", na_value=np.nan)
+        differ |= ~np.isnan(mine) & ~np.isnan(theirs) & (mine != theirs)
+    return pd.Series(differ, index=value.index)
 
 
 def _warning(tag: str | pd.Series, problem: pd.Series, value: pd.Series) -> pa.Array:

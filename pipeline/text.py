@@ -104,6 +104,9 @@ def parse_iso_datetime(text: pd.Series) -> tuple[np.ndarray, pd.Series, pd.Serie
     `problem` is as parse_datetime says.
     """
     values = arrow(text)
+    if values.null_count == len(values):  # most columns of most libraries: nothing to read
+        nothing = labels(np.full(len(values), -1), list(TIME_PROBLEMS), text.index)
+        return np.full(len(values), _NAT).view("datetime64[ms]"), nothing, nothing
     found = pc.extract_regex(values, _ISO_TIME)
     times, problem = parse_found_time(found, text.index)
     zone = pc.if_else(pc.is_valid(found), found.field("zone"), None)

@@ -78,6 +78,10 @@ def read_offset_tags(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     any other text (minutes of 60 or more, '+5:30', 'Z'), null where an offset was read or the
     tag is blank.
     """
+    present = has_text(text)
+    if not present.any():  # most columns of most libraries: nothing to read
+        return (pd.Series(pd.NA, index=text.index, dtype="Int64"),
+                labels(np.full(len(text), -1), list(OFFSET_PROBLEMS), text.index))
     parts = extract(text, r"^\s*(?P<sign>[+-])(?:(?P<h>\d{2}):?(?P<m>\d{2})|(?P<hours>\d{1,2}))\s*$")
     two_part = parts["h"] != ""  # the alternative that did not match is empty text
     hours = parts["h"].where(two_part, parts["hours"]).astype("Int64")
@@ -85,7 +89,7 @@ def read_offset_tags(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     value = hours * 60 + minutes
     value = value.where(parts["sign"] != "-", -value).where(minutes < 60)
     usable = value.between(MIN_OFFSET, MAX_OFFSET).fillna(False)
-    problem = np.select([usable.to_numpy(bool), value.notna().to_numpy(bool), has_text(text)],
+    problem = np.select([usable.to_numpy(bool), value.notna().to_numpy(bool), present],
                         [-1, 1, 0], -1)
     return value.where(usable), labels(problem, list(OFFSET_PROBLEMS), text.index)
 

@@ -3,8 +3,9 @@ resolved rows back."""
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 
-from pipeline.schema import PHOTOS, empty
+from pipeline.schema import PHOTOS, to_pandas
 
 
 def photos(*rows: dict, folder: str = "/photos/trip") -> pd.DataFrame:
@@ -19,7 +20,7 @@ def photos(*rows: dict, folder: str = "/photos/trip") -> pd.DataFrame:
         if record["path"] is None:
             record["path"] = f"{record['folder']}/{record['file_name']}"
         records.append(record)
-    return pd.DataFrame(records, columns=PHOTOS.names).astype(empty(PHOTOS).dtypes.to_dict())
+    return to_pandas(pa.Table.from_pylist(records, schema=PHOTOS))  # exact for any int64
 
 
 def utc(row: pd.Series) -> str:
