@@ -50,8 +50,10 @@ OFFSET_TAGS = ("OffsetTimeOriginal", "OffsetTimeDigitized", "OffsetTime")
 #: does: an hour is added when its DaylightSavings is on; Canon's already includes it).
 CAMERA_ZONE_WITHOUT_DST = {"Canon": False, "Nikon": True}
 CANON_CITY_UNSET = (0, 32766)  # TimeZoneCity "n/a" and "(not set)": the zone means nothing
-#: Positions in order of preference: EXIF, XMP, Takeout's.
-POSITIONS = (("gps_lat", "gps_lon"), ("xmp_gps_lat", "xmp_gps_lon"), ("takeout_lat", "takeout_lon"))
+#: Positions in order of preference: EXIF, XMP, Takeout's; and whether 0/0 there is flagged
+#: null_island (an unset position passed off as one; Takeout writes 0/0 to mean none).
+POSITIONS = (("gps_lat", "gps_lon", True), ("xmp_gps_lat", "xmp_gps_lon", True),
+             ("takeout_lat", "takeout_lon", False))
 #: The photo's own evidence (what carries forward), and how each kind reports as tz_source.
 OWN_EVIDENCE = ("offset", "gps", "camera", "xmp_offset", "location", "takeout")
 REPORTED_AS = {"xmp_offset": "offset", "fallback": "override"}
@@ -161,6 +163,18 @@ def _in_zone(instant: np.ndarray, zone: str) -> np.ndarray:
     return clock
 
 
+def _time_zone_offset(hours: pd.Series, original: np.ndarray, offset_tag: pd.Series
+                      ) -> tuple[pd.Series, pa.Array]:
+    """EXIF TimeZoneOffset (hours) as minutes, where DateTimeOriginal is the chosen time and its
+    own OffsetTimeOriginal gave nothing; and warnings for one out of range there."""
+    hours = hours.astype("Int64")
+    consulted = pd.Series(original, index=hours.index) & offset_tag.isna() & hours.notna()
+    minutes = (hours * 60).where(consulted)
+    usable = minutes.between(MIN_OFFSET, MAX_OFFSET).fillna(False)
+    problem = labels(np.where(consulted & ~usable, 0, -1), ["out of range"], hours.index)
+    return minutes.where(usable), _warning("TimeZoneOffset", problem, hours.astype("string"))
+
+
 def _real_offset_near(difference: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """The GPS clock rule, for any clock that tells UTC: of local minus UTC (minutes), the
     nearest real offset, accepted within GPS_ACCEPT_MINUTES and no further beyond
@@ -227,20 +241,16 @@ def _xmp_offset(code: np.ndarray, recorded: np.ndarray, xmp: dict, index: pd.Ind
 
 
 def _position(df: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """The first usable position of POSITIONS (latitude, longitude; NaN for none), and where the
-    first position EXIF or XMP gives is 0/0 (Null Island: an unset position, no evidence).
-    Takeout writes 0/0 for none as well."""
+    """The first usable position of POSITIONS (latitude, longitude; NaN for none), and where
+    the first position given is a flagged 0/0 (Null Island: no evidence)."""
     lat, lon = (np.full(len(df), np.nan) for _ in range(2))
-    chosen = np.zeros(len(df), dtype=bool)
-    null_island = np.zeros(len(df), dtype=bool)
-    given = np.zeros(len(df), dtype=bool)
-    for number, (lat_column, lon_column) in enumerate(POSITIONS):
+    chosen, given, null_island = (np.zeros(len(df), dtype=bool) for _ in range(3))
+    for lat_column, lon_column, flagged in POSITIONS:
         y, x = (df[c].to_numpy(dtype="float64", na_value=np.nan) for c in (lat_column, lon_column))
         present = ~np.isnan(y) & ~np.isnan(x)
         zero = present & (y == 0) & (x == 0)
-        if number < 2:
-            null_island |= ~given & zero
-            given |= present
+        null_island |= flagged & ~given & zero
+        given |= present
         usable = ~chosen & present & ~zero & (np.abs(y) <= 90) & (np.abs(x) <= 180)
         lat, lon = np.where(usable, y, lat), np.where(usable, x, lon)
         chosen |= usable
@@ -416,8 +426,8 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
     subsec = subsec_milliseconds(_belonging(df, SUBSEC_COLUMNS, code))
     recorded = recorded + subsec.to_numpy().astype("timedelta64[ms]")
 
-    # 2, 6 and the clock shift: the user's rules. They see the camera's own clock, and an
-    # instant as a wall clock in the default zone; a shift moves an instant as well.
+    # 2. The user's rules: zones (override, fallback) and clock shifts. They see the camera's own
+    # clock, and an instant as a wall clock in the default zone; a shift moves an instant too.
     seen = np.where(np.isnat(recorded), _in_zone(instant, settings.default_tz), recorded)
     override_tz, fallback_tz, shift, note = _rule_columns(
         overrides or [], df, _within_range(seen, df.index))
@@ -437,14 +447,9 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
     offset_tag, offset_problem = read_offset_tags(offset_text)
     warned.append(_warning(labels(np.where(code < EXIF_TAGS, code, -1), list(OFFSET_TAGS),
                                   df.index), offset_problem, offset_text))
-    zone_hours = df["timezone_offset"].astype("Int64")
-    consulted = pd.Series(code == 0, index=df.index) & offset_tag.isna() & zone_hours.notna()
-    tz_offset = (zone_hours * 60).where(consulted)
-    tz_offset_ok = tz_offset.between(MIN_OFFSET, MAX_OFFSET).fillna(False)
-    warned.append(_warning("TimeZoneOffset", labels(np.where(consulted & ~tz_offset_ok, 0, -1),
-                                                    ["out of range"], df.index),
-                           zone_hours.astype("string")))
-    offset_tag = offset_tag.fillna(tz_offset.where(tz_offset_ok)).where(has_time)
+    tz_offset, tz_offset_warned = _time_zone_offset(df["timezone_offset"], code == 0, offset_tag)
+    warned.append(tz_offset_warned)
+    offset_tag = offset_tag.fillna(tz_offset).where(has_time)
 
     # 4. The GPS clock: EXIF's, else XMP's.
     gps_diff, gps_warned = parse_gps_clock(df["gps_date"], df["gps_time"], clock_local)

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from frames import by_name, flags, photos, utc
+from test_names import ISSUE_NAMES
 from pipeline.cli import main
 from pipeline.overrides import parse_overrides
 from pipeline.resolve import Settings, resolve
@@ -297,20 +298,28 @@ def test_takeout_position_when_the_photo_has_none():
 
 
 # Times in file names
-@pytest.mark.parametrize("name, local", [
-    ("IMG_20200130_095718.jpg", "2020-01-30 09:57:18"),
-    ("VID_20200130_095718.mp4", "2020-01-30 09:57:18"),
-    ("Screenshot_2020-01-30-09-57-18.png", "2020-01-30 09:57:18"),
-    ("2018-04-12 19.24.49.jpg", "2018-04-12 19:24:49"),
-    ("2018-04-12 19_24_49.jpg", "2018-04-12 19:24:49"),
-    ("telegram_2020-01-30_09-57-18.jpg", "2020-01-30 09:57:18"),
-    ("signal-2020-01-30-095718.jpg", "2020-01-30 09:57:18"),
-])
+@pytest.mark.parametrize("name, local", ISSUE_NAMES)
 def test_n1_a_time_in_the_name_is_the_last_local_time_and_flagged(name, local):
     row = one({"file_name": name, "mtime_ns": 1_600_000_000 * 10**9}, Settings("UTC"))
     assert (row["local_time"], row["local_time_tag"], row["tz_source"]) == (
         pd.Timestamp(local), "file_name", "default")
     assert flags(row) == {"time_from_name"}
+
+
+def test_takeout_gives_the_offset_of_a_time_in_the_name():
+    row = one({"file_name": "IMG_20190909_180000.jpg", "takeout_timestamp": 1568019600})
+    assert (utc(row), row["tz_source"], row["local_time_tag"]) == (
+        "2019-09-09 09:00:00", "takeout", "file_name")
+    assert flags(row) == {"time_from_name"}
+
+
+def test_rules_see_an_instant_at_its_time_in_the_default_zone():
+    rules = parse_overrides("local_from,local_to,tz\n2019-03-03T08:00,2019-03-03T08:30,Asia/Tokyo\n")
+    table = by_name(resolve(photos({"file_name": "PXL_20190303_071500000.jpg"},  # 08:15 in Berlin
+                                   {"file_name": "PXL_20190303_081500000.jpg"}), rules, BERLIN))
+    tokyo = table["PXL_20190303_071500000.jpg"]
+    assert (tokyo["tz_source"], tokyo["local_time"]) == ("override", pd.Timestamp("2019-03-03 16:15"))
+    assert table["PXL_20190303_081500000.jpg"]["tz_source"] == "default"
 
 
 def test_a_name_time_comes_after_every_tag():
