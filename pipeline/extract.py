@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
-from .exif import SNIFF_BYTES, internal_error, read_tags, sniff_type
+from .readers import SNIFF_BYTES, internal_error, read_tags, sniff_type
 from .fluxtream import printable
 from .schema import PHOTOS, conform, empty, to_pandas
 

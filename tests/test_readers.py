@@ -1,4 +1,4 @@
-"""pipeline.exif on tiny photos built here with Pillow and piexif: one test per column or rule."""
+"""pipeline.readers on tiny photos built here with Pillow and piexif: one test per column or rule."""
 from __future__ import annotations
 
 import builtins
@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
-from pipeline.exif import TAG_COLUMNS, read_tags, sniff_type
+from pipeline.readers import TAG_COLUMNS, read_tags, sniff_type
 from pipeline.fluxtream import printable
 
 pillow_heif.register_heif_opener()
@@ -269,7 +269,7 @@ def test_png_imagemagick_raw_profile_in_a_compressed_text_chunk():
 
 
 def test_png_compressed_text_bomb_is_refused(monkeypatch):
-    monkeypatch.setattr("pipeline.exif.MAX_BLOCK_BYTES", 1000)
+    monkeypatch.setattr("pipeline.readers.png.MAX_BLOCK_BYTES", 1000)
     info = PngImagePlugin.PngInfo()
     info.add_text("Raw profile type exif", "0" * 100_000, zip=True)
     out = io.BytesIO()

@@ -1,0 +1,31 @@
+"""Canon CR3: ISO-BMFF; Canon stores IFD0, the Exif IFD and the GPS IFD as three TIFF blocks
+(CMT1, CMT2, CMT4) in a moov/uuid box, and XMP in a top-level uuid box."""
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from exifread.tags.exif import GPS_TAGS
+
+from .bounded import boxes, file_end, read_at, read_box
+from .ifd import Found
+
+_CANON_CR3_UUID = bytes.fromhex("85c0b687820f11e08111f4ce462b6a48")
+_CR3_XMP_UUID = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
+
+
+def read_cr3(fh: BinaryIO, found: Found) -> None:
+    """Canon keeps IFD0, the Exif IFD and the GPS IFD as TIFF blocks CMT1, CMT2 and CMT4 in a
+    moov/uuid box, and XMP in a top-level uuid box."""
+    roles = {b"CMT1": ("Image", None), b"CMT2": ("EXIF", None), b"CMT4": ("GPS", GPS_TAGS)}
+    for kind, start, stop in boxes(fh, 0, file_end(fh), found.problems):
+        if kind == b"uuid" and read_at(fh, start, 16, "uuid box") == _CR3_XMP_UUID:
+            found.xmp = read_at(fh, start + 16, stop - start - 16, "CR3 XMP")
+        if kind != b"moov":
+            continue
+        for child, child_start, child_stop in boxes(fh, start, stop, found.problems):
+            if child != b"uuid" or read_at(fh, child_start, 16, "uuid box") != _CANON_CR3_UUID:
+                continue
+            for block, block_start, block_stop in boxes(fh, child_start + 16, child_stop,
+                                                         found.problems):
+                if block in roles:
+                    found.decode(read_box(fh, (block_start, block_stop)), *roles[block])
