@@ -247,15 +247,18 @@ def test_jpeg_exif_behind_a_large_icc_segment_and_its_xmp():
                                   exif=exif_bytes(**DATED), xmp=xmp)
     tags = tags_of(out.getvalue())
     assert tags["datetime_original"] == "2019:08:21 11:21:36"
-    assert tags["xmp_date_created"] == "2013-07-05T03:18:27Z"
+    assert tags["xmp_datetime_original"] == "2013-07-05T03:18:27Z"
 
 
-def test_xmp_prefers_photoshop_date_created_in_element_form():
+def test_each_xmp_date_has_its_column_in_element_form():
     xmp = (b"<x:xmpmeta><xmp:CreateDate>2001-01-01</xmp:CreateDate>"
            b"<photoshop:DateCreated> 2002-02-02T10:00:00+01:00 </photoshop:DateCreated></x:xmpmeta>")
     out = io.BytesIO()
     Image.new("RGB", (8, 8)).save(out, "JPEG", xmp=xmp)
-    assert tags_of(out.getvalue())["xmp_date_created"] == "2002-02-02T10:00:00+01:00"
+    tags = tags_of(out.getvalue())
+    assert tags["xmp_date_created"] == "2002-02-02T10:00:00+01:00"
+    assert tags["xmp_create_date"] == "2001-01-01"
+    assert tags["xmp_datetime_original"] is None
 
 
 def test_png_imagemagick_raw_profile_in_a_compressed_text_chunk():

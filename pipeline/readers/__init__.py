@@ -7,8 +7,7 @@ no PNG text chunk), so one module a format finds the block in its container and 
 exifread: `jpeg`, `tiff` (the TIFF family and raws, RAF), `heif` (HEIC/HEIF/AVIF), `cr3`, `png`,
 `webp`; `xmp` reads the XMP packet any of them finds. GIF carries no Exif.
 
-xmp_date_created is the first of photoshop:DateCreated, exif:DateTimeOriginal, xmp:CreateDate in
-the container's XMP packet, as written (ISO 8601).
+The XMP packet a container holds gives the xmp_* columns (see `xmp.xmp_fields`).
 
 Nothing here raises on bad input: what cost the file (not an image, truncated before its
 metadata, an IFD that cannot be decoded) becomes the one-line `error`, next to whatever could be
@@ -30,7 +29,7 @@ from .jpeg import read_jpeg
 from .png import read_png
 from .tiff import read_raf, read_tiff, tiff_type
 from .webp import read_webp
-from .xmp import xmp_date
+from .xmp import XMP_COLUMNS, xmp_fields
 
 __all__ = ["SNIFF_BYTES", "TAG_COLUMNS", "internal_error", "read_tags", "sniff_type"]
 
@@ -39,7 +38,7 @@ TAG_COLUMNS = (
     "make", "model", "datetime_original", "datetime_digitized", "datetime",
     "subsec_original", "subsec_digitized", "subsec",
     "offset_time_original", "offset_time_digitized", "offset_time",
-    "gps_date", "gps_time", "gps_lat", "gps_lon", "xmp_date_created", "error", "warnings",
+    "gps_date", "gps_time", "gps_lat", "gps_lon", *XMP_COLUMNS, "error", "warnings",
 )
 
 #: How much of a file's start sniff_type wants (TIFF raws are told apart by IFD0's entries).
@@ -132,10 +131,13 @@ def _columns(found: Found) -> dict:
     row["gps_time"] = gps_time(tags.get("GPS GPSTimeStamp"), warnings)
     row["gps_lat"] = gps_degrees(tags, "Latitude", 90, warnings)
     row["gps_lon"] = gps_degrees(tags, "Longitude", 180, warnings)
-    row["xmp_date_created"] = xmp_date(found.xmp) if found.xmp else None
+    if found.xmp:
+        xmp = xmp_fields(found.xmp)
+        warnings.extend(xmp.pop("warnings"))
+        row.update(xmp)
     row["error"] = message_line(found.problems, "; ")
     row["warnings"] = message_line(warnings, ";")
-    return {column: row[column] for column in TAG_COLUMNS}
+    return {column: row.get(column) for column in TAG_COLUMNS}
 
 
 def message_line(messages: list[str], separator: str) -> str | None:
