@@ -53,9 +53,7 @@ def _walk_jpeg(fh: BinaryIO, found: Found, skipped: list, start: int, end: int) 
                 attempt.decode(read_at(fh, body + 6, max(size - 6, 0), "JPEG Exif segment"))
                 exif_read = bool(attempt.tags)
                 if exif_read:
-                    found.tags = attempt.tags
-                    found.problems += attempt.problems
-                    found.warnings += attempt.warnings
+                    found.absorb(attempt)
                 elif attempt.problems:
                     skipped.append((body - 4, attempt.problems))
             elif found.xmp is None and lead == _JPEG_XMP_HEADER:
