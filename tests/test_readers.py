@@ -18,7 +18,7 @@ from PIL import Image, PngImagePlugin
 
 from pipeline.extract import extract
 from pipeline.fluxtream import printable
-from pipeline.readers import TAG_COLUMNS, read_tags, sniff_type
+from pipeline.readers import READER_VERSION, TAG_COLUMNS, read_tags, sniff_type
 from pipeline.resolve import Settings, resolve
 
 pillow_heif.register_heif_opener()
@@ -98,6 +98,7 @@ def test_blank_dates_are_null_not_an_error():
 def test_absent_tags_are_null():
     tags = tags_of(photo())
     assert set(tags) == set(TAG_COLUMNS)
+    assert tags.pop("reader_version") == READER_VERSION
     assert all(value is None for value in tags.values())
 
 

@@ -32,7 +32,14 @@ from .tiff import read_raf, read_tiff, tiff_type
 from .webp import read_webp
 from .xmp import XMP_COLUMNS, xmp_fields
 
-__all__ = ["SNIFF_BYTES", "TAG_COLUMNS", "internal_error", "read_tags", "sniff_type"]
+__all__ = ["READER_VERSION", "SNIFF_BYTES", "TAG_COLUMNS", "internal_error", "read_tags",
+           "sniff_type"]
+
+#: What these readers read, as a number: raised whenever they read a file differently (a new
+#: column, a tag read anew), so extract reads again the rows an older reader wrote.
+#: 1: before issue 11 (no reader_version column); 2: per-tag faults, TimeZoneOffset, the
+#: maker-note zone, every XMP column.
+READER_VERSION = 2
 
 #: The columns read_tags returns, in the photos table's order.
 TAG_COLUMNS = (
@@ -41,7 +48,7 @@ TAG_COLUMNS = (
     "offset_time_original", "offset_time_digitized", "offset_time",
     "gps_date", "gps_time", "gps_lat", "gps_lon", "timezone_offset", "makernote_group",
     "makernote_timezone_minutes", "makernote_dst", "makernote_city", *XMP_COLUMNS,
-    "error", "warnings",
+    "error", "warnings", "reader_version",
 )
 
 #: How much of a file's start sniff_type wants (TIFF raws are told apart by IFD0's entries).
@@ -146,6 +153,7 @@ def _columns(found: Found) -> dict:
     row["error"] = None if read_something else message_line(found.problems, "; ")
     row["warnings"] = message_line([*found.problems, *warnings] if read_something else warnings,
                                    ";")
+    row["reader_version"] = READER_VERSION
     return {column: row.get(column) for column in TAG_COLUMNS}
 
 
