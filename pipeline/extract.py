@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
-from .exif import SNIFF_BYTES, internal_error, read_tags, sniff_type
+from .readers import READER_VERSION, SNIFF_BYTES, internal_error, read_tags, sniff_type
 from .fluxtream import printable
 from .schema import PHOTOS, conform, empty, to_pandas
 
@@ -238,10 +238,12 @@ def _valid_name(path: str) -> bool:
 
 
 def _reusable_rows(previous: pd.DataFrame, found: list[FileStat]) -> pd.DataFrame:
-    """Rows of `previous` (indexed by path) for files unchanged since, and fully hashed then."""
+    """Rows of `previous` (indexed by path) for files unchanged since, fully hashed then and
+    read by these readers (a row an older reader wrote lacks evidence they read)."""
     current = pd.DataFrame(found, columns=["path", "file_size", "mtime_ns"])
     unchanged = previous.merge(current, on=["path", "file_size", "mtime_ns"], how="inner")
-    return unchanged[unchanged["sha256"].notna()].set_index("path")
+    current_reader = unchanged["reader_version"].eq(READER_VERSION).fillna(False)
+    return unchanged[unchanged["sha256"].notna() & current_reader].set_index("path")
 
 
 # --- reading in a pool ----------------------------------------------------------------------
