@@ -63,8 +63,9 @@ class FileStat(NamedTuple):
     sidecar_stamp: str | None = None
 
 
-#: The FileStat fields that are photos columns of the same name.
-_SIDECAR_COLUMNS = ("xmp_sidecar", "json_sidecar", "sidecar_stamp")
+#: FileStat's fields, named as the photos columns that hold them.
+STAT_COLUMNS = ("path", "file_size", "mtime_ns", "xmp_sidecar", "json_sidecar", "sidecar_stamp")
+_SIDECAR_COLUMNS = STAT_COLUMNS[3:]
 
 
 class Interrupted(Exception):
@@ -89,7 +90,8 @@ def extract(paths: Iterable[str | os.PathLike] | str | os.PathLike,
     rows of `previous` outside them, sorted by path.
 
     Under `paths`, rows of `previous` whose file has the same path, size and mtime_ns (and was
-    fully hashed) are reused without opening the file, other files are read on `workers`
+    fully hashed), and the same sidecars unchanged (see FileStat), are reused without opening
+    the file; other files, with their sidecars, are read on `workers`
     processes (default: one per core), and rows whose file is no longer found are dropped.
     Rows outside `paths` are kept as they are; with `prune`, those whose file is gone are
     dropped too. `df.attrs["extract"]` counts read, reused, kept (outside `paths`) and dropped
@@ -304,7 +306,7 @@ def _valid_name(path: str) -> bool:
 def _reusable_rows(previous: pd.DataFrame, found: list[FileStat]) -> pd.DataFrame:
     """Rows of `previous` (indexed by path) for files unchanged since, and fully hashed then,
     whose sidecars are the same files, unchanged too (none added, none gone)."""
-    current = pd.DataFrame(found, columns=["path", "file_size", "mtime_ns", *_SIDECAR_COLUMNS])
+    current = pd.DataFrame(found, columns=STAT_COLUMNS)
     unchanged = previous.merge(current, on=["path", "file_size", "mtime_ns"], how="inner",
                                suffixes=("", "_now"))
     same = np.logical_and.reduce([unchanged["sha256"].notna().to_numpy(), *(

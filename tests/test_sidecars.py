@@ -12,9 +12,12 @@ from pathlib import Path
 import pandas as pd
 import piexif
 import pytest
+from click.testing import CliRunner
 from PIL import Image
 
+from pipeline.cli import main
 from pipeline.extract import extract
+from pipeline.workspace import Workspace
 
 SHARED_CR2 = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "makernotes" / "CanonRaw.cr2"
 XMP_NAMESPACES = ('xmlns:exif="http://ns.adobe.com/exif/1.0/" '
@@ -328,3 +331,21 @@ def test_a_sidecar_that_is_not_a_regular_file_is_skipped_with_a_warning(tmp_path
         f"skipping {tmp_path / 'IMG_0012.jpg.json'}: a broken symbolic link",
         f"skipping {tmp_path / 'IMG_0012.jpg.xmp'}: not a regular file (a named pipe)"]
     assert photo[["xmp_sidecar", "json_sidecar", "sidecar_stamp", "error"]].isna().all()
+
+
+def test_photoflux_run_extracts_again_when_only_a_sidecar_changed(tmp_path):
+    library, ws = tmp_path / "library", tmp_path / "ws"
+    write_raw(library / "IMG_0013.NEF")
+
+    def run() -> str:
+        result = CliRunner().invoke(main, ["run", str(library), "-w", str(ws), "--default-tz", "UTC"])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    skipped = "extract: no photo added, changed or removed; skipped"
+    run()
+    assert skipped in run()
+    (library / "IMG_0013.xmp").write_bytes(xmp_packet(xmp_CreateDate="2013-01-13T13:13:13"))
+    assert "(1 read, 0 unchanged" in run()
+    assert skipped in run()
+    assert Workspace(ws).load("photos")["xmp_create_date"].tolist() == ["2013-01-13T13:13:13"]
