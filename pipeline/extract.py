@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
-from .readers import SNIFF_BYTES, internal_error, read_tags, sniff_type
+from .readers import READER_VERSION, SNIFF_BYTES, internal_error, read_tags, sniff_type
 from .readers.sidecars import is_sidecar_name, read_sidecars, sidecar_names, sidecar_stamp
 from .fluxtream import printable
 from .schema import PHOTOS, conform, empty, to_pandas
@@ -304,14 +304,17 @@ def _valid_name(path: str) -> bool:
 
 
 def _reusable_rows(previous: pd.DataFrame, found: list[FileStat]) -> pd.DataFrame:
-    """Rows of `previous` (indexed by path) for files unchanged since, and fully hashed then,
-    whose sidecars are the same files, unchanged too (none added, none gone)."""
+    """Rows of `previous` (indexed by path) for files unchanged since, fully hashed then and
+    read by these readers (a row an older reader wrote lacks evidence they read), whose
+    sidecars are the same files, unchanged too (none added, none gone)."""
     current = pd.DataFrame(found, columns=STAT_COLUMNS)
     unchanged = previous.merge(current, on=["path", "file_size", "mtime_ns"], how="inner",
                                suffixes=("", "_now"))
-    same = np.logical_and.reduce([unchanged["sha256"].notna().to_numpy(), *(
-        (unchanged[column].fillna("") == unchanged[column + "_now"].fillna("")).to_numpy()
-        for column in _SIDECAR_COLUMNS)])
+    same = np.logical_and.reduce([
+        unchanged["sha256"].notna().to_numpy(),
+        unchanged["reader_version"].eq(READER_VERSION).fillna(False).to_numpy(dtype=bool),
+        *((unchanged[column].fillna("") == unchanged[column + "_now"].fillna("")).to_numpy()
+          for column in _SIDECAR_COLUMNS)])
     return unchanged.loc[same, previous.columns].set_index("path")
 
 

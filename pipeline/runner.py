@@ -19,6 +19,7 @@ import pandas as pd
 from . import __version__
 from .approvals import apply_approvals, empty_approvals
 from .overrides import Rule, rules_table
+from .readers import READER_VERSION
 from .resolve import ResolveWarning, Settings, resolve
 from .times import now_iso
 from .workspace import StageError, Workspace, writing_to
@@ -80,7 +81,8 @@ def extract_inputs(paths, files: pd.DataFrame | None = None) -> dict:
     else:
         files = files[under(files["path"], absolute_roots(paths)).to_numpy()]
     return {"paths": sorted(absolute_roots(paths)),
-            "files": listing_digest(files[list(STAT_COLUMNS)]), "version": __version__}
+            "files": listing_digest(files[list(STAT_COLUMNS)]), "version": __version__,
+            "reader_version": READER_VERSION}
 
 
 def resolve_inputs(ws: Workspace, settings: Settings, overrides: Path | None) -> dict:

@@ -53,6 +53,7 @@ PHOTOS = pa.schema(
         ("takeout_lon", pa.float64()),
         ("error", pa.string()),  # why nothing usable could be read from the file
         ("warnings", pa.string()),  # ";"-separated problems that cost a tag, not the file
+        ("reader_version", pa.int32()),  # pipeline.readers.READER_VERSION that read the row
     ]
 )
 
@@ -79,7 +80,7 @@ RESOLVED_EXTRA = [
 
 #: Photos columns an older photoflux did not write: an older table is read with them null (and
 #: extract reads such rows again, so they gain the new evidence).
-ADDED_PHOTOS_COLUMNS = ("warnings", *(name for name in PHOTOS.names if name.startswith(
+ADDED_PHOTOS_COLUMNS = ("warnings", "reader_version", *(name for name in PHOTOS.names if name.startswith(
     ("timezone_offset", "makernote_", "xmp_", "sidecar_", "json_", "takeout_"))
     and name != "xmp_date_created"))
 

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import io
+import struct
 
+import pillow_heif
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from pipeline.readers import read_tags
 from pipeline.readers.xmp import XMP_COLUMNS, xmp_fields
+
+pillow_heif.register_heif_opener()
 
 RDF = 'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
 NAMESPACES = {
@@ -149,3 +153,65 @@ def test_read_tags_fills_the_columns_and_warnings_from_an_embedded_packet():
     assert tags["xmp_datetime_original"] == "2022-04-24T10:35:53.358+02:00"
     assert tags["warnings"] == "XMP GPSLatitude out of range (213,38.4N)"
     assert tags["error"] is None
+
+
+# --- the packet in each container -------------------------------------------------------------
+
+CREATED = packet("<xmp:CreateDate>2019-05-05T10:00:00.12+02:00</xmp:CreateDate>", **NAMESPACES)
+
+
+def saved(fmt: str, **options) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(out, fmt, **options)
+    return out.getvalue()
+
+
+def png_with_itxt() -> bytes:
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", CREATED.decode(), zip=True)
+    return saved("PNG", pnginfo=info)
+
+
+def cr3_with_xmp_box() -> bytes:
+    def box(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", 8 + len(payload)) + kind + payload
+    xmp_uuid = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
+    return box(b"ftyp", b"crx \x00\x00\x00\x01crx isom") + box(b"uuid", xmp_uuid + CREATED)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: saved("JPEG", xmp=CREATED),
+    lambda: saved("WEBP", xmp=CREATED),
+    lambda: saved("TIFF", tiffinfo={700: CREATED}),
+    lambda: saved("HEIF", xmp=CREATED),
+    png_with_itxt,
+    cr3_with_xmp_box,
+], ids=["jpeg", "webp", "tiff", "heif", "png-itxt", "cr3-uuid"])
+def test_every_container_hands_its_packet_to_xmp_fields(make):
+    tags = read_tags(io.BytesIO(make()))
+    assert tags["xmp_create_date"] == "2019-05-05T10:00:00.12+02:00"
+
+
+def app1(payload: bytes) -> bytes:
+    return b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+
+
+def test_jpeg_extended_xmp_carries_the_rest_of_the_packet():
+    guid = b"04B9E48040A30A6308713BD1E4223B41"
+    main = packet(f'<xmpNote:HasExtendedXMP>{guid.decode()}</xmpNote:HasExtendedXMP>',
+                  xmpNote="http://ns.adobe.com/xmp/note/")
+    rest = packet("<exif:DateTimeOriginal>2008-10-20T19:54:15</exif:DateTimeOriginal>"
+                  "<exif:GPSLatitude>52,30.5112N</exif:GPSLatitude>", **NAMESPACES)
+    half = len(rest) // 2
+
+    def extension(chunk_guid: bytes, offset: int, chunk: bytes) -> bytes:
+        return app1(b"http://ns.adobe.com/xmp/extension/\x00" + chunk_guid
+                    + struct.pack(">II", len(rest), offset) + chunk)
+
+    image = saved("JPEG")
+    segments = (app1(b"http://ns.adobe.com/xap/1.0/\x00" + main)
+                + extension(guid, half, rest[half:]) + extension(guid, 0, rest[:half])
+                + extension(b"F" * 32, 0, rest.replace(b"2008-10-20", b"1999-01-01")))
+    tags = read_tags(io.BytesIO(image[:2] + segments + image[2:]))
+    assert tags["xmp_datetime_original"] == "2008-10-20T19:54:15"
+    assert tags["xmp_gps_lat"] == pytest.approx(52 + 30.5112 / 60)

@@ -9,11 +9,12 @@ exifread: `jpeg`, `tiff` (the TIFF family and raws, RAF), `heif` (HEIC/HEIF/AVIF
 
 The XMP packet a container holds gives the xmp_* columns (see `xmp.xmp_fields`).
 
-Nothing here raises on bad input: what cost the file (not an image, truncated before its
-metadata, an IFD that cannot be decoded) becomes the one-line `error`, next to whatever could be
-read; what cost one tag (a GPS position or time out of range or unreadable, a text tag stored as
-numbers, an Exif segment skipped for a later one) makes that tag null and becomes a `warnings`
-entry. Both say in words what is wrong with the file, with binary bytes escaped. Every read is
+Nothing here raises on bad input, and faults are per tag: what cost one tag, IFD or block (a
+GPS position or time out of range or unreadable, a text tag stored as numbers, an entry that
+cannot be decoded, a damaged IFD or maker-note record, an Exif segment skipped for a later one,
+a file cut short after its metadata) makes that part null and becomes a `warnings` entry, and
+everything else read is kept. `error` is for a file where nothing at all could be read (not an
+image, truncated before its metadata, no readable metadata block). Both say in words what is wrong with the file, with binary bytes escaped. Every read is
 bounded (see `bounded`), so a fuzzed length field cannot make a reader allocate much.
 """
 from __future__ import annotations
@@ -24,21 +25,30 @@ from ..fluxtream import printable
 from .bounded import TIFF_MAGIC, Corrupt
 from .cr3 import read_cr3
 from .heif import bmff_type, read_heif
-from .ifd import Found, first_text, gps_degrees, gps_time
+from .ifd import Found, first_text, gps_degrees, gps_time, timezone_offset
 from .jpeg import read_jpeg
 from .png import read_png
 from .tiff import read_raf, read_tiff, tiff_type
 from .webp import read_webp
 from .xmp import XMP_COLUMNS, xmp_fields
 
-__all__ = ["SNIFF_BYTES", "TAG_COLUMNS", "internal_error", "read_tags", "sniff_type"]
+__all__ = ["READER_VERSION", "SNIFF_BYTES", "TAG_COLUMNS", "internal_error", "read_tags",
+           "sniff_type"]
+
+#: What these readers read, as a number: raised whenever they read a file differently (a new
+#: column, a tag read anew), so extract reads again the rows an older reader wrote.
+#: 1: before issue 11 (no reader_version column); 2: per-tag faults, TimeZoneOffset, the
+#: maker-note zone, every XMP column.
+READER_VERSION = 2
 
 #: The columns read_tags returns, in the photos table's order.
 TAG_COLUMNS = (
     "make", "model", "datetime_original", "datetime_digitized", "datetime",
     "subsec_original", "subsec_digitized", "subsec",
     "offset_time_original", "offset_time_digitized", "offset_time",
-    "gps_date", "gps_time", "gps_lat", "gps_lon", *XMP_COLUMNS, "error", "warnings",
+    "gps_date", "gps_time", "gps_lat", "gps_lon", "timezone_offset", "makernote_group",
+    "makernote_timezone_minutes", "makernote_dst", "makernote_city", *XMP_COLUMNS,
+    "error", "warnings", "reader_version",
 )
 
 #: How much of a file's start sniff_type wants (TIFF raws are told apart by IFD0's entries).
@@ -126,17 +136,24 @@ def internal_error(exc: BaseException) -> str:
 
 
 def _columns(found: Found) -> dict:
+    """The row of what was found. Its problems are the `error` only when nothing at all could be
+    read; next to anything read they are `warnings`, like a bad tag's."""
     tags, warnings = found.tags, found.warnings
     row = {column: first_text(tags, keys, warnings) for column, keys in _TEXT_TAGS.items()}
     row["gps_time"] = gps_time(tags.get("GPS GPSTimeStamp"), warnings)
     row["gps_lat"] = gps_degrees(tags, "Latitude", 90, warnings)
     row["gps_lon"] = gps_degrees(tags, "Longitude", 180, warnings)
+    row["timezone_offset"] = timezone_offset(tags, warnings)
+    row.update(found.zone)
     if found.xmp:
         xmp = xmp_fields(found.xmp)
         warnings.extend(xmp.pop("warnings"))
         row.update(xmp)
-    row["error"] = message_line(found.problems, "; ")
-    row["warnings"] = message_line(warnings, ";")
+    read_something = any(value is not None for value in row.values())
+    row["error"] = None if read_something else message_line(found.problems, "; ")
+    row["warnings"] = message_line([*found.problems, *warnings] if read_something else warnings,
+                                   ";")
+    row["reader_version"] = READER_VERSION
     return {column: row.get(column) for column in TAG_COLUMNS}
 
 

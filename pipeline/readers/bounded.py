@@ -12,6 +12,9 @@ MAX_BLOCK_BYTES = 16 * 1024 * 1024
 MAX_VALUE_BYTES = 1024 * 1024
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
+#: Bytes per value of each TIFF field type (BYTE, ASCII, SHORT, LONG, RATIONAL, SBYTE, UNDEFINED,
+#: SSHORT, SLONG, SRATIONAL, FLOAT, DOUBLE).
+TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
 
 
 class Corrupt(Exception):
@@ -80,3 +83,37 @@ class CappedReads:
 
     def tell(self) -> int:
         return self.fh.tell()
+
+
+# --- IFDs read directly (where exifread does not go: sniffing, XMLPacket, maker notes) --------
+
+
+def byte_order(header: bytes) -> str:
+    """struct's byte order of a TIFF header ("II" little-endian, else big-endian)."""
+    return "<" if header[:1] == b"I" else ">"
+
+
+def ifd_entries(fh: BinaryIO, offset: int, order: str, what: str = "IFD") -> dict[int, bytes]:
+    """tag -> 12-byte entry of the IFD at `offset`."""
+    count = struct.unpack(order + "H", read_at(fh, offset, 2, what))[0]
+    table = read_at(fh, offset + 2, 12 * count, f"{what} entries")
+    return {struct.unpack(order + "H", table[i:i + 2])[0]: table[i:i + 12]
+            for i in range(0, len(table), 12)}
+
+
+def ifd0_entries(fh: BinaryIO) -> dict[int, bytes]:
+    """tag -> 12-byte entry of a classic TIFF's IFD0."""
+    header = read_at(fh, 0, 8, "TIFF header")
+    order = byte_order(header)
+    return ifd_entries(fh, struct.unpack(order + "I", header[4:8])[0], order, "IFD0")
+
+
+def entry_value(fh: BinaryIO, entry: bytes, order: str, base: int = 0) -> bytes:
+    """The bytes of an IFD entry's value: inline, or at its offset counted from `base`."""
+    tag, kind, count, where = struct.unpack(order + "HHI4s", entry)
+    if kind not in TYPE_SIZES:
+        raise Corrupt(f"tag 0x{tag:04x} has an unknown field type ({kind})")
+    size = TYPE_SIZES[kind] * count
+    if size <= 4:
+        return where[:size]
+    return read_at(fh, base + struct.unpack(order + "I", where)[0], size, f"tag 0x{tag:04x}")

@@ -18,14 +18,13 @@ from typing import BinaryIO
 from exifread.core.exif_header import ExifHeader
 from exifread.tags.fields import FIELD_DEFINITIONS, FieldType
 
-from .bounded import read_at
+from .makernotes import maker_note_zone
+
 
 #: Field types a text tag may be stored as (ASCII, or its bytes as BYTE/UNDEFINED).
 _TEXT_FIELD_TYPES = (FieldType.ASCII, FieldType.BYTE, FieldType.UNDEFINED)
 #: Longest text kept from a bad value quoted in a message.
 _QUOTE_CHARS = 40
-
-TAG_MAKE, TAG_XMP, TAG_DNG_VERSION = 0x010F, 0x02BC, 0xC612
 
 
 @dataclass
@@ -33,13 +32,23 @@ class Found:
     """What a container reader has found so far; kept when it stops at damage further on."""
     tags: dict = field(default_factory=dict)  # exifread's, keyed "Image Make", "GPS GPSDate", ...
     xmp: bytes | None = None
+    zone: dict = field(default_factory=dict)  # the maker note's zone setting: makernote_* columns
     problems: list[str] = field(default_factory=list)  # what cost the file: `error`
     warnings: list[str] = field(default_factory=list)  # what cost one tag: `warnings`
 
     def decode(self, block: bytes | BinaryIO, ifd_name: str = "Image", tag_dict=None) -> None:
+        """Add the tags of a TIFF block, and the zone its maker note holds."""
         source = BytesIO(block) if isinstance(block, bytes) else block
-        self.tags.update(decode_tiff(source, self, ifd_name, tag_dict))
+        tags = decode_tiff(source, self, ifd_name, tag_dict)
+        self.tags.update(tags)
+        if not self.zone:
+            self.zone = maker_note_zone(source, tags, self.warnings)
 
+    def absorb(self, other: Found) -> None:
+        """Take what another attempt found (its tags and zone replace these)."""
+        self.tags, self.zone = other.tags, other.zone
+        self.problems += other.problems
+        self.warnings += other.warnings
 
 
 def decode_tiff(fh: BinaryIO, found: Found, ifd_name: str = "Image",
@@ -53,7 +62,8 @@ def decode_tiff(fh: BinaryIO, found: Found, ifd_name: str = "Image",
     if header[:2] not in (b"II", b"MM") or len(header) < 8:
         problems.append("Exif block without a TIFF header")
         return {}
-    decoder = ExifHeader(fh, chr(header[0]), 0, 0, strict=False, detailed=False)
+    decoder = _TagByTag(fh, chr(header[0]), 0, 0, strict=False, detailed=False)
+    decoder.warnings = found.warnings
     first_ifd = struct.unpack("<I" if header[:1] == b"I" else ">I", header[4:8])[0]
     with _exifread_warnings(found):
         try:
@@ -67,6 +77,22 @@ def decode_tiff(fh: BinaryIO, found: Found, ifd_name: str = "Image",
             problems.append("EXIF: an entry that cannot be decoded ends the reading of its IFD "
                             "(the tags after it are lost)")
     return decoder.tags
+
+
+class _TagByTag(ExifHeader):
+    """exifread's decoder, but an entry that cannot be decoded costs that tag (a warning), not
+    the rest of its IFD."""
+
+    warnings: list[str]
+
+    def _process_tag(self, ifd, ifd_name, tag_entry, entry, tag, tag_name, *args) -> None:
+        try:
+            super()._process_tag(ifd, ifd_name, tag_entry, entry, tag, tag_name, *args)
+        except RecursionError:
+            raise
+        except Exception:  # exifread indexes and unpacks the damaged values it was given
+            self.warnings.append(f"EXIF: the {tag_name} entry of the {ifd_name} IFD cannot be "
+                                 "decoded")
 
 
 _EXIFREAD_LOG = logging.getLogger("exifread")
@@ -200,6 +226,19 @@ def gps_degrees(tags: dict, axis: str, limit: int, warnings: list[str]) -> float
     return value
 
 
+def timezone_offset(tags: dict, warnings: list[str]) -> int | None:
+    """EXIF TimeZoneOffset's first value (DateTimeOriginal's offset in hours), from the Exif IFD
+    or else IFD0 (where TIFF/EP puts it); out of -12..+14 or not a number: None, with a warning."""
+    tag = tags.get("EXIF TimeZoneOffset") or tags.get("Image TimeZoneOffset")
+    if tag is None:
+        return None
+    hours = tag.values[0] if isinstance(tag.values, list) and tag.values else None
+    if not isinstance(hours, int) or not -12 <= hours <= 14:
+        warnings.append(f"TimeZoneOffset out of range ({_quote(tag)})")
+        return None
+    return hours
+
+
 def gps_time(tag, warnings: list[str]) -> str | None:
     """HH:MM:SS from three rationals, plus .fff (milliseconds, truncated) when fractional."""
     if tag is None:
@@ -218,28 +257,3 @@ def gps_time(tag, warnings: list[str]) -> str | None:
     seconds, fraction = divmod(milliseconds, 1000)
     text = f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
     return f"{text}.{fraction:03d}" if fraction else text
-
-
-# --- IFD0 without exifread (sniffing, XMLPacket) -------------------------------------------
-
-
-def ifd0_entries(fh: BinaryIO) -> dict:
-    """tag -> 12-byte entry of a classic TIFF's IFD0."""
-    header = read_at(fh, 0, 8, "TIFF header")
-    order = "<" if header[:1] == b"I" else ">"
-    offset = struct.unpack(order + "I", header[4:8])[0]
-    count = struct.unpack(order + "H", read_at(fh, offset, 2, "IFD0"))[0]
-    table = read_at(fh, offset + 2, 12 * count, "IFD0 entries")
-    return {struct.unpack(order + "H", table[i:i + 2])[0]: table[i:i + 12]
-            for i in range(0, len(table), 12)}
-
-
-def entry_bytes(fh: BinaryIO, entry: bytes | None, byte_order: bytes) -> bytes | None:
-    """The bytes of an ASCII/BYTE/UNDEFINED IFD entry (inline or at its offset)."""
-    if entry is None:
-        return None
-    order = "<" if byte_order == b"I" else ">"
-    count, where = struct.unpack(order + "I4s", entry[4:12])
-    if count <= 4:
-        return where[:count]
-    return read_at(fh, struct.unpack(order + "I", where)[0], count, "IFD value")

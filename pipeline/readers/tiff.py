@@ -7,14 +7,16 @@ import struct
 from io import BytesIO
 from typing import BinaryIO
 
-from .bounded import CappedReads, Corrupt, file_end, read_at
-from .ifd import TAG_DNG_VERSION, TAG_MAKE, TAG_XMP, Found, entry_bytes, ifd0_entries
+from .bounded import (CappedReads, Corrupt, byte_order, entry_value, file_end, ifd0_entries,
+                      read_at)
+from .ifd import Found
 from .jpeg import read_jpeg
 
 _TIFF_VENDOR_TYPES = (
     (b"NIKON", "NEF"), (b"SONY", "ARW"), (b"PENTAX", "PEF"), (b"RICOH", "PEF"),
     (b"ASAHI", "PEF"), (b"SAMSUNG", "SRW"),
 )
+_TAG_MAKE, _TAG_XMP, _TAG_DNG_VERSION = 0x010F, 0x02BC, 0xC612
 
 
 def tiff_type(head: bytes) -> str:
@@ -22,10 +24,11 @@ def tiff_type(head: bytes) -> str:
     when IFD0 lies beyond the head)."""
     try:
         entries = ifd0_entries(BytesIO(head))
-        make = entry_bytes(BytesIO(head), entries.get(TAG_MAKE), head[:1]) or b""
+        make = entries.get(_TAG_MAKE)
+        make = entry_value(BytesIO(head), make, byte_order(head)) if make else b""
     except (Corrupt, struct.error):
         return "TIFF"
-    if TAG_DNG_VERSION in entries:
+    if _TAG_DNG_VERSION in entries:
         return "DNG"
     return next((kind for vendor, kind in _TIFF_VENDOR_TYPES if make.upper().startswith(vendor)),
                 "TIFF")
@@ -35,7 +38,9 @@ def read_tiff(fh: BinaryIO, found: Found) -> None:
     """The file is the TIFF block; XMP is IFD0's XMLPacket tag."""
     found.decode(CappedReads(fh))
     try:
-        found.xmp = entry_bytes(fh, ifd0_entries(fh).get(TAG_XMP), read_at(fh, 0, 1, "TIFF"))
+        packet = ifd0_entries(fh).get(_TAG_XMP)
+        if packet:
+            found.xmp = entry_value(fh, packet, byte_order(read_at(fh, 0, 1, "TIFF")))
     except (Corrupt, struct.error):
         pass  # a broken IFD0 is already reported by the decode
 
