@@ -47,6 +47,7 @@ PHOTOS = pa.schema(
         ("sidecar_datetime_original", pa.string()),  # the XMP sidecar's own exif:DateTimeOriginal
         ("xmp_sidecar", pa.string()),  # path of the XMP sidecar read with the photo
         ("json_sidecar", pa.string()),  # path of the Google Takeout JSON read with the photo
+        ("sidecar_stamp", pa.string()),  # SIZE:MTIME_NS of each sidecar read (XMP first)
         ("takeout_timestamp", pa.int64()),  # Takeout photoTakenTime.timestamp: epoch seconds, UTC
         ("takeout_lat", pa.float64()),  # Takeout geoDataExif, else geoData (0/0: none)
         ("takeout_lon", pa.float64()),
