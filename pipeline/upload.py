@@ -29,7 +29,7 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 from .approvals import is_approved, uploadable
-from .exif import SNIFF_BYTES, sniff_type
+from .readers import SNIFF_BYTES, sniff_type
 from .fluxtream import photo_key, printable
 from .ledger import Ledger, apply_ledger, read_history
 from .times import millis
