@@ -90,8 +90,9 @@ RESOLVED = pa.schema(list(PHOTOS) + [pa.field(n, t) for n, t in RESOLVED_EXTRA])
 APPROVALS = pa.schema([(name, pa.string()) for name in
                        ("path", "sha256", "capture_time_secs_utc", "tz_name", "approved_at")])
 
-#: Every value tz_source may take (a fallback-mode rule also reports `override`).
-TZ_SOURCES = ("override", "offset", "gps", "location", "carried", "default")
+#: Every value tz_source may take, in order of precedence (a fallback-mode rule also reports
+#: `override`; an XMP offset, below `camera`, reports `offset`).
+TZ_SOURCES = ("override", "offset", "gps", "camera", "location", "takeout", "carried", "default")
 
 #: upload_status values that mean the server holds the photo.
 UPLOADED = ("uploaded", "updated")

@@ -37,6 +37,9 @@ SCENARIOS = {
     "stale_gps_location", "stale_gps_carried", "null_island",
     "datetime_only", "digitized_only", "no_time", "broken",
 }
+#: tz_source values the sample cannot show yet: its files hold no maker-note zone and have no
+#: Takeout JSON beside them until extract reads those (issue 11); remove them as it does.
+SOURCES_NOT_IN_SAMPLE = {"camera", "takeout"}
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +69,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
 def test_every_scenario_source_and_flag_is_present(library):
     _, expected = library
     assert set(expected["scenario"]) == SCENARIOS
-    assert set(expected["tz_source"].dropna()) == set(TZ_SOURCES)
+    assert set(expected["tz_source"].dropna()) == set(TZ_SOURCES) - SOURCES_NOT_IN_SAMPLE
     raised = set(";".join(expected["flags"]).split(";")) - {""}
     assert raised == set(FLAGS)
 
