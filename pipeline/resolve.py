@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from .overrides import Rule
 from .readers.names import name_times
-from .schema import PHOTOS, RESOLVED, RESOLVED_EXTRA, empty
+from .schema import FLAGS, PHOTOS, RESOLVED, RESOLVED_EXTRA, empty
 from .text import (arrow, escaped, extract, has_text, labels, parse_datetime, parse_iso_datetime,
                    series, subsec_milliseconds)
 from .times import in_range
@@ -344,18 +344,19 @@ def _rule_columns(rules: list[Rule], frame: pd.DataFrame, recorded: pd.Series):
 
 
 def _flags(named: dict[str, pd.Series]) -> pd.Series:
-    """Boolean columns -> one ';'-separated text column of the names that are set.
+    """Boolean columns, one per name of FLAGS -> one ';'-separated text column of the names
+    that are set, in FLAGS order.
 
     Each row's flags become one bit pattern; the text is built once per pattern present.
     """
     index = next(iter(named.values())).index
     bits = np.zeros(len(index), dtype=np.int64)
-    for bit, mask in enumerate(named.values()):
-        bits |= mask.fillna(False).to_numpy(bool).astype(np.int64) << bit
+    for name, mask in named.items():
+        bits |= mask.fillna(False).to_numpy(bool).astype(np.int64) << FLAGS.index(name)
     present = np.flatnonzero(np.bincount(bits, minlength=1))
     texts = [None] * (int(present.max()) + 1 if len(present) else 1)
     for pattern in present.tolist():
-        texts[pattern] = ";".join(n for b, n in enumerate(named) if pattern >> b & 1)
+        texts[pattern] = ";".join(n for b, n in enumerate(FLAGS) if pattern >> b & 1)
     return labels(bits, texts, index)
 
 

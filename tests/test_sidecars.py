@@ -4,7 +4,6 @@ sidecar added, changed or removed."""
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 from pathlib import Path
@@ -17,24 +16,10 @@ from PIL import Image
 
 from pipeline.cli import main
 from pipeline.extract import extract
+from pipeline.sample import geo, takeout_json, xmp_packet
 from pipeline.workspace import Workspace
 
 SHARED_CR2 = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "makernotes" / "CanonRaw.cr2"
-XMP_NAMESPACES = ('xmlns:exif="http://ns.adobe.com/exif/1.0/" '
-                  'xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
-                  'xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/"')
-
-
-def xmp_packet(**properties: str) -> bytes:
-    """An XMP packet whose one rdf:Description holds `properties` (exif_DateTimeOriginal=...:
-    prefix_Name) as attributes, the way Lightroom and darktable write them."""
-    attributes = " ".join(f'{name.replace("_", ":", 1)}="{value}"'
-                          for name, value in properties.items())
-    return (f'<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
-            f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
-            f'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-            f'<rdf:Description rdf:about="" {XMP_NAMESPACES} {attributes}/>'
-            f'</rdf:RDF></x:xmpmeta>\n<?xpacket end="w"?>').encode()
 
 
 def exif_bytes(taken: str) -> bytes:
@@ -62,24 +47,9 @@ def write_raw(path: Path, taken: str = "2020:01:02 03:04:05") -> Path:
     return path
 
 
-def takeout_json(taken: int | str | None = 1600596727, **extra) -> str:
-    """A Takeout JSON as Google writes it: times as strings, creationTime = upload time."""
-    document = {"title": "IMG.jpg", "creationTime": {"timestamp": "1700000000",
-                                                     "formatted": "Nov 14, 2023, 10:13:20 PM UTC"}}
-    if taken is not None:
-        document["photoTakenTime"] = {"timestamp": str(taken), "formatted": "…"}
-    document.update(extra)
-    return json.dumps(document, indent=2)
-
-
 def rows(folder: Path, **kwargs) -> pd.DataFrame:
     photos = extract([folder], workers=1, **kwargs)
     return photos.set_index("file_name", drop=False)
-
-
-def geo(lat: float, lon: float) -> dict:
-    return {"latitude": lat, "longitude": lon, "altitude": 0.0,
-            "latitudeSpan": 0.0, "longitudeSpan": 0.0}
 
 
 # --- XMP sidecars ---------------------------------------------------------------------------
