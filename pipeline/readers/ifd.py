@@ -187,16 +187,23 @@ def _rational(value) -> Fraction | None:
     return Fraction(numerator, denominator)
 
 
-def _sexagesimal(tag) -> Fraction | None:
+def _sexagesimal(tag, name: str, warnings: list[str]) -> Fraction | None:
     """Degrees (or hours), minutes, seconds as one number of the first unit.
 
-    None when the first part is 0/0 (a placeholder for "no fix", as ExifTool reads it); a later
-    0/0 counts as 0, as when a camera puts decimal minutes in the second part and 0/0 in the third.
+    None when the tag is absent, or its first part is 0/0 (a placeholder for "no fix", as
+    ExifTool reads it); a later 0/0 counts as 0, as when a camera puts decimal minutes in the
+    second part and 0/0 in the third. A value that is no such number: None, and a warning
+    naming the tag `name`.
     """
-    values = tag.values if isinstance(tag.values, list) else []
-    if not values:
-        raise ValueError(tag.values)
-    parts = [_rational(v) for v in values[:3]]
+    if tag is None:
+        return None
+    try:
+        parts = [_rational(v) for v in tag.values[:3]] if isinstance(tag.values, list) else []
+    except ValueError:
+        parts = []
+    if not parts:
+        warnings.append(f"{name} unreadable ({_quote(tag)})")
+        return None
     if parts[0] is None:
         return None
     return sum((part or 0) / 60 ** i for i, part in enumerate(parts))
@@ -208,14 +215,9 @@ def _quote(tag) -> str:
 
 
 def gps_degrees(tags: dict, axis: str, limit: int, warnings: list[str]) -> float | None:
-    tag = tags.get(f"GPS GPS{axis}")
-    if tag is None:
-        return None
-    try:
-        degrees = _sexagesimal(tag)
-    except ValueError:
-        warnings.append(f"GPS{axis} unreadable ({_quote(tag)})")
-        return None
+    """GPS `axis` (Latitude, Longitude) as signed decimal degrees; beyond `limit`: None and a
+    warning."""
+    degrees = _sexagesimal(tags.get(f"GPS GPS{axis}"), f"GPS{axis}", warnings)
     if degrees is None:
         return None
     ref = first_text(tags, (f"GPS GPS{axis}Ref",), warnings) or ""
@@ -241,13 +243,7 @@ def timezone_offset(tags: dict, warnings: list[str]) -> int | None:
 
 def gps_time(tag, warnings: list[str]) -> str | None:
     """HH:MM:SS from three rationals, plus .fff (milliseconds, truncated) when fractional."""
-    if tag is None:
-        return None
-    try:
-        hours = _sexagesimal(tag)
-    except ValueError:
-        warnings.append(f"GPSTimeStamp unreadable ({_quote(tag)})")
-        return None
+    hours = _sexagesimal(tag, "GPSTimeStamp", warnings)
     if hours is None:
         return None
     if not 0 <= hours < 24:
