@@ -85,6 +85,16 @@ def test_similar_names_and_self_closed_structures_are_not_the_property():
     assert fields["xmp_datetime_original"] is None and fields["xmp_create_date"] is None
 
 
+def test_the_property_is_found_behind_a_large_block_and_its_name_under_other_prefixes():
+    fields = xmp_fields(packet(
+        "<xmpGImg:image>" + "QUFB" * 100_000 + "</xmpGImg:image>"  # a thumbnail, 400 kB
+        "<myexif:DateTimeOriginal>2001-01-01</myexif:DateTimeOriginal>"
+        "<other:DateTimeOriginal>2002-02-02</other:DateTimeOriginal>"
+        "<exif:DateTimeOriginal>2004-04-04T04:04:04</exif:DateTimeOriginal>",
+        other="http://example.com/other/", **NAMESPACES))
+    assert fields["xmp_datetime_original"] == "2004-04-04T04:04:04"
+
+
 def test_gps_clock_is_the_full_utc_date_time_as_written():
     fields = xmp_fields(packet("<exif:GPSTimeStamp>2023-11-15T12:30:00Z</exif:GPSTimeStamp>",
                                exif=NAMESPACES["exif"]))

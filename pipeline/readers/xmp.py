@@ -105,9 +105,13 @@ def _pattern(prefixes: tuple[str, ...], name: str) -> re.Pattern:
 def _property(text: str, prefixes: tuple[str, ...], name: str) -> str | None:
     """The first value of the property in the packet, unescaped and trimmed; None when absent
     or blank."""
-    if not prefixes:
+    found = text.find(f":{name}") if prefixes else -1
+    if found < 0:
         return None
-    match = _pattern(prefixes, name).search(text)
+    # Every match holds ":Name" within a prefix and a "<" of its start: the regex, which would
+    # try every character of a large packet (a thumbnail, a history), starts just before it.
+    start = max(0, found - max(map(len, prefixes)) - 1)
+    match = _pattern(prefixes, name).search(text, start)
     if match is None:
         return None
     value = match.group(1) if match.group(1) is not None else match.group(2)
