@@ -35,7 +35,8 @@ def photos_table(rows: int, seed: int = 0) -> pd.DataFrame:
     name = "IMG_" + pd.Series(number % 10000).astype(str).str.zfill(4) + ".jpg"
     local = pd.Timestamp("2015-01-01") + pd.to_timedelta(number * 97 + rng.integers(0, 60, rows),
                                                           unit="s")
-    kind = rng.choice(["offset", "gps", "place", "none"], rows, p=[0.3, 0.2, 0.2, 0.3])
+    kind = rng.choice(["offset", "gps", "place", "camera", "xmp", "takeout", "none"], rows,
+                      p=[0.3, 0.2, 0.2, 0.05, 0.05, 0.05, 0.15])
     offset = rng.choice([-300, 0, 60, 120, 330, 540], rows)
     utc = local - pd.to_timedelta(offset, unit="m") - pd.to_timedelta(
         rng.integers(0, 90, rows), unit="s")
@@ -57,8 +58,16 @@ def photos_table(rows: int, seed: int = 0) -> pd.DataFrame:
         "gps_time": pd.Series(utc.strftime("%H:%M:%S")).where(kind == "gps"),
         "gps_lat": np.where(kind == "place", place[:, 0], np.nan),
         "gps_lon": np.where(kind == "place", place[:, 1], np.nan),
-        "xmp_date_created": None, "error": None, "warnings": None,
-    })
+        "makernote_group": np.where(kind == "camera", "Canon", None),
+        "makernote_timezone_minutes": pd.Series(offset).where(kind == "camera").astype("Int32"),
+        "makernote_dst": np.where(kind == "camera", False, None),
+        "makernote_city": pd.Series(1, index=number).where(kind == "camera").astype("Int32"),
+        "xmp_create_date": (pd.Series(local.strftime("%Y-%m-%dT%H:%M:%S")) + offset_text).where(
+            kind == "xmp"),
+        "takeout_timestamp": pd.Series((utc - pd.Timestamp(0)) // pd.Timedelta(seconds=1)).where(
+            kind == "takeout").astype("Int64"),
+        "error": None, "warnings": None,
+    }).reindex(columns=PHOTOS.names)
     broken = rng.random(rows) < 0.001
     table.loc[broken, "error"] = "truncated file"
     return table

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .names import TZ_SOURCES
+from .vocabulary import TZ_SOURCES
 from .workspace import Workspace, WorkspaceBusy
 
 
@@ -384,7 +384,8 @@ def status(ws: Workspace):
               help="How many photos (the trip's scenarios first, then ordinary photos).")
 @click.option("--seed", default=0, show_default=True, type=int)
 def sample(directory: Path, count: int, seed: int):
-    """Write a sample photo library that exercises every zone source and flag."""
+    """Write a sample photo library that exercises every zone source and flag (all but
+    fixed_offset_default, which needs a bare offset as the default zone)."""
     from .sample import EXPECTED_NAME, MIN_COUNT, SAMPLE_DEFAULT_TZ, write_sample
     from .workspace import writing_to
 

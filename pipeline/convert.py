@@ -20,7 +20,12 @@ from __future__ import annotations
 import io
 import re
 import struct
+from contextlib import suppress
 from dataclasses import dataclass
+
+from .readers.bounded import (TYPE_SIZES, Corrupt, byte_order, entry_value, ifd_entries,
+                              strip_exif_header)
+from .readers.cr3 import metadata_boxes
 
 #: What the server takes, by the bytes: sent as they are.
 AS_THEY_ARE = ("JPEG", "PNG", "GIF")
@@ -40,7 +45,6 @@ JPEG_QUALITY = 90
 #: An embedded JPEG whose long side is shorter than this is a thumbnail, never sent as the photo.
 MIN_PREVIEW_SIDE = 400
 
-_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
 _ORIENTATION, _EXIF_IFD, _GPS_IFD, _MAKER_NOTE, _INTEROP_IFD = 0x0112, 0x8769, 0x8825, 0x927C, 0xA005
 #: IFD0 tags that describe the photo (the others describe a TIFF's own pixels and strips).
 _DESCRIPTIVE = {0x010E, 0x010F, 0x0110, _ORIENTATION, 0x0131, 0x0132, 0x013B, 0x8298}
@@ -259,9 +263,7 @@ def insert_exif(jpeg: bytes, segment: bytes) -> bytes:
 
 def _exif_entries(block: bytes | None) -> dict | None:
     """EXIF as a decoder hands it over ("Exif\\0\\0" + TIFF, or the TIFF alone)."""
-    if not block:
-        return None
-    return tiff_exif(block[6:] if block.startswith(b"Exif\x00\x00") else block)
+    return tiff_exif(strip_exif_header(block)) if block else None
 
 
 def tiff_exif(tiff: bytes) -> dict | None:
@@ -269,31 +271,28 @@ def tiff_exif(tiff: bytes) -> dict | None:
     header: the offset of IFD0 is at byte 4 in each); None when it has no readable IFD0."""
     if tiff[:2] not in (b"II", b"MM") or len(tiff) < 8:
         return None
-    order = "<" if tiff[:1] == b"I" else ">"
+    order, block = byte_order(tiff), io.BytesIO(tiff)
     try:
-        ifd0 = _read_ifd(tiff, struct.unpack_from(order + "I", tiff, 4)[0], order)
-    except struct.error:
+        ifd0 = _read_ifd(block, struct.unpack_from(order + "I", tiff, 4)[0], order)
+    except Corrupt:
         return None
     found = {"order": order, "ifd0": ifd0, "exif": {}, "gps": {}}
     for tag, name in ((_EXIF_IFD, "exif"), (_GPS_IFD, "gps")):
         pointer = ifd0.get(tag)
         if pointer and pointer[0] in (4, 13) and len(pointer[2]) == 4:
-            try:
-                found[name] = _read_ifd(tiff, struct.unpack(order + "I", pointer[2])[0], order)
-            except struct.error:
-                pass  # a broken sub-IFD costs its tags, not the photo
+            with suppress(Corrupt):  # a broken sub-IFD costs its tags, not the photo
+                found[name] = _read_ifd(block, struct.unpack(order + "I", pointer[2])[0], order)
     return found if ifd0 else None
 
 
 def cr3_exif(data: bytes) -> dict | None:
     """A CR3's EXIF: Canon keeps IFD0, the Exif IFD and the GPS IFD as TIFF blocks in boxes
-    CMT1, CMT2 and CMT4 (within the first megabyte, in moov)."""
+    CMT1, CMT2 and CMT4 (found as the readers find them; those before a broken box count)."""
     blocks = {}
-    for kind in _CR3_BLOCKS:
-        at = data.find(kind, 0, 1 << 20)
-        if at >= 4:
-            size = int.from_bytes(data[at - 4:at], "big")
-            blocks[kind] = tiff_exif(data[at + 4:at - 4 + size])
+    with suppress(Corrupt):
+        for kind, start, stop in metadata_boxes(io.BytesIO(data), []):
+            if kind in _CR3_BLOCKS:
+                blocks[kind] = tiff_exif(data[start:stop])
     ifd0 = blocks.get(b"CMT1")
     if ifd0 is None:
         return None
@@ -304,23 +303,16 @@ def cr3_exif(data: bytes) -> dict | None:
     return ifd0
 
 
-def _read_ifd(tiff: bytes, offset: int, order: str) -> dict:
-    """tag -> (type, count, value bytes) of the IFD at `offset`; struct.error past the end."""
-    count = struct.unpack_from(order + "H", tiff, offset)[0]
+def _read_ifd(block: io.BytesIO, offset: int, order: str) -> dict:
+    """tag -> (type, count, value bytes) of the IFD at `offset` of a TIFF block, without the
+    empty values, those longer than _MAX_VALUE and those that lie past the end; Corrupt when
+    the IFD itself does."""
     entries = {}
-    for i in range(count):
-        at = offset + 2 + 12 * i
-        tag, kind, n = struct.unpack_from(order + "HHI", tiff, at)
-        size = _TYPE_SIZES.get(kind, 0) * n
-        if not size or size > _MAX_VALUE:
-            continue
-        if size <= 4:
-            value = tiff[at + 8:at + 8 + size]
-        else:
-            start = struct.unpack_from(order + "I", tiff, at + 8)[0]
-            value = tiff[start:start + size]
-        if len(value) == size:
-            entries[tag] = (kind, n, value)
+    for tag, entry in ifd_entries(block, offset, order).items():
+        kind, count = struct.unpack(order + "HI", entry[2:8])
+        if 0 < TYPE_SIZES.get(kind, 0) * count <= _MAX_VALUE:
+            with suppress(Corrupt):
+                entries[tag] = (kind, count, entry_value(block, entry, order))
     return entries
 
 

@@ -5,7 +5,8 @@
 Writes DIR/photos (the sample, once), DIR/overrides.csv (fixes the fast camera clock), runs
 extract, resolve, approve --unflagged, report and upload as a user would type them, against a
 `photoflux serve` on loopback (its store in DIR/server, kept between runs, so a second demo
-finds every photo already there), then stops the server.
+finds every photo already there), then stops the server. A DIR whose sample an older photoflux
+wrote is emptied first: its photos, times and uploads are not this sample's.
 """
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ import os
 import re
 import secrets
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from .sample import EXPECTED_NAME, SAMPLE_DEFAULT_TZ, write_demo_overrides, write_sample
+from .sample import (EXPECTED_NAME, SAMPLE_DEFAULT_TZ, sample_is_current, write_demo_overrides,
+                     write_sample)
 
 PHOTOFLUX = str(Path(sys.executable).with_name("photoflux"))
 
@@ -76,6 +79,9 @@ def main(root: str = "demo") -> None:
     root_path = Path(root).absolute()
     photos, ws = root_path / "photos", str(root_path)
     started = time.monotonic()
+    if (photos / EXPECTED_NAME).exists() and not sample_is_current(photos):
+        print(f"{root_path} holds an older photoflux's sample: starting afresh")
+        shutil.rmtree(root_path)
     if not (photos / EXPECTED_NAME).exists():  # a rerun keeps the library: extract reuses rows
         write_sample(photos)
     overrides = write_demo_overrides(root_path / "overrides.csv")

@@ -34,7 +34,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
-from .exif import SNIFF_BYTES, internal_error, read_tags, sniff_type
+from .readers import READER_VERSION, SNIFF_BYTES, internal_error, read_tags, sniff_type
+from .readers.sidecars import is_sidecar_name, read_sidecars, sidecar_names, sidecar_stamp
 from .fluxtream import printable
 from .schema import PHOTOS, conform, empty, to_pandas
 
@@ -51,9 +52,20 @@ _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 class FileStat(NamedTuple):
+    """A photo file as the walk found it, with the sidecars found beside it (see
+    readers.sidecars): a change to any of them makes the photo read again."""
+
     path: str
     size: int
     mtime_ns: int
+    xmp_sidecar: str | None = None
+    json_sidecar: str | None = None
+    sidecar_stamp: str | None = None
+
+
+#: FileStat's fields, named as the photos columns that hold them.
+STAT_COLUMNS = ("path", "file_size", "mtime_ns", "xmp_sidecar", "json_sidecar", "sidecar_stamp")
+_SIDECAR_COLUMNS = STAT_COLUMNS[3:]
 
 
 class Interrupted(Exception):
@@ -78,7 +90,8 @@ def extract(paths: Iterable[str | os.PathLike] | str | os.PathLike,
     rows of `previous` outside them, sorted by path.
 
     Under `paths`, rows of `previous` whose file has the same path, size and mtime_ns (and was
-    fully hashed) are reused without opening the file, other files are read on `workers`
+    fully hashed), and the same sidecars unchanged (see FileStat), are reused without opening
+    the file; other files, with their sidecars, are read on `workers`
     processes (default: one per core), and rows whose file is no longer found are dropped.
     Rows outside `paths` are kept as they are; with `prune`, those whose file is gone are
     dropped too. `df.attrs["extract"]` counts read, reused, kept (outside `paths`) and dropped
@@ -127,7 +140,8 @@ def photo_files(paths: Iterable[str | os.PathLike] | str | os.PathLike,
                 check: Callable[[], None] | None = None) -> list[FileStat]:
     """Every photo file under `paths` (files and folders, walked recursively), sorted by path.
 
-    A file is a photo by its extension (PHOTO_EXTENSIONS, any case), also when named in `paths`.
+    A file is a photo by its extension (PHOTO_EXTENSIONS, any case), also when named in `paths`;
+    its sidecars are found by name in the same listing of its folder (see readers.sidecars).
     Names starting with "." are skipped; symlinks are followed (symlinked folders each once, so
     a link loop ends); a photo name that is not a regular file (a FIFO, a device, a broken link,
     a link loop) is skipped with a warning. Paths stay as found (absolute, links not resolved).
@@ -140,11 +154,19 @@ def photo_files(paths: Iterable[str | os.PathLike] | str | os.PathLike,
         raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
     found: dict[str, FileStat] = {}
     seen_folders: set[tuple[int, int]] = set()
+    named: dict[str, list[str]] = {}  # folder -> the photos named in `paths` there
     for root in roots:
         if os.path.isdir(root):
             _walk(root, seen_folders, found, check)
         elif _is_photo(os.path.basename(root)):
             _add_file(root, found)
+            named.setdefault(os.path.dirname(root), []).append(root)
+    for folder, photos in named.items():
+        try:
+            with os.scandir(folder) as entries:
+                _attach_sidecars(photos, _sidecar_entries(entries), found)
+        except OSError as exc:
+            warnings.warn(f"cannot list {printable(folder)} for sidecars: {exc.strerror}")
     return sorted(found.values())
 
 
@@ -175,6 +197,7 @@ def _walk(root: str, seen_folders: set, found: dict, check) -> None:
         if (identity.st_dev, identity.st_ino) in seen_folders:
             continue
         seen_folders.add((identity.st_dev, identity.st_ino))
+        photos, others = [], []
         for entry in entries:
             if entry.name.startswith("."):
                 continue
@@ -186,6 +209,49 @@ def _walk(root: str, seen_folders: set, found: dict, check) -> None:
                 stack.append(entry.path)
             elif _is_photo(entry.name):
                 _add_file(entry.path, found)
+                photos.append(entry.path)
+            else:
+                others.append(entry)
+        _attach_sidecars(photos, _sidecar_entries(others), found)
+
+
+def _sidecar_entries(entries: Iterable[os.DirEntry]) -> dict[str, os.DirEntry]:
+    """Name -> entry of the listed files that may be sidecars (hidden ones are skipped)."""
+    return {entry.name: entry for entry in entries
+            if is_sidecar_name(entry.name) and not entry.name.startswith(".")}
+
+
+def _attach_sidecars(photos: list[str], sidecars: dict[str, os.DirEntry], found: dict) -> None:
+    """Record in `found` the sidecars of the photos at `photos` (paths in one folder) among
+    that folder's `sidecars`: their paths and their stamp (one stat a sidecar used)."""
+    if not sidecars:
+        return
+    by_name = {os.path.basename(path): path for path in photos if path in found}
+    stats: dict[str, os.stat_result | None] = {}
+    for photo, names in sidecar_names(by_name, sidecars).items():
+        for name in names:
+            if name is not None and name not in stats:
+                stats[name] = _sidecar_stat(sidecars[name])
+        usable = [name if name is not None and stats[name] else None for name in names]
+        if any(usable):
+            found[by_name[photo]] = found[by_name[photo]]._replace(
+                **{column: name and sidecars[name].path for column, name in
+                   zip(("xmp_sidecar", "json_sidecar"), usable)},
+                sidecar_stamp=sidecar_stamp(stats[name] for name in usable if name))
+
+
+def _sidecar_stat(entry: os.DirEntry) -> os.stat_result | None:
+    """The sidecar's stat (links followed); None, with a warning, when it is not a regular
+    file or its name cannot be written down."""
+    try:
+        stat = entry.stat()
+    except OSError as exc:
+        _skip(entry.path, _unreachable(entry.path, exc))
+        return None
+    if not stat_mode.S_ISREG(stat.st_mode):
+        _skip(entry.path, f"not a regular file ({_special_kind(stat.st_mode)})")
+        return None
+    return stat if _valid_name(entry.path) else None
 
 
 def _add_file(path: str, found: dict) -> None:
@@ -238,10 +304,18 @@ def _valid_name(path: str) -> bool:
 
 
 def _reusable_rows(previous: pd.DataFrame, found: list[FileStat]) -> pd.DataFrame:
-    """Rows of `previous` (indexed by path) for files unchanged since, and fully hashed then."""
-    current = pd.DataFrame(found, columns=["path", "file_size", "mtime_ns"])
-    unchanged = previous.merge(current, on=["path", "file_size", "mtime_ns"], how="inner")
-    return unchanged[unchanged["sha256"].notna()].set_index("path")
+    """Rows of `previous` (indexed by path) for files unchanged since, fully hashed then and
+    read by these readers (a row an older reader wrote lacks evidence they read), whose
+    sidecars are the same files, unchanged too (none added, none gone)."""
+    current = pd.DataFrame(found, columns=STAT_COLUMNS)
+    unchanged = previous.merge(current, on=["path", "file_size", "mtime_ns"], how="inner",
+                               suffixes=("", "_now"))
+    same = np.logical_and.reduce([
+        unchanged["sha256"].notna().to_numpy(),
+        unchanged["reader_version"].eq(READER_VERSION).fillna(False).to_numpy(dtype=bool),
+        *((unchanged[column].fillna("") == unchanged[column + "_now"].fillna("")).to_numpy()
+          for column in _SIDECAR_COLUMNS)])
+    return unchanged.loc[same, previous.columns].set_index("path")
 
 
 # --- reading in a pool ----------------------------------------------------------------------
@@ -414,6 +488,7 @@ def _read_into(row: dict, path: str) -> None:
         row["sha256"], head = _hash(fh)
         row["file_type"] = sniff_type(head)
         row.update(read_tags(fh))
+    row.update(read_sidecars(row))
 
 
 def _row(stat: FileStat, **values) -> dict:
@@ -423,6 +498,7 @@ def _row(stat: FileStat, **values) -> dict:
         "file_name": os.path.basename(stat.path),
         "file_size": stat.size,
         "mtime_ns": stat.mtime_ns,
+        **{column: getattr(stat, column) for column in _SIDECAR_COLUMNS},
         **values,
     }
 

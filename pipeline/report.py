@@ -19,7 +19,7 @@ import xlsxwriter
 
 from .approvals import is_approved
 from .overrides import OVERRIDE_COLUMNS
-from .schema import TZ_SOURCES, UPLOADED
+from .vocabulary import TZ_SOURCES, UPLOADED
 from .zones import format_offset
 
 #: Above this many timed photos the plot keeps changes, flagged photos and an even sample.
@@ -33,8 +33,8 @@ NO_OVERRIDES = ("No overrides in force: every zone comes from the photos' own ev
                 "carry-forward or the default zone.")
 
 SOURCE_COLOURS = {
-    "offset": "#1f77b4", "gps": "#2ca02c", "location": "#17becf",
-    "carried": "#ff7f0e", "default": "#8c8c8c", "override": "#9467bd",
+    "offset": "#1f77b4", "gps": "#2ca02c", "camera": "#bcbd22", "location": "#17becf",
+    "takeout": "#e377c2", "carried": "#ff7f0e", "default": "#8c8c8c", "override": "#9467bd",
 }
 FLAG_OUTLINE = "#c00018"
 

@@ -1,8 +1,15 @@
 """photos -> resolved: each photo's local time, its zone, where the zone came from, its UTC instant.
 
-One column-wise pass; the rules, in order of precedence:
-override rule > offset tag > GPS clock > GPS position > fallback rule > carried > default.
-Loops run per overrides rule and per distinct zone, never per photo.
+One column-wise pass. The local time comes from the first of DateTimeOriginal, DateTimeDigitized,
+DateTime, XMP exif:DateTimeOriginal, photoshop:DateCreated, xmp:CreateDate and a time in the
+file name; a photo without one may still have an instant (a Pixel name, Google Takeout's
+photoTakenTime), read as a wall clock in the zone the rules below give it.
+
+The zone, from the first that applies: override rule > the chosen time's offset tag (OffsetTime*,
+then TimeZoneOffset) > GPS clock (EXIF, then XMP) > camera (the maker note's zone setting) > the
+chosen time's XMP offset > GPS position (EXIF, then XMP, then Takeout's) > takeout (local time
+minus Takeout's UTC time) > fallback rule > carried > default.
+Loops run per overrides rule, per distinct zone and per name pattern, never per photo.
 """
 from __future__ import annotations
 
@@ -15,22 +22,44 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .overrides import Rule
+from .readers.names import name_times
 from .schema import PHOTOS, RESOLVED, RESOLVED_EXTRA, empty
-from .text import arrow, escaped, extract, has_text, labels, parse_datetime, series
+from .text import (arrow, escaped, extract, has_text, labels, parse_datetime, parse_iso_datetime,
+                   series, subsec_milliseconds)
 from .times import in_range
+from .vocabulary import FLAGS
 from .zones import (MAX_OFFSET, MIN_OFFSET, check_zone, format_offset, is_fixed, localize,
-                    nearest_real_offset, parse_offset_tags, zone_of_place)
+                    nearest_real_offset, read_offset_tags, wall_clock, zone_of_place)
 
 GPS_ACCEPT_MINUTES = 30  # phones write the time of their last fix
 GPS_LAG_MINUTES = 2
 CARRY_GAP = pd.Timedelta(hours=24)
 EPOCH = pd.Timestamp(0, tz="UTC")
-TAGS = ("DateTimeOriginal", "DateTimeDigitized", "DateTime")
-TIME_COLUMNS = ("datetime_original", "datetime_digitized", "datetime")
+#: Where a local time may come from, in order: the EXIF tags, the XMP dates, the file name.
+TAGS = ("DateTimeOriginal", "DateTimeDigitized", "DateTime", "XMP:DateTimeOriginal",
+        "XMP:DateCreated", "XMP:CreateDate", "file_name")
+TIME_COLUMNS = ("datetime_original", "datetime_digitized", "datetime", "xmp_datetime_original",
+                "xmp_date_created", "xmp_create_date")
+EXIF_TAGS = 3  # TAGS[:3] are EXIF's, TAGS[3:6] XMP's
+NAME, TAKEOUT = 6, 7  # the codes of a time from the file name and of Takeout's instant
+#: local_time_tag, by code.
+TIME_SOURCES = (*TAGS, "takeout")
 SUBSEC_COLUMNS = ("subsec_original", "subsec_digitized", "subsec")
 OFFSET_COLUMNS = ("offset_time_original", "offset_time_digitized", "offset_time")
 OFFSET_TAGS = ("OffsetTimeOriginal", "OffsetTimeDigitized", "OffsetTime")
+#: The maker notes whose zone setting is read, and whether it leaves summer time out (Nikon's
+#: does: an hour is added when its DaylightSavings is on; Canon's already includes it).
+CAMERA_ZONE_WITHOUT_DST = {"Canon": False, "Nikon": True}
+CANON_CITY_UNSET = (0, 32766)  # TimeZoneCity "n/a" and "(not set)": the zone means nothing
+#: Positions in order of preference: EXIF, XMP, Takeout's; and whether 0/0 there is flagged
+#: null_island (an unset position passed off as one; Takeout writes 0/0 to mean none).
+POSITIONS = (("gps_lat", "gps_lon", True), ("xmp_gps_lat", "xmp_gps_lon", True),
+             ("takeout_lat", "takeout_lon", False))
+#: The photo's own evidence (what carries forward), and how each kind reports as tz_source.
+OWN_EVIDENCE = ("offset", "gps", "camera", "xmp_offset", "location", "takeout")
+REPORTED_AS = {"xmp_offset": "offset", "fallback": "override"}
 NOT_A_TIME = np.datetime64("NaT", "ms")
+ONE_DAY = np.timedelta64(1, "D")
 
 
 class ResolveWarning(UserWarning):
@@ -45,13 +74,6 @@ class Settings:
 
     def __post_init__(self):
         object.__setattr__(self, "default_tz", check_zone(self.default_tz))
-
-
-def subsec_milliseconds(text: pd.Series) -> pd.Series:
-    """SubSec digits are a decimal fraction ('07' is 70 ms, not 7 ms) -> whole milliseconds."""
-    digits = extract(text, r"^\s*(?P<digits>\d+)")["digits"]
-    return digits.str.pad(3, side="right", fillchar="0").str.slice(0, 3).astype(
-        "Int64").fillna(0).astype("int64")
 
 
 def parse_gps_clock(date: pd.Series, time: pd.Series, local: pd.Series
@@ -84,25 +106,180 @@ def _minutes(times: np.ndarray) -> np.ndarray:
     return np.where(np.isnat(times), np.nan, minutes)
 
 
-def _first_usable_time(df: pd.DataFrame, readable: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray, list[pa.Array]]:
-    """The first usable local time among the tags (datetime64[ms], any year), which tag
-    (index into TAGS, or -1), and warnings for the tags consulted that hold no real time.
+def _local_times(df: pd.DataFrame, readable: np.ndarray, xmp: dict, takeout: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[pa.Array]]:
+    """The first usable local time (datetime64[ms], any year), or for a photo without one an
+    instant (a Pixel name, then Takeout's time); which source (index into TIME_SOURCES, or -1);
+    and warnings for the date tags consulted that hold no real time.
 
-    A tag with an impossible or unreadable value is absent: the next tag is used. Later tags
-    are parsed only for the readable rows that still lack a time.
+    A tag with an impossible or unreadable value is absent: the next one is used. Later sources
+    are read only for the readable rows that still lack a time. `xmp` holds the XMP dates,
+    parsed once (resolve compares them with EXIF's as well).
     """
     local = np.full(len(df), NOT_A_TIME)
+    instant = local.copy()
     code = np.full(len(df), -1)
     rows = np.flatnonzero(readable)
     problems = []
     for number, (tag, column) in enumerate(zip(TAGS, TIME_COLUMNS)):
-        times, problem = parse_datetime(df[column].iloc[rows])
+        if column in xmp:
+            times, problem = xmp[column][0][rows], xmp[column][2].iloc[rows]
+        else:
+            times, problem = parse_datetime(df[column].iloc[rows])
         local[rows] = times
         code[rows[~np.isnat(times)]] = number
         problems.append(_warning(tag, problem.reindex(df.index), df[column]))
         rows = rows[np.isnat(times)]
-    return local, code, problems
+    if len(rows):
+        named = name_times(df["file_name"].iloc[rows])
+        local[rows], instant[rows] = named["local"].to_numpy(), named["utc"].to_numpy()
+        code[rows[~np.isnat(local[rows]) | ~np.isnat(instant[rows])]] = NAME
+        rows = rows[np.isnat(local[rows]) & np.isnat(instant[rows])]
+        instant[rows] = takeout[rows]
+        code[rows[~np.isnat(takeout[rows])]] = TAKEOUT
+    return local, instant, code, problems
+
+
+def _epoch_seconds(seconds: pd.Series) -> np.ndarray:
+    """Epoch seconds (Int64, any value) -> datetime64[ms] instants; values beyond some 3,000
+    years are held at that distance, which is outside every represented time anyway."""
+    values = seconds.to_numpy(dtype="float64", na_value=np.nan)
+    held = (np.clip(np.nan_to_num(values), -1e11, 1e11) * 1000).astype(np.int64)
+    return np.where(np.isnan(values), NOT_A_TIME, held.view("datetime64[ms]"))
+
+
+def _represented(instant: np.ndarray) -> np.ndarray:
+    """Which instants are represented: a day inside TIME_RANGE, so that their wall clock in any
+    zone is too."""
+    return in_range(instant - ONE_DAY) & in_range(instant + ONE_DAY)
+
+
+def _in_zone(instant: np.ndarray, zone: str) -> np.ndarray:
+    """Represented instants as wall-clock times in one zone (NaT elsewhere)."""
+    clock = np.full(len(instant), NOT_A_TIME)
+    rows = np.flatnonzero(_represented(instant))
+    if len(rows):
+        clock[rows] = wall_clock(pd.Series(instant[rows]), zone)["local"].to_numpy(
+            dtype="datetime64[ms]")
+    return clock
+
+
+def _time_zone_offset(hours: pd.Series, original: np.ndarray, offset_tag: pd.Series
+                      ) -> tuple[pd.Series, pa.Array]:
+    """EXIF TimeZoneOffset (hours) as minutes, where DateTimeOriginal is the chosen time and its
+    own OffsetTimeOriginal gave nothing; and warnings for one out of range there."""
+    hours = hours.astype("Int64")
+    consulted = pd.Series(original, index=hours.index) & offset_tag.isna() & hours.notna()
+    minutes = (hours * 60).where(consulted)
+    usable = minutes.between(MIN_OFFSET, MAX_OFFSET).fillna(False)
+    problem = labels(np.where(consulted & ~usable, 0, -1), ["out of range"], hours.index)
+    return minutes.where(usable), _warning("TimeZoneOffset", problem, hours.astype("string"))
+
+
+def _real_offset_near(difference: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """The GPS clock rule, for any clock that tells UTC: of local minus UTC (minutes), the
+    nearest real offset, accepted within GPS_ACCEPT_MINUTES and no further beyond
+    -12:00...+14:00 -> (offset where accepted, minutes off it, stale: a difference that is no
+    offset at all)."""
+    nearest = nearest_real_offset(difference)
+    miss = (difference - nearest.astype("float64")).abs()
+    plausible = difference.between(MIN_OFFSET - GPS_ACCEPT_MINUTES, MAX_OFFSET + GPS_ACCEPT_MINUTES)
+    accepted = (miss <= GPS_ACCEPT_MINUTES) & plausible
+    return nearest.where(accepted), miss, difference.notna() & ~accepted
+
+
+def _xmp_gps_clock(text: pd.Series, local: pd.Series) -> tuple[pd.Series, pa.Array]:
+    """Local minus XMP exif:GPSTimeStamp (a full date-time, UTC unless it names its offset), in
+    minutes; and warnings for values there that are no time."""
+    times, zone, problem = parse_iso_datetime(text)
+    zone_minutes, zone_problem = read_offset_tags(zone)
+    utc = _minutes(times) - zone_minutes.fillna(0).to_numpy(dtype="float64")
+    utc = np.where(zone_problem.isna(), utc, np.nan)
+    difference = pd.Series(_minutes(local.to_numpy(dtype="datetime64[ms]")) - utc, index=text.index)
+    return difference, _warning("XMP:GPSTimeStamp", problem.fillna(zone_problem), text)
+
+
+def _camera_offset(df: pd.DataFrame) -> tuple[pd.Series, pa.Array]:
+    """The zone set in the camera (minutes, Int64), from a maker note in CAMERA_ZONE_WITHOUT_DST:
+    an hour added where the maker leaves summer time out and DaylightSavings is on; Canon's
+    TimeZoneCity n/a or "(not set)" is no setting. Also warnings for a setting out of range."""
+    group = df["makernote_group"]
+    raw = df["makernote_timezone_minutes"].to_numpy(dtype="float64", na_value=np.nan)
+    without_dst = [maker for maker, without in CAMERA_ZONE_WITHOUT_DST.items() if without]
+    summer = group.isin(without_dst).to_numpy(bool) & df["makernote_dst"].to_numpy(
+        dtype=bool, na_value=False)
+    unset = (group == "Canon").to_numpy(bool) & df["makernote_city"].isin(
+        CANON_CITY_UNSET).to_numpy(bool)
+    minutes = raw + 60 * summer
+    setting = group.isin(list(CAMERA_ZONE_WITHOUT_DST)).to_numpy(bool) & ~unset & ~np.isnan(raw)
+    usable = setting & (minutes >= MIN_OFFSET) & (minutes <= MAX_OFFSET)
+    problem = labels(np.where(setting & ~usable, 0, -1), ["out of range"], df.index)
+    return (pd.Series(np.where(usable, minutes, np.nan), index=df.index).astype("Int64"),
+            _warning(group + " TimeZone", problem, df["makernote_timezone_minutes"].astype("string")))
+
+
+def _xmp_offset(code: np.ndarray, recorded: np.ndarray, xmp: dict, index: pd.Index
+                ) -> tuple[pd.Series, list[pa.Array]]:
+    """The offset written on the chosen XMP time; for a chosen EXIF time, the offset of the
+    first XMP date equal to it to the second (editors repeat DateTimeOriginal in XMP with its
+    offset). Other XMP offsets belong to other times. Also warnings for the chosen one unusable."""
+    seconds = recorded.astype("datetime64[s]")
+    exif = (code >= 0) & (code < EXIF_TAGS)
+    minutes = np.full(len(index), np.nan)
+    problems = []
+    for number, column in enumerate(TIME_COLUMNS[EXIF_TAGS:], start=EXIF_TAGS):
+        times, zone, _ = xmp[column]
+        if zone.isna().all():
+            continue
+        value, problem = read_offset_tags(zone)
+        chosen = code == number
+        lends = exif & (times.astype("datetime64[s]") == seconds)
+        minutes = np.where(np.isnan(minutes) & (chosen | lends),
+                           value.to_numpy(dtype="float64", na_value=np.nan), minutes)
+        problems.append(_warning(f"{TAGS[number]} offset",
+                                 problem.where(pd.Series(chosen, index=index)), zone))
+    return pd.Series(minutes, index=index).astype("Int64"), problems
+
+
+def _position(df: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """The first usable position of POSITIONS (latitude, longitude; NaN for none), and where
+    the first position given is a flagged 0/0 (Null Island: no evidence)."""
+    lat, lon = (np.full(len(df), np.nan) for _ in range(2))
+    chosen, given, null_island = (np.zeros(len(df), dtype=bool) for _ in range(3))
+    for lat_column, lon_column, flagged in POSITIONS:
+        y, x = (df[c].to_numpy(dtype="float64", na_value=np.nan) for c in (lat_column, lon_column))
+        present = ~np.isnan(y) & ~np.isnan(x)
+        zero = present & (y == 0) & (x == 0)
+        null_island |= flagged & ~given & zero
+        given |= present
+        usable = ~chosen & present & ~zero & (np.abs(y) <= 90) & (np.abs(x) <= 180)
+        lat, lon = np.where(usable, y, lat), np.where(usable, x, lon)
+        chosen |= usable
+    return (pd.Series(lat, index=df.index), pd.Series(lon, index=df.index),
+            pd.Series(null_island, index=df.index))
+
+
+def _sidecar_differs(df: pd.DataFrame, readable: np.ndarray) -> pd.Series:
+    """Where the XMP sidecar's DateTimeOriginal and the embedded EXIF one are both times that
+    differ, to the second (a capture time edited in Lightroom lives only in the sidecar)."""
+    differs = np.zeros(len(df), dtype=bool)
+    rows = np.flatnonzero(readable & df["sidecar_datetime_original"].notna().to_numpy())
+    if len(rows):
+        sidecar = parse_iso_datetime(df["sidecar_datetime_original"].iloc[rows])[0]
+        embedded = parse_datetime(df["datetime_original"].iloc[rows])[0]
+        differs[rows] = (~np.isnat(sidecar) & ~np.isnat(embedded)
+                         & (sidecar.astype("datetime64[s]") != embedded.astype("datetime64[s]")))
+    return pd.Series(differs, index=df.index)
+
+
+def _disagree(value: pd.Series, *higher: pd.Series) -> pd.Series:
+    """Where an offset and any of the higher sources' offsets are both known and differ."""
+    mine = value.to_numpy(dtype="float64", na_value=np.nan)
+    differ = np.zeros(len(mine), dtype=bool)
+    for other in higher:
+        theirs = other.to_numpy(dtype="float64", na_value=np.nan)
+        differ |= ~np.isnan(mine) & ~np.isnan(theirs) & (mine != theirs)
+    return pd.Series(differ, index=value.index)
 
 
 def _warning(tag: str | pd.Series, problem: pd.Series, value: pd.Series) -> pa.Array:
@@ -168,18 +345,19 @@ def _rule_columns(rules: list[Rule], frame: pd.DataFrame, recorded: pd.Series):
 
 
 def _flags(named: dict[str, pd.Series]) -> pd.Series:
-    """Boolean columns -> one ';'-separated text column of the names that are set.
+    """Boolean columns, one per name of FLAGS -> one ';'-separated text column of the names
+    that are set, in FLAGS order.
 
     Each row's flags become one bit pattern; the text is built once per pattern present.
     """
     index = next(iter(named.values())).index
     bits = np.zeros(len(index), dtype=np.int64)
-    for bit, mask in enumerate(named.values()):
-        bits |= mask.fillna(False).to_numpy(bool).astype(np.int64) << bit
+    for name, mask in named.items():
+        bits |= mask.fillna(False).to_numpy(bool).astype(np.int64) << FLAGS.index(name)
     present = np.flatnonzero(np.bincount(bits, minlength=1))
     texts = [None] * (int(present.max()) + 1 if len(present) else 1)
     for pattern in present.tolist():
-        texts[pattern] = ";".join(n for b, n in enumerate(named) if pattern >> b & 1)
+        texts[pattern] = ";".join(n for b, n in enumerate(FLAGS) if pattern >> b & 1)
     return labels(bits, texts, index)
 
 
@@ -206,19 +384,31 @@ def _carry_sources(folder: pd.Series, local: pd.Series, name: pd.Series, path: p
     return carried_from
 
 
-def _localize_by_zone(local: pd.Series, tz_name: pd.Series) -> dict[str, np.ndarray]:
-    """Offsets and DST flags for every row, one vectorized pass per distinct zone."""
+def _localize_by_zone(local: pd.Series, instant: np.ndarray, tz_name: pd.Series
+                      ) -> dict[str, np.ndarray]:
+    """Offsets and DST flags for every row, one vectorized pass per distinct zone. A row known
+    as an instant gets that instant's wall clock in its zone as its `local` time (an instant is
+    never ambiguous)."""
     n = len(local)
-    result = {"offset": np.full(n, np.nan), "applied": np.full(n, np.nan),
+    result = {"local": local.to_numpy(dtype="datetime64[ms]").copy(),
+              "offset": np.full(n, np.nan), "applied": np.full(n, np.nan),
               "ambiguous": np.zeros(n, bool), "nonexistent": np.zeros(n, bool)}
+    at_instant = ~np.isnat(instant)
     encoded = pc.dictionary_encode(arrow(tz_name))
     codes = encoded.indices.to_numpy(zero_copy_only=False)
     for code, zone in enumerate(encoded.dictionary.to_pylist()):
-        rows = np.flatnonzero(codes == code)
+        rows = np.flatnonzero((codes == code) & ~at_instant)
         zoned = localize(local.iloc[rows], zone)
-        for column, values in result.items():
-            values[rows] = zoned[column].to_numpy(dtype=values.dtype, na_value=np.nan) \
-                if values.dtype.kind == "f" else zoned[column].to_numpy(bool)
+        for column in ("offset", "applied"):
+            result[column][rows] = zoned[column].to_numpy(dtype="float64", na_value=np.nan)
+        for column in ("ambiguous", "nonexistent"):
+            result[column][rows] = zoned[column].to_numpy(bool)
+        rows = np.flatnonzero((codes == code) & at_instant)
+        if len(rows):
+            clock = wall_clock(pd.Series(instant[rows]), zone)
+            result["offset"][rows] = result["applied"][rows] = clock["offset"].to_numpy(
+                dtype="float64", na_value=np.nan)
+            result["local"][rows] = clock["local"].to_numpy(dtype="datetime64[ms]")
     return result
 
 
@@ -226,56 +416,80 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
             settings: Settings = Settings()) -> pd.DataFrame:
     """The resolved table: every photos column plus the time, zone and audit columns."""
     df = photos[PHOTOS.names].reset_index(drop=True)
-    readable = df["error"].isna()
+    readable = df["error"].isna().to_numpy()
+    xmp = {column: parse_iso_datetime(df[column]) for column in TIME_COLUMNS[EXIF_TAGS:]}
 
-    # 1. Local time, from the first tag that holds one. Until it is known to lie in the range
-    # photoflux represents, it stays in numpy milliseconds, where no year can overflow.
-    recorded, code, warned = _first_usable_time(df, readable.to_numpy())
-    tag = labels(code, list(TAGS), df.index)
+    # 1. Local time, from the first tag (or the file name) that holds one; else an instant.
+    # Until they are known to lie in the range photoflux represents, times stay in numpy
+    # milliseconds, where no year can overflow.
+    recorded, instant, code, warned = _local_times(
+        df, readable, xmp, _epoch_seconds(df["takeout_timestamp"]))
+    tag = labels(code, list(TIME_SOURCES), df.index)
     subsec = subsec_milliseconds(_belonging(df, SUBSEC_COLUMNS, code))
     recorded = recorded + subsec.to_numpy().astype("timedelta64[ms]")
 
-    # 2, 6 and the clock shift: the user's rules.
+    # 2. The user's rules: zones (override, fallback) and clock shifts. They see the camera's own
+    # clock, and an instant as a wall clock in the default zone; a shift moves an instant too.
+    seen = np.where(np.isnat(recorded), _in_zone(instant, settings.default_tz), recorded)
     override_tz, fallback_tz, shift, note = _rule_columns(
-        overrides or [], df, _within_range(recorded, df.index))
-    local = recorded + shift.fillna(0).to_numpy(dtype="int64").astype("timedelta64[s]")
-    out_of_range = ~np.isnat(local) & ~in_range(local)
-    local = _within_range(local, df.index)
+        overrides or [], df, _within_range(seen, df.index))
+    shift_ms = shift.fillna(0).to_numpy(dtype="int64").astype("timedelta64[s]")
+    shifted_local, instant = recorded + shift_ms, instant + shift_ms
+    out_of_range = ((~np.isnat(shifted_local) & ~in_range(shifted_local))
+                    | (~np.isnat(instant) & ~_represented(instant)))
+    instant = np.where(_represented(instant), instant, NOT_A_TIME)
+    local = _within_range(np.where(np.isnat(instant), shifted_local,
+                                   _in_zone(instant, settings.default_tz)), df.index)
     has_time = local.notna()
+    clock_local = local.where(np.isnat(instant))  # what a UTC clock can be compared with
 
-    # 3. The offset tag that belongs to the chosen time.
+    # 3. The offset tag that belongs to the chosen time; for DateTimeOriginal, below its own
+    # OffsetTimeOriginal, TimeZoneOffset.
     offset_text = _belonging(df, OFFSET_COLUMNS, code)
-    offset_tag = parse_offset_tags(offset_text)
-    offset_problem = labels(np.where(offset_tag.isna() & has_text(offset_text), 0, -1),
-                            ["unusable"], df.index)
-    warned.append(_warning(labels(code, list(OFFSET_TAGS), df.index), offset_problem,
-                           offset_text))
-    offset_tag = offset_tag.where(has_time)
+    offset_tag, offset_problem = read_offset_tags(offset_text)
+    warned.append(_warning(labels(np.where(code < EXIF_TAGS, code, -1), list(OFFSET_TAGS),
+                                  df.index), offset_problem, offset_text))
+    tz_offset, tz_offset_warned = _time_zone_offset(df["timezone_offset"], code == 0, offset_tag)
+    warned.append(tz_offset_warned)
+    offset_tag = offset_tag.fillna(tz_offset).where(has_time)
 
-    # 4. The GPS clock.
-    gps_diff, gps_warned = parse_gps_clock(df["gps_date"], df["gps_time"], local)
-    gps_offset = nearest_real_offset(gps_diff)
-    gps_miss = (gps_diff - gps_offset.astype("float64")).abs()
-    plausible = gps_diff.between(MIN_OFFSET - GPS_ACCEPT_MINUTES, MAX_OFFSET + GPS_ACCEPT_MINUTES)
-    gps_ok = (gps_miss <= GPS_ACCEPT_MINUTES) & plausible
-    stale_gps = gps_diff.notna() & ~gps_ok
-    gps_offset = gps_offset.where(gps_ok)
+    # 4. The GPS clock: EXIF's, else XMP's.
+    gps_diff, gps_warned = parse_gps_clock(df["gps_date"], df["gps_time"], clock_local)
+    xmp_consulted = gps_diff.isna()
+    xmp_diff, xmp_gps_warned = _xmp_gps_clock(df["xmp_gps_datetime"].where(xmp_consulted),
+                                              clock_local)
+    gps_diff = gps_diff.fillna(xmp_diff)
+    gps_offset, gps_miss, stale_gps = _real_offset_near(gps_diff)
 
-    # 5. The GPS position.
-    null_island = (df["gps_lat"] == 0) & (df["gps_lon"] == 0)
-    place_zone = zone_of_place(df["gps_lat"].where(~null_island & has_time), df["gps_lon"])
+    # 5. The camera's zone setting, and the XMP offset of the chosen time.
+    camera, camera_warned = _camera_offset(df)
+    camera = camera.where(has_time)
+    xmp_offset, xmp_warned = _xmp_offset(code, recorded, xmp, df.index)
+    xmp_offset = xmp_offset.where(has_time)
+
+    # 6. The position: EXIF's, else XMP's, else Takeout's.
+    lat, lon, null_island = _position(df)
+    place_zone = zone_of_place(lat.where(has_time), lon)
+
+    # 7. Takeout's UTC time against the local time, by the GPS clock's rule.
+    takeout_diff = pd.Series(_minutes(clock_local.to_numpy(dtype="datetime64[ms]")), index=df.index
+                             ) - df["takeout_timestamp"].astype("float64") / 60
+    takeout_offset, _, stale_takeout = _real_offset_near(takeout_diff)
 
     # Each kind of evidence as a zone-name column, in order of precedence.
     evidence = {
         "override": arrow(override_tz.where(has_time)),
         "offset": arrow(format_offset(offset_tag)),
         "gps": arrow(format_offset(gps_offset)),
+        "camera": arrow(format_offset(camera)),
+        "xmp_offset": arrow(format_offset(xmp_offset)),
         "location": arrow(place_zone),
+        "takeout": arrow(format_offset(takeout_offset)),
         "fallback": arrow(fallback_tz.where(has_time)),
     }
-    own_zone = pc.coalesce(evidence["offset"], evidence["gps"], evidence["location"])
+    own_zone = pc.coalesce(*(evidence[kind] for kind in OWN_EVIDENCE))
 
-    # 7. Carry-forward: in capture order within a folder, the nearest earlier own evidence.
+    # 8. Carry-forward: in capture order within a folder, the nearest earlier own evidence.
     carried_from = _carry_sources(df["folder"], local, df["file_name"], df["path"],
                                   pc.is_valid(own_zone).to_numpy(zero_copy_only=False))
     has_source = carried_from >= 0
@@ -288,25 +502,29 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
                                      pa.scalar(settings.default_tz, pa.large_string()), None)
 
     present = [pc.is_valid(column).to_numpy(zero_copy_only=False) for column in evidence.values()]
-    kinds = list(evidence)  # a fallback rule is reported as the user's override
-    source = labels(np.select(present, range(len(kinds)), -1),
-                    ["override" if kind == "fallback" else kind for kind in kinds], df.index)
+    kinds = [REPORTED_AS.get(kind, kind) for kind in evidence]
+    source = labels(np.select(present, range(len(kinds)), -1), kinds, df.index)
     tz_name = series(pc.coalesce(*evidence.values()), df.index, "str")
     carried = source == "carried"
 
-    # 8. Offsets with DST, one pass per distinct zone.
-    zoned = _localize_by_zone(local, tz_name)
-    utc = local - pd.to_timedelta(zoned["applied"], unit="m")
+    # 9. Offsets with DST, one pass per distinct zone; an instant becomes its wall clock there.
+    zoned = _localize_by_zone(local, instant, tz_name)
+    local_time = pd.Series(zoned["local"], index=df.index, dtype="datetime64[ms]")
+    utc = local_time - pd.to_timedelta(zoned["applied"], unit="m")
     utc = utc.dt.tz_localize("UTC")
 
     flags = _flags({
         "no_capture_time_tag": tag == "DateTime",
         "no_time": ~has_time,
         "out_of_range": pd.Series(out_of_range, index=df.index),
-        "conflict": offset_tag.notna() & gps_offset.notna() & (offset_tag != gps_offset),
+        "time_from_name": (tag == "file_name") & has_time,
+        "conflict": (_disagree(gps_offset, offset_tag) | _disagree(camera, offset_tag, gps_offset)
+                     | _disagree(xmp_offset, offset_tag, gps_offset, camera)),
         "stale_gps": stale_gps,
         "gps_lag": (source == "gps") & (gps_miss > GPS_LAG_MINUTES),
+        "stale_takeout": stale_takeout,
         "null_island": null_island,
+        "sidecar_time_differs": _sidecar_differs(df, readable),
         "carry_gap": carried & ((local - carry_local) > CARRY_GAP),
         "ambiguous": pd.Series(zoned["ambiguous"], index=df.index),
         "nonexistent": pd.Series(zoned["nonexistent"], index=df.index),
@@ -315,7 +533,7 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
     })
 
     out = df.assign(
-        local_time=local.astype("datetime64[ms]"),
+        local_time=local_time,
         local_time_tag=tag.where(has_time),
         clock_shift_seconds=shift,
         utc_offset_minutes=pd.Series(zoned["offset"], index=df.index).astype("Int32"),
@@ -325,7 +543,8 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
         capture_time_secs_utc=(utc - EPOCH) // pd.Timedelta(milliseconds=1) / 1000.0,
         utc_time=utc.astype("datetime64[ms, UTC]"),
         flags=flags,
-        warnings=_with_warnings(df["warnings"], warned + gps_warned),
+        warnings=_with_warnings(df["warnings"], [*warned, *gps_warned, xmp_gps_warned,
+                                                 camera_warned, *xmp_warned]),
         override_note=note,
         approved=pd.Series(False, index=df.index, dtype="boolean"),
     )
@@ -338,4 +557,3 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
     if (np.diff(order) < 0).any():  # libraries are mostly in capture order already
         out = out.take(order).reset_index(drop=True)
     return out
-

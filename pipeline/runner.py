@@ -19,6 +19,7 @@ import pandas as pd
 from . import __version__
 from .approvals import apply_approvals, empty_approvals
 from .overrides import Rule, rules_table
+from .readers import READER_VERSION
 from .resolve import ResolveWarning, Settings, resolve
 from .times import now_iso
 from .workspace import StageError, Workspace, file_digest, writing_to
@@ -48,29 +49,29 @@ def selected_rows(resolved: pd.DataFrame, selection) -> pd.Series:
 
 # --- fingerprints of each stage's inputs ------------------------------------------------------
 
-def listing_digest(paths: pd.Series, sizes: pd.Series, mtimes: pd.Series) -> str:
-    """One digest of every photo file's (path, size, mtime), in path order."""
-    listing = pd.DataFrame({"path": paths.astype(str), "size": sizes.astype(str),
-                            "mtime": mtimes.astype(str)}).sort_values("path")
-    lines = listing["path"] + "\0" + listing["size"] + "\0" + listing["mtime"]
+def listing_digest(files: pd.DataFrame) -> str:
+    """One digest of every photo file's listing (its STAT_COLUMNS: path, size, mtime and its
+    sidecars'), in path order."""
+    listing = files.astype("string").fillna("").sort_values("path")
+    lines = listing["path"].str.cat([listing[column] for column in listing.columns[1:]], sep="\0")
     return hashlib.sha256("\n".join(lines.tolist()).encode()).hexdigest()
 
 
 def extract_inputs(paths, files: pd.DataFrame | None = None) -> dict:
-    """The folders asked for, and the (path, size, mtime) of every photo file under them: from
-    a fresh walk (its warnings are extract's to give), or from the rows under them of the photos
-    table that a walk just produced."""
-    from .extract import absolute_roots, photo_files, under
+    """The folders asked for, and the listing (path, size, mtime, sidecars) of every photo file
+    under them: from a fresh walk (its warnings are extract's to give), or from the rows under
+    them of the photos table that a walk just produced."""
+    from .extract import STAT_COLUMNS, absolute_roots, photo_files, under
 
     if files is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            files = pd.DataFrame(photo_files(paths), columns=["path", "file_size", "mtime_ns"])
+            files = pd.DataFrame(photo_files(paths), columns=STAT_COLUMNS)
     else:
         files = files[under(files["path"], absolute_roots(paths)).to_numpy()]
     return {"paths": sorted(absolute_roots(paths)),
-            "files": listing_digest(files["path"], files["file_size"], files["mtime_ns"]),
-            "version": __version__}
+            "files": listing_digest(files[list(STAT_COLUMNS)]), "version": __version__,
+            "reader_version": READER_VERSION}
 
 
 def resolve_inputs(ws: Workspace, settings: Settings, overrides: Path | None) -> dict:

@@ -1,8 +1,10 @@
 """A generated sample library: one trip whose photos exercise every source and flag of resolve.
 
-`write_sample` writes small real JPEGs with real EXIF (piexif) into a few folders and returns the
-answer resolve must give for every photo under `SAMPLE_DEFAULT_TZ` and `DEMO_OVERRIDES`; the same
-answer is written beside the photos as `sample-expected.csv` (extract reads only image files).
+`write_sample` writes small real JPEGs with real EXIF (piexif; a maker note with the camera's zone
+where a scenario wants one, an XMP packet where one has no EXIF date), a few sidecars beside them
+(an XMP sidecar, Google Takeout JSON), into a few folders, and returns the answer resolve must
+give for every photo under `SAMPLE_DEFAULT_TZ` and `DEMO_OVERRIDES`; the same answer is written
+beside the photos as `sample-expected.csv` (extract reads only image files and their sidecars).
 
 The library is a fixed set of scenario photos, each with its expected answer written next to it
 below, plus `count - len(scenarios)` bulk photos of the plain kinds (phone with offset tag, GPS
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import calendar
 import io
+import json
 import os
 import struct
 from dataclasses import dataclass, field, replace
@@ -37,15 +40,15 @@ path_glob,first,last,local_from,local_to,tz,mode,shift,note
 */2023-04 Tokyo/P1*,,,,,Europe/Berlin,override,,Lumix clock left on Berlin time in Tokyo
 """
 
-#: Every flag the sample raises (fixed_offset_default needs a bare-offset default zone).
-FLAGS = ("no_capture_time_tag", "no_time", "conflict", "stale_gps", "gps_lag", "null_island",
-         "carry_gap", "ambiguous", "nonexistent", "shifted")
+#: The one flag of resolve the sample cannot raise: it needs a bare offset as the default zone.
+FLAGS_NOT_IN_SAMPLE = ("fixed_offset_default",)
 
 _SIZE = (64, 48)
 _BODIES = 256  # distinct pictures; a library up to this size has no two alike
 _SONY_FAST = timedelta(minutes=42)
 
 TOKYO = (35.6762, 139.6503)
+LISBON = (38.7223, -9.1393)
 NEW_YORK = (40.7128, -74.0060)
 SYDNEY = (-33.8688, 151.2093)
 ATLANTIC = (30.0, -40.0)  # open sea: nautical zone Etc/GMT+3
@@ -66,6 +69,26 @@ HTC = Camera("HTC", "HTC One", "IMAG{:04d}.jpg")  # GPS position only
 CANON = Camera("Canon", "Canon PowerShot S95", "IMG_{:04d}.JPG")  # no GPS: the default zone
 FAIRPHONE = Camera("Fairphone", "FP3", "FP3_{:04d}.jpg")  # a GPS that writes 0,0
 EPSON = Camera("EPSON", "Perfection V600", "")  # a scanner: only IFD0 DateTime, named by hand
+NIKON = Camera("NIKON CORPORATION", "NIKON D750", "_DSC{:04d}.JPG")  # zone in its maker note
+CANON_EOS = Camera("Canon", "Canon EOS R6", "IMG_{:04d}.JPG")  # zone in its maker note
+OLD_IPHONE = Camera("Apple", "iPhone 8", "IMG_{:04d}.JPG")  # no offset tags; location off
+
+
+@dataclass(frozen=True)
+class CameraZone:
+    """The zone set in a camera, as its maker note keeps it (pipeline/readers/makernotes.py)."""
+
+    minutes: int  # TimeZone: Canon's includes summer time, Nikon's leaves it out
+    dst: bool  # DaylightSavings
+    city: int = 0  # Canon TimeZoneCity: 4 Sydney, 32766 "(not set)"
+
+
+@dataclass(frozen=True)
+class Takeout:
+    """A Google Takeout JSON beside the photo: photoTakenTime (UTC) and geoData (0/0: none)."""
+
+    taken: str
+    place: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass
@@ -87,8 +110,13 @@ class Shot:
     lat: float | None = None
     lon: float | None = None
     broken: str | None = None  # empty, truncated or text: written as such, no time
+    zone: CameraZone | None = None  # written into the maker note
+    xmp: dict[str, str] | None = None  # embedded XMP properties (prefix_Name=value)
+    sidecar: dict[str, str] | None = None  # NAME.EXT.xmp beside the photo (digiKam, darktable)
+    takeout: Takeout | None = None  # NAME.EXT.supplemental-metadata.json beside the photo
     # the expected answer
     local: datetime | None = None  # wall clock after any shift
+    time_tag: str | None = None  # local_time_tag, when it is not the first EXIF date present
     source: str | None = None
     tz_name: str | None = None
     offset: int | None = None  # minutes
@@ -97,6 +125,25 @@ class Shot:
     @property
     def path(self) -> str:
         return f"{self.folder}/{self.name}"
+
+    @property
+    def tag(self) -> str | None:
+        """The expected local_time_tag."""
+        if self.local is None or self.time_tag:
+            return self.time_tag
+        return ("DateTimeOriginal" if self.dto else "DateTimeDigitized" if self.dtd
+                else "DateTime")
+
+    def sidecars(self) -> dict[str, bytes]:
+        """The files written beside the photo: name -> content."""
+        files = {}
+        if self.sidecar:
+            files[f"{self.name}.xmp"] = xmp_packet(**self.sidecar)
+        if self.takeout:
+            taken = calendar.timegm(_t(self.takeout.taken).timetuple())
+            files[f"{self.name}.supplemental-metadata.json"] = takeout_json(
+                taken, title=self.name, geoData=geo(*self.takeout.place)).encode()
+        return files
 
 
 def _t(text: str) -> datetime:
@@ -126,9 +173,19 @@ def _photo(folder, scenario, camera, local, expect, *, clock=None, **tags) -> Sh
                 offset=offset, flags=tuple(flags[0].split(";")) if flags else (), **fields)
 
 
-def _no_time(folder, scenario, camera, name=None, **tags) -> Shot:
-    """A file without a usable local time: resolve flags it no_time and gives it no zone."""
-    return Shot(folder, scenario, camera, name=name, flags=("no_time",), **tags)
+def _no_time(folder, scenario, camera, name=None, flags=(), **tags) -> Shot:
+    """A file without a usable local time: resolve flags it no_time (and `flags`) and gives it
+    no zone."""
+    return Shot(folder, scenario, camera, name=name, flags=("no_time", *flags), **tags)
+
+
+def _bare(folder, scenario, name, local, expect, tag, **evidence) -> Shot:
+    """A JPEG without EXIF (a messenger's copy, an editor's export) named `name`, whose time
+    comes from `tag` (its XMP, its name, its Takeout JSON); `expect` as for _photo."""
+    source, tz_name, offset, *flags = expect
+    return Shot(folder, scenario, None, name=name, local=_t(local), source=source,
+                tz_name=tz_name, offset=offset, flags=tuple(flags[0].split(";")) if flags else (),
+                time_tag=tag, **evidence)
 
 
 def _gps(utc: str) -> dict:
@@ -142,8 +199,9 @@ def _at(place: tuple[float, float]) -> dict:
 
 def _scenarios() -> list[Shot]:
     """The fixed photos, each with the answer written beside it (default zone Europe/Berlin)."""
-    berlin, tokyo, ny = "2023 Berlin", "2023-04 Tokyo", "2023-10 New York"
-    sea, india, sydney = "2023-10 Atlantic crossing", "2023-11 India", "2024-01 Sydney"
+    berlin, tokyo, lisbon = "2023 Berlin", "2023-04 Tokyo", "2023-08 Lisbon"
+    ny, sea, india = "2023-10 New York", "2023-10 Atlantic crossing", "2023-11 India"
+    sydney = "2024-01 Sydney"
     B, T9, I530 = "Europe/Berlin", "+09:00", "+05:30"
     NYC = "America/New_York"
     p = _photo
@@ -169,6 +227,20 @@ def _scenarios() -> list[Shot]:
                 name="Oma Müller Geburtstag.jpg"),
         # DateTimeOriginal stripped by an old editor: DateTimeDigitized is the local time; 13:00Z.
         p(berlin, "digitized_only", CANON, "2023-04-29 15:00", ("default", B, 120), dto=None),
+        # The Canon's zone was never set: TimeZoneCity "(not set)" in its maker note is no
+        # evidence, so the default zone; 15:00Z.
+        p(berlin, "camera_not_set", CANON, "2023-04-28 17:00", ("default", B, 120),
+          zone=CameraZone(0, False, city=32766)),
+        # The time corrected in digiKam lives only in the sidecar (IMG_nnnn.JPG.xmp): the file's
+        # own time holds, flagged for a look (a shift rule would apply the correction); 08:00Z.
+        p(berlin, "sidecar_time_differs", CANON, "2023-05-01 10:00",
+          ("default", B, 120, "sidecar_time_differs"),
+          sidecar={"exif_DateTimeOriginal": "2023-05-01T11:00:00"}),
+        # A scanned engraving catalogued as made in 1650: before 1800, outside the times
+        # photoflux represents (the scan's own DateTime is not when the picture was made).
+        _no_time(berlin, "out_of_range", EPSON, name="Berlin engraving 1650.jpg",
+                 flags=("out_of_range",), dto="1650:06:01 12:00:00", dtd="1650:06:01 12:00:00",
+                 dt0="2023:02:20 11:00:00"),
         # A camera whose clock was never set, and a messenger copy with no EXIF at all.
         _no_time(berlin, "no_time", CANON, dto="0000:00:00 00:00:00", dtd="0000:00:00 00:00:00",
                  dt0="0000:00:00 00:00:00"),
@@ -202,8 +274,36 @@ def _scenarios() -> list[Shot]:
         # 06:15 on the camera (13:15 in Tokyo) is 04:15Z.
         p(tokyo, "override_tz", LUMIX, "2023-04-10 06:15", ("override", B, 120)),
         p(tokyo, "override_tz", LUMIX, "2023-04-10 07:45", ("override", B, 120)),  # 05:45Z
+        # A panorama stitched in an editor that kept no EXIF, only XMP: xmp:CreateDate and the
+        # offset written on it; 07:00:00.5Z.
+        _bare(tokyo, "xmp_only", "Shibuya panorama.jpg", "2023-04-10 16:00:00.50",
+              ("offset", T9, 540), "XMP:CreateDate",
+              xmp={"xmp_CreateDate": "2023-04-10T16:00:00.50+09:00"}),
+        # A messenger's copy without EXIF: its time only in its name (flagged: a name may say
+        # when the file was saved); +09:00 carried from the panorama; 09:15Z.
+        _bare(tokyo, "name_time", "IMG_20230410_181500.jpg", "2023-04-10 18:15",
+              ("carried", T9, 540, "time_from_name"), "file_name"),
+
+        # -- Lisbon, an album from a Google Takeout export: a JSON beside each photo. WEST. --
+        # An old iPhone (no offset tags, location off: geoData 0/0): local minus photoTakenTime,
+        # UTC, is +01:00; 18:30Z.
+        p(lisbon, "takeout", OLD_IPHONE, "2023-08-12 19:30", ("takeout", "+01:00", 60),
+          takeout=Takeout("2023-08-12 18:30")),
+        # A WhatsApp copy: no EXIF, a date but no time in its name. Takeout's photoTakenTime is
+        # its instant (12:05Z), Takeout's position its zone: 13:05 in Lisbon.
+        _bare(lisbon, "takeout_instant", "IMG-20230813-WA0004.jpg", "2023-08-13 13:05",
+              ("location", "Europe/Lisbon", 60), "takeout",
+              takeout=Takeout("2023-08-13 12:05", LISBON)),
+        # A photo whose date was changed in Google Photos: photoTakenTime, a day off the
+        # photo's own clock, is no offset at all (stale_takeout); Lisbon is carried; 08:40Z.
+        p(lisbon, "stale_takeout", OLD_IPHONE, "2023-08-14 09:40",
+          ("carried", "Europe/Lisbon", 60, "stale_takeout"), takeout=Takeout("2023-08-15 08:40")),
 
         # -- New York: a phone that writes only the GPS position. America/New_York has DST. --
+        # First a Nikon set to New York with DaylightSavings on: the zone in its maker note
+        # (-05:00) plus the hour Nikon leaves out; 21:00Z.
+        p(ny, "camera", NIKON, "2023-10-19 17:00", ("camera", "-04:00", -240),
+          zone=CameraZone(-300, True)),
         # A fix four days old: its clock is no evidence (stale_gps), its position is; 16:00Z.
         p(ny, "stale_gps_location", HTC, "2023-11-03 12:00", ("location", NYC, -240, "stale_gps"),
           **_gps("2023-10-30 16:00"), **_at(NEW_YORK)),
@@ -232,6 +332,10 @@ def _scenarios() -> list[Shot]:
           **_gps("2023-11-15 00:00:10")),
         p(india, "gps_midnight", SAMSUNG, "2023-11-15 05:45", ("gps", I530, 330),
           **_gps("2023-11-15 00:15")),
+        # A Pixel photo passed on without EXIF: its name is UTC with milliseconds, an instant
+        # (flagged: a name); +05:30 carried from the fix before it: 15:00:00.25 local.
+        _bare(india, "pixel_name", "PXL_20231115_093000250.jpg", "2023-11-15 15:00:00.25",
+              ("carried", I530, 330, "time_from_name"), "file_name"),
         # GPSTimeStamp without GPSDateStamp: the nearest day within 12 h; 06:30Z.
         p(india, "gps_no_date", SAMSUNG, "2023-11-15 12:00", ("gps", I530, 330),
           gps_time="06:30:00"),
@@ -247,6 +351,9 @@ def _scenarios() -> list[Shot]:
           ("location", "Australia/Sydney", 660), **_at(SYDNEY)),
         p(sydney, "location_dst_south", HTC, "2024-01-06 19:30",
           ("location", "Australia/Sydney", 660), **_at(SYDNEY)),
+        # A Canon set to Sydney: its maker note's TimeZone already includes summer time; 04:00Z.
+        p(sydney, "camera", CANON_EOS, "2024-01-05 15:00", ("camera", "+11:00", 660),
+          zone=CameraZone(660, True, city=4)),
     ]
 
 
@@ -403,17 +510,40 @@ def _exif_tags(shot: Shot) -> dict | None:
         gps[piexif.GPSIFD.GPSLongitude] = _dms(shot.lon)
     if gps:
         gps[piexif.GPSIFD.GPSVersionID] = (2, 3, 0, 0)
-    return {"0th": zeroth, "Exif": exif, "GPS": gps}
+    tags = {"0th": zeroth, "Exif": exif, "GPS": gps}
+    if shot.zone is not None:  # where piexif puts the note decides its offsets: place it first
+        exif[piexif.ExifIFD.MakerNote] = _maker_note(shot, 0)
+        _, spots = _template(_shape(tags))
+        at = spots["Exif", piexif.ExifIFD.MakerNote] - len(_EXIF_HEADER)
+        exif[piexif.ExifIFD.MakerNote] = _maker_note(shot, at)
+    return tags
+
+
+def _maker_note(shot: Shot, at: int) -> bytes:
+    """The maker note holding the shot's camera zone, for the TIFF block in which it lies at
+    offset `at`. Canon's is a plain IFD whose TimeInfo record (size, TimeZone minutes,
+    TimeZoneCity, DaylightSavings 0/60) follows it, at an offset from the block's start, all
+    little-endian as Canon writes them, inside piexif's big-endian block (as in a camera JPEG
+    whose EXIF an editor rewrote); Nikon's is type 3, its own TIFF header followed by an IFD
+    whose WorldTime (TimeZone minutes, DaylightSavings, date format) fits in its entry."""
+    zone = shot.zone
+    if shot.camera.make == "Canon":
+        ifd = struct.pack("<HHHII", 1, 0x0035, 4, 4, at + 18) + bytes(4)
+        return ifd + struct.pack("<4i", 16, zone.minutes, zone.city, 60 if zone.dst else 0)
+    world_time = struct.pack(">hBB", zone.minutes, zone.dst, 0)
+    return (b"Nikon\x00\x02\x10\x00\x00" + b"MM\x00*" + struct.pack(">I", 8)
+            + struct.pack(">HHHI", 1, 0x0024, 7, 4) + world_time + bytes(4))
 
 
 #: Tags whose values differ from photo to photo; the rest of a block depends only on its shape.
 _VARYING = {
     ("0th", piexif.ImageIFD.DateTime), ("Exif", piexif.ExifIFD.DateTimeOriginal),
     ("Exif", piexif.ExifIFD.DateTimeDigitized), ("Exif", piexif.ExifIFD.OffsetTimeOriginal),
-    ("Exif", piexif.ExifIFD.OffsetTime), ("GPS", piexif.GPSIFD.GPSDateStamp),
-    ("GPS", piexif.GPSIFD.GPSTimeStamp), ("GPS", piexif.GPSIFD.GPSLatitude),
-    ("GPS", piexif.GPSIFD.GPSLongitude),
+    ("Exif", piexif.ExifIFD.OffsetTime), ("Exif", piexif.ExifIFD.MakerNote),
+    ("GPS", piexif.GPSIFD.GPSDateStamp), ("GPS", piexif.GPSIFD.GPSTimeStamp),
+    ("GPS", piexif.GPSIFD.GPSLatitude), ("GPS", piexif.GPSIFD.GPSLongitude),
 }
+_EXIF_HEADER = b"Exif\x00\x00"  # what piexif.dump puts before the TIFF block
 
 
 def _encoded(value) -> bytes:
@@ -448,18 +578,22 @@ def _template(shape: tuple) -> tuple[bytes, dict]:
     return block, spots
 
 
-def _exif(shot: Shot) -> bytes | None:
-    """The shot's EXIF block: piexif's bytes, built from a cached template of its shape."""
-    tags = _exif_tags(shot)
-    if tags is None:
-        return None
-    shape = tuple(
+def _shape(tags: dict) -> tuple:
+    """What a block's layout depends on: the tags, and of the varying ones only kind and size."""
+    return tuple(
         (ifd, tuple(sorted(
             (tag, (("ascii" if isinstance(v, bytes) else "rational"), len(v))
              if (ifd, tag) in _VARYING else v)
             for tag, v in entries.items())))
         for ifd, entries in tags.items())
-    block, spots = _template(shape)
+
+
+def _exif(shot: Shot) -> bytes | None:
+    """The shot's EXIF block: piexif's bytes, built from a cached template of its shape."""
+    tags = _exif_tags(shot)
+    if tags is None:
+        return None
+    block, spots = _template(_shape(tags))
     out = bytearray(block)
     for (ifd, tag), start in spots.items():
         value = _encoded(tags[ifd][tag])
@@ -491,12 +625,48 @@ def _bodies(seed: int, n: int) -> list[bytes]:
     return bodies
 
 
+_XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"  # an APP1 segment holding XMP starts so
+XMP_NAMESPACES = ('xmlns:exif="http://ns.adobe.com/exif/1.0/" '
+                  'xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+                  'xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/"')
+
+
+def xmp_packet(**properties: str) -> bytes:
+    """An XMP packet whose one rdf:Description holds `properties` (exif_DateTimeOriginal=...:
+    prefix_Name) as attributes, the way Lightroom and darktable write them."""
+    attributes = " ".join(f'{name.replace("_", ":", 1)}="{value}"'
+                          for name, value in properties.items())
+    return (f'<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+            f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+            f'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            f'<rdf:Description rdf:about="" {XMP_NAMESPACES} {attributes}/>'
+            f'</rdf:RDF></x:xmpmeta>\n<?xpacket end="w"?>').encode()
+
+
+def takeout_json(taken: int | str | None, title: str = "IMG.jpg", **extra) -> str:
+    """A Takeout JSON as Google writes it: photoTakenTime (epoch seconds, UTC) as a string, and
+    creationTime, the upload time, never a capture time; `extra` adds keys (geoData=geo(...))."""
+    document = {"title": title, "creationTime": {"timestamp": "1700000000",
+                                                 "formatted": "Nov 14, 2023, 10:13:20 PM UTC"}}
+    if taken is not None:
+        document["photoTakenTime"] = {"timestamp": str(taken), "formatted": "…"}
+    document.update(extra)
+    return json.dumps(document, indent=2)
+
+
+def geo(lat: float, lon: float) -> dict:
+    """A Takeout geoData object (0/0 is how Takeout writes no position)."""
+    return {"latitude": lat, "longitude": lon, "altitude": 0.0,
+            "latitudeSpan": 0.0, "longitudeSpan": 0.0}
+
+
 def _segment(marker: bytes, payload: bytes) -> bytes:
     return marker + (len(payload) + 2).to_bytes(2, "big") + payload
 
 
 def _content(shot: Shot, number: int, seed: int, body: bytes) -> bytes:
-    """The file's bytes: SOI, APP1 EXIF, a COM naming the photo (unique bytes), the picture."""
+    """The file's bytes: SOI, APP1 EXIF, APP1 XMP, a COM naming the photo (unique bytes), the
+    picture."""
     if shot.broken == "empty":
         return b""
     if shot.broken == "text":
@@ -505,6 +675,7 @@ def _content(shot: Shot, number: int, seed: int, body: bytes) -> bytes:
     data = b"".join((
         b"\xff\xd8",
         _segment(b"\xff\xe1", exif) if exif else b"",
+        _segment(b"\xff\xe1", _XMP_HEADER + xmp_packet(**shot.xmp)) if shot.xmp else b"",
         _segment(b"\xff\xfe", f"photoflux sample seed {seed} photo {number}".encode()),
         body,
     ))
@@ -523,17 +694,32 @@ def _instant(shot: Shot) -> float:
 
 
 def expected_table(shots: list[Shot]) -> pd.DataFrame:
-    """The answer per photo, one row per file, paths relative to the library folder."""
+    """The answer per photo, one row per file, paths relative to the library folder; `sidecars`
+    lists the files written beside the photo (";"-separated)."""
     return pd.DataFrame({
         "path": [s.path for s in shots],
         "scenario": [s.scenario for s in shots],
         "local_time": pd.Series([s.local for s in shots], dtype="datetime64[ms]"),
+        "local_time_tag": pd.Series([s.tag for s in shots], dtype="string"),
         "tz_source": pd.Series([s.source for s in shots], dtype="string"),
         "tz_name": pd.Series([s.tz_name for s in shots], dtype="string"),
         "utc_offset_minutes": pd.Series([s.offset for s in shots], dtype="Int32"),
         "capture_time_secs_utc": [_instant(s) for s in shots],
         "flags": [";".join(sorted(s.flags)) for s in shots],
+        "sidecars": [";".join(f"{s.folder}/{name}" for name in s.sidecars()) for s in shots],
     })
+
+
+def _expected_csv(expected: pd.DataFrame) -> str:
+    return expected.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%f")
+
+
+def sample_is_current(directory, count: int = 200, seed: int = 0) -> bool:
+    """Whether `directory` holds the sample this photoflux writes for (count, seed), as its
+    expected CSV says (a library written by an older photoflux lacks newer scenarios)."""
+    listing = Path(directory) / EXPECTED_NAME
+    return listing.exists() and listing.read_text(encoding="utf-8") == _expected_csv(
+        expected_table(plan(count, seed)))
 
 
 def _clear_previous(directory: Path) -> None:
@@ -543,8 +729,10 @@ def _clear_previous(directory: Path) -> None:
         if directory.exists() and any(directory.iterdir()):
             raise FileExistsError(f"{directory} is not empty and holds no earlier sample")
         return
-    paths = pd.read_csv(listing, usecols=["path"], dtype=str)["path"]
-    for relative in paths:
+    written = pd.read_csv(listing, dtype=str, keep_default_na=False)
+    paths = written["path"]
+    sidecars = written.get("sidecars", pd.Series(dtype=str)).str.split(";").explode()
+    for relative in [*paths, *filter(None, sidecars)]:
         (directory / relative).unlink(missing_ok=True)
     for folder in sorted({(directory / p).parent for p in paths}, reverse=True):
         if folder != directory and not any(folder.iterdir()):
@@ -568,8 +756,11 @@ def write_sample(directory, count: int = 200, seed: int = 0) -> pd.DataFrame:
     for number, shot in enumerate(shots):
         with open(os.path.join(root, shot.folder, shot.name), "wb") as out:
             out.write(_content(shot, number, seed, bodies[number % len(bodies)]))
+        for name, content in shot.sidecars().items():
+            with open(os.path.join(root, shot.folder, name), "wb") as out:
+                out.write(content)
     expected = expected_table(shots)
-    expected.to_csv(directory / EXPECTED_NAME, index=False, date_format="%Y-%m-%dT%H:%M:%S.%f")
+    (directory / EXPECTED_NAME).write_text(_expected_csv(expected), encoding="utf-8")
     return expected
 
 

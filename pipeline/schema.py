@@ -8,8 +8,6 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 
-from .names import TZ_SOURCES, UPLOADED  # noqa: F401  (declared there, for a CLI without pyarrow)
-
 #: One row per photo file: what extract read from the file, raw and untouched.
 PHOTOS = pa.schema(
     [
@@ -49,11 +47,13 @@ PHOTOS = pa.schema(
         ("sidecar_datetime_original", pa.string()),  # the XMP sidecar's own exif:DateTimeOriginal
         ("xmp_sidecar", pa.string()),  # path of the XMP sidecar read with the photo
         ("json_sidecar", pa.string()),  # path of the Google Takeout JSON read with the photo
+        ("sidecar_stamp", pa.string()),  # SIZE:MTIME_NS of each sidecar read (XMP first)
         ("takeout_timestamp", pa.int64()),  # Takeout photoTakenTime.timestamp: epoch seconds, UTC
         ("takeout_lat", pa.float64()),  # Takeout geoDataExif, else geoData (0/0: none)
         ("takeout_lon", pa.float64()),
         ("error", pa.string()),  # why nothing usable could be read from the file
         ("warnings", pa.string()),  # ";"-separated problems that cost a tag, not the file
+        ("reader_version", pa.int32()),  # pipeline.readers.READER_VERSION that read the row
     ]
 )
 
@@ -81,7 +81,7 @@ RESOLVED_EXTRA = [
 
 #: Photos columns an older photoflux did not write: an older table is read with them null (and
 #: extract reads such rows again, so they gain the new evidence).
-ADDED_PHOTOS_COLUMNS = ("warnings", *(name for name in PHOTOS.names if name.startswith(
+ADDED_PHOTOS_COLUMNS = ("warnings", "reader_version", *(name for name in PHOTOS.names if name.startswith(
     ("timezone_offset", "makernote_", "xmp_", "sidecar_", "json_", "takeout_"))
     and name != "xmp_date_created"))
 

@@ -90,6 +90,61 @@ def parse_datetime(text: pd.Series) -> tuple[np.ndarray, pd.Series]:
     return times, labels(problem, list(TIME_PROBLEMS), text.index)
 
 
+_ISO_TIME = (r"^\s*(?P<Y>\d{4})[-:](?P<M>\d{2})[-:](?P<D>\d{2})[T ](?P<h>\d{2}):(?P<m>\d{2})"
+             r"(?::(?P<s>\d{2})(?:[.,](?P<f>\d+))?)?\s*(?P<zone>Z|[+-][0-9:]+)?\s*$")
+_ISO_DATE_ONLY = r"^\s*\d{4}(?:-\d{2}(?:-\d{2})?)?\s*$"
+
+
+def parse_iso_datetime(text: pd.Series) -> tuple[np.ndarray, pd.Series, pd.Series]:
+    """ISO 8601 dates as XMP writes them ('2019-05-05T10:00:00.12+02:00'; seconds, fraction and
+    zone optional) -> (datetime64[ms] wall clock with its fraction, the zone as written ('Z' as
+    '+00:00', null when none), problem).
+
+    A date without a time ('1998-07', '2019-05-05') is no time and no problem; otherwise
+    `problem` is as parse_datetime says.
+    """
+    values = arrow(text)
+    if values.null_count == len(values):  # most columns of most libraries: nothing to read
+        nothing = labels(np.full(len(values), -1), list(TIME_PROBLEMS), text.index)
+        return np.full(len(values), _NAT).view("datetime64[ms]"), nothing, nothing
+    found = pc.extract_regex(values, _ISO_TIME)
+    times, problem = parse_found_time(found, text.index)
+    zone = pc.if_else(pc.is_valid(found), found.field("zone"), None)
+    zone = pc.if_else(pc.equal(zone, "Z"), "+00:00", pc.if_else(pc.equal(zone, ""), None, zone))
+    unreadable = ~_mask(pc.is_valid(found)) & has_text(text) & ~_mask(
+        pc.match_substring_regex(values, _ISO_DATE_ONLY))
+    return times, series(zone, text.index, "str"), problem.mask(unreadable, "unreadable")
+
+
+def parse_found_time(found: pa.StructArray, index: pd.Index) -> tuple[np.ndarray, pd.Series]:
+    """An `extract_regex` result with groups Y, M, D, h, m and optionally s (00 when empty) and
+    f (a decimal fraction of a second) -> (datetime64[ms], problem as parse_datetime says);
+    NaT and no problem where the regex did not match."""
+    matched = pc.is_valid(found)
+
+    def part(name: str, absent: str | None = None) -> pa.Array:
+        value = pc.if_else(matched, found.field(name), None)
+        return pc.if_else(pc.equal(value, ""), absent, value)
+
+    colon, space = (pa.scalar(c, pa.large_string()) for c in ": ")
+    exif = pc.binary_join_element_wise(part("Y"), colon, part("M"), colon, part("D"), space,
+                                       part("h"), colon, part("m"), colon, part("s", "00"),
+                                       pa.scalar("", pa.large_string()))
+    times, problem = parse_datetime(series(exif, index, "str"))
+    if found.type.get_field_index("f") >= 0:
+        fraction = subsec_milliseconds(series(part("f"), index, "str"))
+        times = times + fraction.to_numpy().astype("timedelta64[ms]")
+    return times, problem
+
+
+def subsec_milliseconds(text: pd.Series) -> pd.Series:
+    """Sub-second digits are a decimal fraction ('07' is 70 ms, not 7 ms) -> whole milliseconds
+    (0 where there are none)."""
+    digits = extract(text, r"^\s*(?P<digits>\d+)")["digits"]
+    return digits.str.pad(3, side="right", fillchar="0").str.slice(0, 3).astype(
+        "Int64").fillna(0).astype("int64")
+
+
 def _days_since_epoch(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
     """Proleptic Gregorian dates -> days since 1970-01-01, in integer arithmetic (Howard
     Hinnant's days_from_civil): numpy's own datetime64[M] -> [D] conversion is 5x slower."""

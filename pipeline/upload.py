@@ -37,7 +37,7 @@ from urllib3.util.retry import Retry
 
 from . import convert
 from .approvals import is_approved, uploadable
-from .exif import SNIFF_BYTES, sniff_type
+from .readers import SNIFF_BYTES, sniff_type
 from .fluxtream import photo_key, printable
 from .ledger import History, Ledger, apply_ledger, changed_paths, read_history
 from .times import millis

@@ -11,7 +11,7 @@ import zoneinfo
 import numpy as np
 import pandas as pd
 
-from .text import extract, labels
+from .text import extract, has_text, labels
 
 #: Whole-minute UTC offsets (minutes) that some tzdata zone has used since 1970. The GPS clock is
 #: matched against these; tests/test_zones.py recomputes the list from tzdata.
@@ -66,13 +66,37 @@ def is_fixed(name: str) -> bool:
     return parse_fixed_offset(name) is not None
 
 
+#: What read_offset_tags can say of an offset tag that is there but gives no offset.
+OFFSET_PROBLEMS = ("unusable", "out of range")
+
+
+def read_offset_tags(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """EXIF OffsetTime* strings, read leniently: '±HH:MM', '±HHMM', '±HH', '±H' ('+07' is
+    +07:00, '-9' and '-09' are -09:00) -> (minutes (Int64), problem).
+
+    `problem` is `out of range` for a well-formed offset beyond -12:00...+14:00, `unusable` for
+    any other text (minutes of 60 or more, '+5:30', 'Z'), null where an offset was read or the
+    tag is blank.
+    """
+    present = has_text(text)
+    if not present.any():  # most columns of most libraries: nothing to read
+        return (pd.Series(pd.NA, index=text.index, dtype="Int64"),
+                labels(np.full(len(text), -1), list(OFFSET_PROBLEMS), text.index))
+    parts = extract(text, r"^\s*(?P<sign>[+-])(?:(?P<h>\d{2}):?(?P<m>\d{2})|(?P<hours>\d{1,2}))\s*$")
+    two_part = parts["h"] != ""  # the alternative that did not match is empty text
+    hours = parts["h"].where(two_part, parts["hours"]).astype("Int64")
+    minutes = parts["m"].where(two_part, "0").astype("Int64").where(hours.notna())
+    value = hours * 60 + minutes
+    value = value.where(parts["sign"] != "-", -value).where(minutes < 60)
+    usable = value.between(MIN_OFFSET, MAX_OFFSET).fillna(False)
+    problem = np.select([usable.to_numpy(bool), value.notna().to_numpy(bool), present],
+                        [-1, 1, 0], -1)
+    return value.where(usable), labels(problem, list(OFFSET_PROBLEMS), text.index)
+
+
 def parse_offset_tags(text: pd.Series) -> pd.Series:
-    """EXIF OffsetTime* strings ('+09:00', '-03:30', also '+0900') -> minutes (Int64);
-    unusable -> null."""
-    parts = extract(text, r"^\s*(?P<sign>[+-])(?P<h>\d{2}):?(?P<m>[0-5]\d)\s*$")
-    minutes = parts["h"].astype("Int64") * 60 + parts["m"].astype("Int64")
-    minutes = minutes.where(parts["sign"] != "-", -minutes)
-    return minutes.where(minutes.between(MIN_OFFSET, MAX_OFFSET).fillna(False))
+    """Offset tag strings -> minutes (Int64), null where unusable (see read_offset_tags)."""
+    return read_offset_tags(text)[0]
 
 
 def nearest_real_offset(minutes: pd.Series) -> pd.Series:
@@ -112,6 +136,20 @@ def localize(local: pd.Series, zone: str) -> pd.DataFrame:
         "ambiguous": (earlier != later) & earlier.notna() & later.notna(),
         "nonexistent": nonexistent,
     }, index=local.index)
+
+
+def wall_clock(utc: pd.Series, zone: str) -> pd.DataFrame:
+    """UTC instants (naive) -> their wall-clock time in one zone (`local`) and that zone's offset
+    at each instant (`offset`, Int64 minutes, rounded as `localize` rounds local mean times).
+    An instant is never ambiguous: no DST flags."""
+    utc = utc.astype("datetime64[ms]")
+    fixed = parse_fixed_offset(zone)
+    if fixed is not None:
+        offset = pd.Series(fixed, index=utc.index, dtype="Int64").where(utc.notna())
+    else:
+        offset = _offset_minutes(utc.dt.tz_localize("UTC").dt.tz_convert(zone))
+    local = utc + pd.to_timedelta(offset.astype("float64"), unit="m")
+    return pd.DataFrame({"local": local, "offset": offset}, index=utc.index)
 
 
 def _offset_minutes(aware: pd.Series) -> pd.Series:

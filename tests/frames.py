@@ -1,9 +1,11 @@
-"""Build small photos tables in tests, the way extract would have written them."""
+"""Build small photos tables in tests, the way extract would have written them, and read the
+resolved rows back."""
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 
-from pipeline.schema import PHOTOS, empty
+from pipeline.schema import PHOTOS, to_pandas
 
 
 def photos(*rows: dict, folder: str = "/photos/trip") -> pd.DataFrame:
@@ -18,4 +20,17 @@ def photos(*rows: dict, folder: str = "/photos/trip") -> pd.DataFrame:
         if record["path"] is None:
             record["path"] = f"{record['folder']}/{record['file_name']}"
         records.append(record)
-    return pd.DataFrame(records, columns=PHOTOS.names).astype(empty(PHOTOS).dtypes.to_dict())
+    return to_pandas(pa.Table.from_pylist(records, schema=PHOTOS))  # exact for any int64
+
+
+def utc(row: pd.Series) -> str:
+    """A resolved row's UTC instant, to the second."""
+    return row["utc_time"].strftime("%Y-%m-%d %H:%M:%S")
+
+
+def flags(row: pd.Series) -> set[str]:
+    return set((row["flags"] or "").split(";")) - {""}
+
+
+def by_name(resolved: pd.DataFrame) -> dict[str, pd.Series]:
+    return {r["file_name"]: r for _, r in resolved.iterrows()}

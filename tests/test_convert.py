@@ -15,7 +15,7 @@ from PIL import Image, ImageCms
 
 from pipeline import convert
 from pipeline.convert import ConversionFailed, Unsupported, to_jpeg
-from pipeline.exif import sniff_type
+from pipeline.readers import sniff_type
 
 MAKERNOTES = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "makernotes"
 needs_corpus = pytest.mark.skipif(not MAKERNOTES.is_dir(),

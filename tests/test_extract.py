@@ -17,13 +17,15 @@ from pathlib import Path
 
 import pandas as pd
 import piexif
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
 from pipeline.cli import main
 from pipeline.extract import extract, photo_files
-from pipeline.schema import PHOTOS, RESOLVED
+from pipeline.readers import READER_VERSION
+from pipeline.schema import ADDED_PHOTOS_COLUMNS, PHOTOS, RESOLVED
 from pipeline.workspace import Workspace, read_table
 
 stage = importlib.import_module("pipeline.extract")  # the module, even if pipeline re-exports extract()
@@ -526,3 +528,47 @@ def test_a_stopped_extract_ends_its_pool_and_says_so_in_one_line(busy_extract, t
                                    "is as it was"]
     assert ws.photos.read_bytes() == before
     assert eventually(lambda: not any(alive(pid) for pid in workers), 5)
+
+
+# --- rows an older photoflux wrote ------------------------------------------------------------
+
+ZONED_XMP = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/'
+             b'22-rdf-syntax-ns#"><rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+             b'xmp:CreateDate="2019-05-05T10:00:00+02:00"/></rdf:RDF></x:xmpmeta>')
+
+
+def as_an_older_photoflux_wrote_it(ws: Workspace) -> None:
+    """photos.parquet without the columns (and so without the evidence) the readers added, and
+    a manifest that records no reader version."""
+    table = pq.read_table(ws.photos)
+    pq.write_table(table.drop_columns([c for c in ADDED_PHOTOS_COLUMNS if c in table.column_names]),
+                   ws.photos)
+    manifest = json.loads(ws.manifest.read_text())
+    del manifest["extract"]["inputs"]["reader_version"]
+    ws.manifest.write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("command", [["extract"], ["run", "--default-tz", "UTC"]])
+def test_rows_an_older_reader_wrote_are_read_again_and_gain_the_new_evidence(tmp_path, command):
+    photo = tmp_path / "photos" / "IMG_0001.jpg"
+    photo.parent.mkdir()
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(out, "JPEG", xmp=ZONED_XMP)
+    photo.write_bytes(out.getvalue())
+    ws = Workspace(tmp_path / "ws")
+
+    def cli() -> None:
+        result = CliRunner().invoke(main, [command[0], str(photo.parent), "-w", str(ws.root),
+                                           *command[1:]])
+        assert result.exit_code == 0, result.output
+
+    cli()
+    as_an_older_photoflux_wrote_it(ws)
+    assert pd.isna(ws.load("photos").at[0, "xmp_create_date"])
+    cli()
+    row = ws.load("photos").iloc[0]
+    assert row["xmp_create_date"] == "2019-05-05T10:00:00+02:00"
+    assert row["reader_version"] == READER_VERSION
+    assert ws.read_manifest()["extract"]["read"] == 1
+    cli()  # read by these readers: reused by extract, and run skips the unchanged stage
+    assert ws.read_manifest()["extract"]["read"] == (0 if command[0] == "extract" else 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from frames import photos
+from frames import by_name, flags, photos, utc
 from pipeline.overrides import parse_overrides
 from pipeline.resolve import ResolveWarning, Settings, resolve
 
@@ -13,18 +13,6 @@ BERLIN = Settings("Europe/Berlin")
 
 def one(row: dict, settings: Settings = BERLIN, rules=None) -> pd.Series:
     return resolve(photos(row), rules, settings).iloc[0]
-
-
-def utc(row: pd.Series) -> str:
-    return row["utc_time"].strftime("%Y-%m-%d %H:%M:%S")
-
-
-def flags(row: pd.Series) -> set[str]:
-    return set((row["flags"] or "").split(";")) - {""}
-
-
-def by_name(resolved: pd.DataFrame) -> dict[str, pd.Series]:
-    return {r["file_name"]: r for _, r in resolved.iterrows()}
 
 
 # Which local time

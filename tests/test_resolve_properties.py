@@ -2,6 +2,7 @@
 resolve on whatever text a file can hold."""
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import warnings
 
@@ -59,6 +60,24 @@ def test_gps_clock_recovers_the_real_offset(utc, offset, lag_seconds):
     assert row["utc_time"].tz_localize(None) == pd.Timestamp(utc)
 
 
+@settings(max_examples=80, deadline=None)
+@given(moment=st.datetimes(min_value=dt.datetime(1800, 1, 2), max_value=dt.datetime(2199, 12, 30)),
+       zone=st.sampled_from(ZONES + LOCAL_MEAN_TIME_ZONES), pixel=st.booleans())
+def test_an_instant_without_a_local_time_is_kept_in_any_zone(moment, zone, pixel):
+    if pixel:  # a Pixel name: UTC with milliseconds
+        moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+        row = {"file_name": moment.strftime("PXL_%Y%m%d_%H%M%S") + f"{moment.microsecond // 1000:03d}.jpg"}
+    else:  # Takeout's photoTakenTime: whole seconds
+        moment = moment.replace(microsecond=0)
+        row = {"takeout_timestamp": calendar.timegm(moment.timetuple())}
+    resolved = resolve(photos(row), None, Settings(zone)).iloc[0]
+    assert resolved["utc_time"].tz_localize(None) == pd.Timestamp(moment)
+    assert resolved["local_time"] - resolved["utc_time"].tz_localize(None) == pd.Timedelta(
+        minutes=int(resolved["utc_offset_minutes"]))
+    assert (resolved["tz_source"], resolved["local_time_tag"]) == (
+        "default", "file_name" if pixel else "takeout")
+
+
 row_kinds = st.fixed_dictionaries({
     "datetime_original": st.one_of(st.none(), local_times.map(exif)),
     "offset_time_original": st.sampled_from([None, "+09:00", "-03:30", "+02:00"]),
@@ -97,6 +116,24 @@ offset_strings = st.one_of(st.none(), st.text(max_size=8),
                            st.from_regex(r"\A[+-][0-9]{2}:?[0-9]{2}\Z"))
 shifts = st.integers(-MAX_SHIFT_SECONDS, MAX_SHIFT_SECONDS).map(
     lambda s: f"{'-' if s < 0 else '+'}{abs(s) // 3600}:{abs(s) % 3600 // 60:02d}:{abs(s) % 60:02d}")
+int32s = st.integers(-2**31, 2**31 - 1)
+positions = st.one_of(st.none(), st.floats(), st.floats(-90, 90), st.just(0.0))
+iso_strings = st.one_of(
+    date_strings,
+    st.builds(lambda date, zone: date.replace(":", "-", 2).replace(" ", "T") + zone,
+              st.builds(exif_like, st.integers(0, 9999), st.integers(0, 13), st.integers(0, 32),
+                        st.integers(0, 25), st.integers(0, 61), st.integers(0, 61), st.just(":")),
+              st.one_of(st.just(""), st.just("Z"), st.text("+-0123456789:.", max_size=7))),
+    st.sampled_from(["1998-07", "1998", "2019-05-05", "2019-05-05T10:00", "2019-05-05T10:00:00.123456789"]),
+)
+names = st.one_of(
+    st.text(max_size=40),
+    st.builds(lambda prefix, date, sep, time, rest: f"{prefix}{date}{sep}{time}{rest}",
+              st.sampled_from(["IMG_", "VID_", "PXL_", "Screenshot_", "signal-", "telegram_", ""]),
+              st.from_regex(r"\A[0-9]{4}-?[0-9]{2}-?[0-9]{2}\Z"), st.sampled_from(["_", "-", " "]),
+              st.from_regex(r"\A[0-9]{2}[._-]?[0-9]{2}[._-]?[0-9]{2}[0-9]{0,3}\Z"),
+              st.sampled_from([".jpg", "~2.jpg", ".PORTRAIT.jpg", "", "123.png"])),
+)
 hostile_rows = st.fixed_dictionaries({
     "datetime_original": date_strings,
     "datetime_digitized": date_strings,
@@ -106,8 +143,27 @@ hostile_rows = st.fixed_dictionaries({
     "gps_date": st.one_of(st.none(), date_strings.map(lambda d: d and d[:10])),
     "gps_time": st.one_of(st.none(), st.text(max_size=12),
                           st.from_regex(r"\A[0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]+)?\Z")),
-    "gps_lat": st.one_of(st.none(), st.floats(), st.floats(-90, 90)),
+    "gps_lat": positions,
     "gps_lon": st.one_of(st.none(), st.floats(), st.floats(-180, 180)),
+}, optional={
+    "timezone_offset": st.one_of(st.none(), int32s, st.integers(-14, 14)),
+    "makernote_group": st.one_of(st.none(), st.sampled_from(["Canon", "Nikon", "Pentax"]),
+                                 st.text(max_size=8)),
+    "makernote_timezone_minutes": st.one_of(st.none(), int32s, st.integers(-800, 900)),
+    "makernote_dst": st.one_of(st.none(), st.booleans()),
+    "makernote_city": st.one_of(st.none(), int32s, st.sampled_from([0, 32766, 1])),
+    "xmp_datetime_original": iso_strings,
+    "xmp_date_created": iso_strings,
+    "xmp_create_date": iso_strings,
+    "xmp_gps_datetime": iso_strings,
+    "xmp_gps_lat": positions,
+    "xmp_gps_lon": positions,
+    "sidecar_datetime_original": iso_strings,
+    "takeout_timestamp": st.one_of(st.none(), st.integers(-2**63, 2**63 - 1),
+                                   st.integers(-6_000_000_000, 7_300_000_000)),
+    "takeout_lat": positions,
+    "takeout_lon": positions,
+    "file_name": names,
 })
 
 

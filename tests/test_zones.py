@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.text import extract, parse_datetime
 from pipeline.zones import (REAL_OFFSETS_MINUTES, ZoneError, check_zone, format_offset,
-                            nearest_real_offset, parse_offset_tags)
+                            nearest_real_offset, parse_offset_tags, read_offset_tags, wall_clock)
 
 
 def test_real_offsets_are_exactly_those_tzdata_used_since_1970():
@@ -41,6 +41,39 @@ def test_offset_text_of_local_mean_times_beyond_14_hours():
 
 def test_offset_tags_without_a_colon_are_read():
     assert parse_offset_tags(pd.Series(["+0900", " -0330 "])).tolist() == [540, -210]
+
+
+@pytest.mark.parametrize("text, minutes", [
+    ("+07", 420), ("-9", -540), ("-09", -540), ("+0", 0), (" +05 ", 300), ("-12", -720),
+    ("+14", 840), ("+09:00", 540), ("-0330", -210),
+])
+def test_offset_tags_are_read_leniently(text, minutes):
+    value, problem = read_offset_tags(pd.Series([text], dtype="str"))
+    assert value[0] == minutes and pd.isna(problem[0])
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("+15:00", "out of range"), ("-13", "out of range"), ("+14:30", "out of range"),
+    ("+05:75", "unusable"), ("+99:99", "unusable"), ("+5:30", "unusable"), ("Z", "unusable"),
+    ("0530", "unusable"), ("+530", "unusable"), ("+123", "unusable"),
+])
+def test_unusable_and_out_of_range_offset_tags_say_which(text, problem):
+    value, said = read_offset_tags(pd.Series([text], dtype="str"))
+    assert pd.isna(value[0]) and said[0] == problem
+
+
+def test_blank_offset_tags_are_silent():
+    value, problem = read_offset_tags(pd.Series(["", "   :  ", None], dtype="str"))
+    assert value.isna().all() and problem.isna().all()
+
+
+def test_wall_clock_of_instants_in_a_zone():
+    utc = pd.Series([pd.Timestamp("2019-07-04 16:00:00"), pd.Timestamp("2019-01-04 12:00:00.250")])
+    berlin = wall_clock(utc, "Europe/Berlin")
+    assert berlin["local"].tolist() == [pd.Timestamp("2019-07-04 18:00:00"),
+                                        pd.Timestamp("2019-01-04 13:00:00.250")]
+    assert berlin["offset"].tolist() == [120, 60]
+    assert wall_clock(utc, "-03:30")["offset"].tolist() == [-210, -210]
 
 
 @pytest.mark.parametrize("bad", ["+15:00", "+05:75", "0530", "Z", "", "+5:30"])

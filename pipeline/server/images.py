@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from ..exif import SNIFF_BYTES, sniff_type
+from ..readers import SNIFF_BYTES, sniff_type
 
 #: The types the real server takes, by what the bytes say they are.
 MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif"}

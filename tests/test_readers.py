@@ -1,4 +1,4 @@
-"""pipeline.exif on tiny photos built here with Pillow and piexif: one test per column or rule."""
+"""pipeline.readers on tiny photos built here with Pillow and piexif: one test per column or rule."""
 from __future__ import annotations
 
 import builtins
@@ -6,6 +6,9 @@ import io
 import re
 import struct
 
+from pathlib import Path
+
+import pandas as pd
 import piexif
 import pillow_heif
 import pytest
@@ -13,12 +16,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
-from pipeline.exif import TAG_COLUMNS, read_tags, sniff_type
+from pipeline.extract import extract
 from pipeline.fluxtream import printable
+from pipeline.readers import READER_VERSION, TAG_COLUMNS, read_tags, sniff_type
+from pipeline.resolve import Settings, resolve
 
 pillow_heif.register_heif_opener()
 
 BLANK_DATE = b"    :  :     :  :  "
+CORPUS_FILES = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "files"
 
 
 def exif_bytes(ifd0=None, exif=None, gps=None) -> bytes:
@@ -92,6 +98,7 @@ def test_blank_dates_are_null_not_an_error():
 def test_absent_tags_are_null():
     tags = tags_of(photo())
     assert set(tags) == set(TAG_COLUMNS)
+    assert tags.pop("reader_version") == READER_VERSION
     assert all(value is None for value in tags.values())
 
 
@@ -197,6 +204,54 @@ def test_a_lost_gps_ifd_costs_the_position_with_a_warning_not_the_file():
     assert tags["error"] is None
 
 
+def test_an_entry_that_cannot_be_decoded_costs_that_tag_not_its_ifd():
+    block = bytearray(tiff_with([(0x0132, 2, b"2021:02:03 04:05:06\x00"),
+                                 (0x0200, 12, b"\x00" * 8),  # JPEGProc, a DOUBLE whose value is lost
+                                 (0x0110, 2, b"EOS R5\x00")]))
+    double_offset = 8 + 2 + 12 + 8
+    block[double_offset:double_offset + 4] = struct.pack("<I", 0xFFFFFF)
+    tags = tags_of(bytes(block))
+    assert (tags["datetime"], tags["model"], tags["error"]) == ("2021:02:03 04:05:06", "EOS R5", None)
+    assert "the JPEGProc entry of the Image IFD cannot be decoded" in tags["warnings"]
+
+
+PANORAMA = {"exif": {piexif.ExifIFD.DateTimeOriginal: b"2022:04:24 10:35:53",
+                     piexif.ExifIFD.SubSecTimeOriginal: b"358",
+                     piexif.ExifIFD.OffsetTimeOriginal: b"+02:00"},
+            "gps": {"GPSLatitudeRef": b"N", "GPSLatitude": ((21364, 100), (0, 1), (0, 1)),
+                    "GPSLongitudeRef": b"E", "GPSLongitude": dms(13, 24, 0)}}
+
+
+def test_a_latitude_out_of_range_keeps_the_panoramas_time(tmp_path):
+    """PhotoPrism's phone panorama: GPSLatitude 213.64 next to a good time and offset, which
+    ExifTool reads as 2022-04-24T08:35:53.358Z."""
+    path = tmp_path / "panorama.jpg"
+    path.write_bytes(photo(**PANORAMA))
+    resolved = resolve(extract([path]), settings=Settings(default_tz="UTC"))
+    row = resolved.iloc[0]
+    assert pd.isna(row["error"]) and pd.isna(row["gps_lat"]) and row["gps_lon"] == 13.4
+    assert row["warnings"] == "GPSLatitude out of range (213.64 degrees)"
+    assert row["utc_time"] == pd.Timestamp("2022-04-24T08:35:53.358Z")
+    assert row["tz_source"] == "offset"
+
+
+@pytest.mark.parametrize("name, taken", [
+    ("jpg__tests__45-gps_ifd.jpg", "2012:06:23 06:55:49"),  # an empty GPS IFD
+    ("jpg__tests__30-type_error.jpg", None),  # its Exif IFD pointer is stored as text
+])
+def test_public_files_with_a_broken_ifd_keep_their_times(name, taken):
+    path = CORPUS_FILES / "exif-samples" / name
+    if not path.exists():
+        pytest.skip(f"no public corpus at {CORPUS_FILES} (it lives beside the repository, in ../shared)")
+    with open(path, "rb") as fh:
+        tags = read_tags(fh)
+    assert tags["error"] is None and tags["warnings"]
+    assert tags["datetime_original"] == taken
+    if taken is None:  # ExifTool too reads its DateTimeOriginal from XMP, and the ModifyDate
+        assert tags["xmp_datetime_original"] == "2013-07-05T03:18:27Z"
+        assert tags["datetime"] == "2013:07:07 17:20:59"
+
+
 def test_binary_bytes_in_a_message_are_escaped():
     tags = tags_of(tiff_with([], gps=[(0x0001, 2, b"N\x00"), (0x0002, 2, b"4\x01\x7f\x1b;0\x00")]))
     assert tags["gps_lat"] is None
@@ -247,15 +302,18 @@ def test_jpeg_exif_behind_a_large_icc_segment_and_its_xmp():
                                   exif=exif_bytes(**DATED), xmp=xmp)
     tags = tags_of(out.getvalue())
     assert tags["datetime_original"] == "2019:08:21 11:21:36"
-    assert tags["xmp_date_created"] == "2013-07-05T03:18:27Z"
+    assert tags["xmp_datetime_original"] == "2013-07-05T03:18:27Z"
 
 
-def test_xmp_prefers_photoshop_date_created_in_element_form():
+def test_each_xmp_date_has_its_column_in_element_form():
     xmp = (b"<x:xmpmeta><xmp:CreateDate>2001-01-01</xmp:CreateDate>"
            b"<photoshop:DateCreated> 2002-02-02T10:00:00+01:00 </photoshop:DateCreated></x:xmpmeta>")
     out = io.BytesIO()
     Image.new("RGB", (8, 8)).save(out, "JPEG", xmp=xmp)
-    assert tags_of(out.getvalue())["xmp_date_created"] == "2002-02-02T10:00:00+01:00"
+    tags = tags_of(out.getvalue())
+    assert tags["xmp_date_created"] == "2002-02-02T10:00:00+01:00"
+    assert tags["xmp_create_date"] == "2001-01-01"
+    assert tags["xmp_datetime_original"] is None
 
 
 def test_png_imagemagick_raw_profile_in_a_compressed_text_chunk():
@@ -269,7 +327,7 @@ def test_png_imagemagick_raw_profile_in_a_compressed_text_chunk():
 
 
 def test_png_compressed_text_bomb_is_refused(monkeypatch):
-    monkeypatch.setattr("pipeline.exif.MAX_BLOCK_BYTES", 1000)
+    monkeypatch.setattr("pipeline.readers.png.MAX_BLOCK_BYTES", 1000)
     info = PngImagePlugin.PngInfo()
     info.add_text("Raw profile type exif", "0" * 100_000, zip=True)
     out = io.BytesIO()
@@ -372,7 +430,8 @@ def test_truncated_jpeg_keeps_what_it_read_or_says_why():
     cut_before_scan = data[:data.index(b"\xff\xda")]
     tags = tags_of(cut_before_scan)
     assert tags["datetime_original"] == "2019:08:21 11:21:36"
-    assert "truncated" in tags["error"]
+    assert tags["error"] is None  # its time was read: the cut is a warning, not the file's end
+    assert "truncated" in tags["warnings"]
 
 
 def test_corrupt_exif_offsets_give_an_error_not_an_exception():

@@ -1,0 +1,159 @@
+"""The camera's zone setting, from the maker note: Canon TimeInfo and Nikon WorldTime.
+
+exifread leaves maker notes aside (and decodes neither record), so they are read here, bounded
+and per record: a record that is malformed or out of range costs that record (a warning), never
+the file. Values are stored as the camera wrote them, as ExifTool reads them with -n; what they
+mean (Canon's TimeZone includes summer time, Nikon's does not; Canon's city 0 "n/a" and 32766
+"(not set)") is resolve's business.
+
+- Canon: the maker note is a plain IFD whose offsets count from the TIFF header of the block
+  holding it (a CR3 keeps it as its own TIFF block, CMT3). Tag 0x0035 TimeInfo is four int32s:
+  its size in bytes (16), TimeZone (minutes), TimeZoneCity (a code), DaylightSavings (0 or 60).
+- Nikon: a type-3 maker note, "Nikon\\0", two version bytes, two spare, then its own TIFF header
+  that its offsets count from. Tag 0x0024 WorldTime is four bytes: TimeZone (int16 minutes),
+  DaylightSavings (0 or 1), DateDisplayFormat. Older Nikon maker note types have no WorldTime.
+
+Pentax, Panasonic, Olympus and Casio keep home and destination cities, not offsets: not read.
+"""
+from __future__ import annotations
+
+import struct
+from typing import BinaryIO
+
+from .bounded import TIFF_MAGIC, TYPE_SIZES, Corrupt, byte_order, entry_value, ifd_entries, read_at
+
+_MAKER_NOTE, _CANON_TIME_INFO, _NIKON_WORLD_TIME = 0x927C, 0x0035, 0x0024
+_NIKON_HEADER = b"Nikon\x00"
+#: Most entries a maker note IFD of unknown length is taken to hold (Canon's have 20 to 60).
+_MAX_ENTRIES = 512
+#: Largest zone setting in minutes either way (UTC-12:00 .. UTC+14:00).
+_WEST_MINUTES, _EAST_MINUTES = -12 * 60, 14 * 60
+
+
+def maker_note_zone(fh: BinaryIO, tags: dict, warnings: list[str]) -> dict:
+    """The makernote_* columns of the TIFF block in `fh` (whose exifread `tags` locate its Exif
+    IFD); {} when its maker note holds no zone setting. Damage becomes a warning."""
+    exif = tags.get("Image ExifOffset")
+    if exif is None or not exif.values or not isinstance(exif.values[0], int):
+        return {}
+    try:
+        order = byte_order(read_at(fh, 0, 2, "TIFF header"))
+        note = ifd_entries(fh, exif.values[0], order, "Exif IFD").get(_MAKER_NOTE)
+        if note is None:
+            return {}
+        count, where = struct.unpack(order + "I4s", note[4:])
+        if count <= 4:
+            return {}
+        start = struct.unpack(order + "I", where)[0]
+        if read_at(fh, start, len(_NIKON_HEADER), "maker note") == _NIKON_HEADER:
+            return _nikon(fh, start + 10, warnings)
+        make = tags.get("Image Make")
+        if make is not None and str(make.values).strip().upper().startswith("CANON"):
+            return canon_zone(fh, start, order, warnings, length=count)
+    except (Corrupt, struct.error) as exc:
+        warnings.append(f"maker note unreadable ({exc})")
+    return {}
+
+
+def canon_zone(fh: BinaryIO, ifd: int, order: str, warnings: list[str],
+               length: int | None = None) -> dict:
+    """Canon TimeInfo of the maker note IFD at `ifd` (offsets from the block's start; a note
+    of `length` bytes may say it was moved, see _canon_shift)."""
+    try:
+        room = (length - 2) // 12 if length else _MAX_ENTRIES
+        order = _plausible_order(read_at(fh, ifd, 2, "Canon maker note"), order, room)
+        entries = ifd_entries(fh, ifd, order, "Canon maker note")
+        entry = entries.get(_CANON_TIME_INFO)
+        if entry is None:
+            return {}
+        shift = _canon_shift(fh, ifd, length, entries, order) if length else 0
+        record = entry_value(fh, entry, order, shift)
+    except (Corrupt, struct.error) as exc:
+        warnings.append(f"Canon TimeInfo unreadable ({exc})")
+        return {}
+    if len(record) < 16 or struct.unpack(order + "i", record[:4])[0] != len(record):
+        warnings.append(f"Canon TimeInfo malformed ({record[:16].hex(' ')})")
+        return {}
+    _, minutes, city, dst = struct.unpack(order + "4i", record[:16])
+    if not _WEST_MINUTES <= minutes <= _EAST_MINUTES:
+        warnings.append(f"Canon TimeZone out of range ({minutes} minutes)")
+        return {}
+    return {"makernote_group": "Canon", "makernote_timezone_minutes": minutes,
+            "makernote_dst": dst != 0, "makernote_city": city}
+
+
+def _plausible_order(count: bytes, order: str, room: int) -> str:
+    """The byte order of a maker note IFD whose entry count is `count` and that has room for
+    `room` entries: the block's, unless the count only fits the other way round (editors that
+    rewrite a TIFF block big-endian leave Canon's little-endian note as it was)."""
+    other = ">" if order == "<" else "<"
+    if not 0 < struct.unpack(order + "H", count)[0] <= room \
+            and 0 < struct.unpack(other + "H", count)[0] <= room:
+        return other
+    return order
+
+
+def _canon_shift(fh: BinaryIO, start: int, length: int, entries: dict, order: str) -> int:
+    """What to add to the offsets of a Canon maker note that an editor moved without rewriting
+    them. Canon ends its note with a footer, the TIFF magic and the note's original offset; the
+    shift is where the note is now less that, unless the values already end at the footer (then
+    the footer is stale). ExifTool's rule (MakerNotes.pm, FixBase)."""
+    if length < 8:
+        return 0
+    footer = read_at(fh, start + length - 8, 8, "Canon maker note footer")
+    if footer[:4] not in TIFF_MAGIC or byte_order(footer) != order:
+        return 0
+    shift = start - struct.unpack(order + "I", footer[4:])[0]
+    ends = [offset + size for offset, size in _value_spans(entries.values(), order)]
+    if not shift or not ends or start + length - 8 - max(ends) in (0, 1):
+        return 0
+    return shift
+
+
+def _value_spans(entries, order: str):
+    """(offset, size) of each entry whose value lies outside the IFD."""
+    for entry in entries:
+        kind, count, offset = struct.unpack(order + "HII", entry[2:])
+        size = TYPE_SIZES.get(kind, 0) * count
+        if size > 4:
+            yield offset, size
+
+
+def canon_cmt3_zone(block: BinaryIO, warnings: list[str]) -> dict:
+    """Canon TimeInfo of a CR3's CMT3 box: the maker note as a TIFF block of its own."""
+    try:
+        header = read_at(block, 0, 8, "CR3 CMT3")
+    except Corrupt as exc:
+        warnings.append(f"Canon maker note unreadable ({exc})")
+        return {}
+    if header[:4] not in TIFF_MAGIC:
+        warnings.append("Canon maker note (CMT3) without a TIFF header")
+        return {}
+    order = byte_order(header)
+    return canon_zone(block, struct.unpack(order + "I", header[4:])[0], order, warnings)
+
+
+def _nikon(fh: BinaryIO, base: int, warnings: list[str]) -> dict:
+    """Nikon WorldTime of a type-3 maker note whose TIFF header is at `base`."""
+    try:
+        header = read_at(fh, base, 8, "Nikon maker note header")
+        if header[:4] not in TIFF_MAGIC:
+            return {}  # a type-1 note ("Nikon\0\1\0" and an IFD): no WorldTime
+        order = byte_order(header)
+        first = struct.unpack(order + "I", header[4:])[0]
+        entry = ifd_entries(fh, base + first, order, "Nikon maker note").get(_NIKON_WORLD_TIME)
+        if entry is None:
+            return {}
+        record = entry_value(fh, entry, order, base)
+    except (Corrupt, struct.error) as exc:
+        warnings.append(f"Nikon WorldTime unreadable ({exc})")
+        return {}
+    if len(record) < 3:
+        warnings.append(f"Nikon WorldTime malformed ({record.hex(' ') or 'empty'})")
+        return {}
+    minutes, dst = struct.unpack(order + "hB", record[:3])
+    if not _WEST_MINUTES <= minutes <= _EAST_MINUTES:
+        warnings.append(f"Nikon TimeZone out of range ({minutes} minutes)")
+        return {}
+    return {"makernote_group": "Nikon", "makernote_timezone_minutes": minutes,
+            "makernote_dst": dst != 0}
