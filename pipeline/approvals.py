@@ -42,10 +42,16 @@ def uploadable(resolved: pd.DataFrame) -> pd.Series:
     return resolved["capture_time_secs_utc"].notna() & resolved["error"].isna()
 
 
+def before_epoch(resolved: pd.DataFrame) -> pd.Series:
+    """Rows dated before 1970-01-01 UTC: Fluxtream's API refuses negative times."""
+    return (resolved["capture_time_secs_utc"] < 0).fillna(False).astype(bool)
+
+
 def approve(approvals: pd.DataFrame, resolved: pd.DataFrame, selected: pd.Series,
             when: str) -> pd.DataFrame:
-    """Record the selected, approvable rows' current times (replacing older approvals of them)."""
-    chosen = resolved[selected & uploadable(resolved)]
+    """Record the selected, approvable rows' current times (replacing older approvals of them);
+    photos before 1970 are refused, as upload could never send them."""
+    chosen = resolved[selected & uploadable(resolved) & ~before_epoch(resolved)]
     fresh = pd.DataFrame({
         "path": chosen["path"], "sha256": chosen["sha256"],
         "capture_time_secs_utc": seconds_text(chosen["capture_time_secs_utc"]),

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import click
 
-from .schema import TZ_SOURCES
-from .text import QUOTE_LIMIT, one_line
+from .vocabulary import TZ_SOURCES
 from .workspace import Workspace, WorkspaceBusy
 
 
@@ -45,10 +44,11 @@ def selection_options(f):
 
 def local_time_option(ctx, param, value: str | None):
     """--local-from/--local-to as ISO 8601 local times; anything else is a usage error."""
-    from .times import parse_local
-
     if value is None:
         return None
+    from .text import QUOTE_LIMIT, one_line
+    from .times import parse_local
+
     try:
         return parse_local(value, end=param.name == "local_to")
     except ValueError as exc:
@@ -57,11 +57,15 @@ def local_time_option(ctx, param, value: str | None):
 
 def fail(message: str, code: int = 2):
     """Print a one-line error (unprintable characters escaped) and exit with `code`."""
+    from .text import one_line
+
     click.echo(f"photoflux: error: {one_line(message)}", err=True)
     sys.exit(code)
 
 
 def warn(message) -> None:
+    from .text import one_line
+
     click.echo(f"photoflux: warning: {one_line(message)}", err=True)
 
 
@@ -275,9 +279,12 @@ def approval_command(ws: Workspace, command: str, selection_args: dict) -> None:
              "--local-from/--local-to, --flagged/--unflagged, --source")
     with writing(ws, command):
         selected, refused, resolved = change_approvals(ws, command, selection)
-    if refused:
-        click.echo(f"refused {refused} photos without a time or with a read error (they can "
-                   "never be uploaded)", err=True)
+    if refused.get("no_time_or_error"):
+        click.echo(f"refused {refused['no_time_or_error']} photos without a time or with a read "
+                   "error (they can never be uploaded)", err=True)
+    if refused.get("before_epoch"):
+        click.echo(f"refused {refused['before_epoch']} photos dated before 1970-01-01 UTC "
+                   "(Fluxtream cannot hold them: its API refuses negative times)")
     click.echo(f"{command}: {selected} selected; {counts(resolved)}")
 
 
@@ -302,34 +309,61 @@ def unapprove(ws: Workspace, **selection_args):
 @click.option("--server", required=True, metavar="URL", help="The Fluxtream server's base URL.")
 @click.option("--user", required=True, help="Fluxtream user name.")
 @selection_options
-@click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 64),
-              help="Concurrent keep-alive sessions.")
+@click.option("--workers", default=None, type=click.IntRange(1, 64),
+              help="Photos in flight at once (converted as they go) [default: 8: a real "
+                   "Fluxtream server is small].")
+@click.option("--tag", "tags", multiple=True, metavar="TEXT",
+              help="A tag for each photo the server creates (repeatable). The server stores "
+                   "tags only when it creates a photo: one uploaded before keeps its tags.")
+@click.option("--tag-folder", is_flag=True,
+              help="Also tag each photo with its folder's name (commas in it become spaces); "
+                   "like --tag, only for photos the server creates.")
+@click.option("--no-convert", is_flag=True,
+              help="Send JPEG, PNG and GIF only; without it HEIC/HEIF, AVIF, WebP and TIFF go "
+                   "as a JPEG and raw files as their embedded JPEG preview.")
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send and write nothing.")
 @click.option("--allow-http", is_flag=True, help="Allow plain http to a non-loopback host.")
 @click.option("--allow-retime", is_flag=True,
               help="Send photos already on the server at another time (makes a second copy).")
+@click.option("--allow-resend", is_flag=True,
+              help="Send photos whose file changed since it was sent (the timeline then holds "
+                   "both versions).")
 @click.option("--cacert", type=click.Path(dir_okay=False, exists=True),
               help="CA bundle or self-signed certificate to trust for https.")
-def upload(ws: Workspace, server, user, workers, dry_run, allow_http, allow_retime, cacert,
-           **selection_args):
-    """Send approved photos (narrowed by the selection) to a Fluxtream server, exactly once."""
+def upload(ws: Workspace, server, user, workers, tags, tag_folder, no_convert, dry_run,
+           allow_http, allow_retime, allow_resend, cacert, **selection_args):
+    """Send approved photos (narrowed by the selection) to a Fluxtream server, exactly once.
+
+    Photos the server refuses (HEIC/HEIF, AVIF, WebP, TIFF, raw) are sent as a JPEG made of
+    them, keeping their EXIF; photos dated before 1970-01-01 UTC cannot be uploaded.
+    """
+    request = {"server": server, "user": user, "selection": selection_args, "tags": tags,
+               "tag_folder": tag_folder, "no_convert": no_convert, "allow_http": allow_http,
+               "allow_retime": allow_retime, "allow_resend": allow_resend}
+    if not dry_run:  # a rerun with nothing to send is answered before pandas is even imported
+        with writing(ws, "upload"):
+            idle = ws.idle_rerun("upload", ws.upload_inputs(request))
+        if idle is not None:
+            click.echo(idle["summary"])
+            sys.exit(1 if idle["failed"] else 0)
     from .runner import run_upload, upload_dry_run
-    from .upload import UploadError
+    from .upload import Options, UploadError
 
     selection = build_selection(**selection_args)
+    options = Options(allow_retime=allow_retime, allow_resend=allow_resend,
+                      convert=not no_convert, tags=tags, tag_folder=tag_folder,
+                      **({"workers": workers} if workers else {}))
     if dry_run:
         with one_line_errors(UploadError):
             click.echo(upload_dry_run(ws, server, user, selection, allow_http=allow_http,
-                                      allow_retime=allow_retime))
+                                      options=options))
         return
     prompt = (lambda text: click.prompt(text, hide_input=True)) if sys.stdin.isatty() else None
     with writing(ws, "upload", UploadError):
-        outcome = run_upload(ws, server, user, selection, prompt=prompt, workers=workers,
-                             allow_http=allow_http, allow_retime=allow_retime, cacert=cacert,
-                             progress=show_progress())
+        outcome = run_upload(ws, server, user, selection, prompt=prompt, options=options,
+                             allow_http=allow_http, cacert=cacert, progress=show_progress(),
+                             warn=warn, request=request)
     click.echo(outcome.summary)
-    if allow_retime and outcome.counts.get("retimed_sent"):
-        warn("re-timed photos were sent again: the timeline now holds two copies of each")
     sys.exit(1 if outcome.failed else 0)
 
 
@@ -378,8 +412,22 @@ def sample(directory: Path, count: int, seed: int):
               help="Share of photo uploads answered 500 before storing.")
 @click.option("--drop-rate", default=0.0, type=click.FloatRange(0, 1),
               help="Share of photo uploads stored, then the connection dropped with no answer.")
+@click.option("--fail-after-store-rate", default=0.0, type=click.FloatRange(0, 1),
+              help="Share of photo uploads stored, then answered 503.")
 @click.option("--delay-ms", default=0, type=click.IntRange(0), help="Delay before each answer.")
 @click.option("--seed", default=None, type=int, help="Seed for repeatable faults.")
+@click.option("--login-redirect", is_flag=True,
+              help="Answer every request 302 to a login page (/welcome?signIn), as a deployment "
+                   "behind a form login does.")
+@click.option("--guest-ko", is_flag=True,
+              help="Answer /api/guest 200 with a KO body, as the real server does on an "
+                   "internal error.")
+@click.option("--bare-payload", is_flag=True,
+              help="Answer the documented upload path as the v1 path does: the bare payload, "
+                   "errors in plain text.")
+@click.option("--no-dedup-lock", is_flag=True,
+              help="De-duplicate like the real server, with no lock: an upload's lookup and "
+                   "insert are --delay-ms apart, so overlapping sends of one photo make two.")
 @click.option("--certfile", type=click.Path(dir_okay=False, exists=True), help="Serve https.")
 @click.option("--keyfile", type=click.Path(dir_okay=False, exists=True))
 @click.option("--max-upload-mb", default=100, show_default=True, type=click.IntRange(1))

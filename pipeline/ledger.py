@@ -14,9 +14,11 @@ import sqlite3
 import tempfile
 import threading
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 import pandas as pd
 
 from .fluxtream import printable
@@ -25,26 +27,58 @@ from .workspace import DiskFull, TableUnreadable, is_disk_full
 
 #: Marks the file as photoflux's upload ledger (PRAGMA application_id): "PFLX".
 APPLICATION_ID = 0x50464C58
-LEDGER_VERSION = 2
+LEDGER_VERSION = 3
 
-LEDGER_COLUMNS = ["server", "user", "sha256", "capture_ms", "path", "expected_key", "intent_at",
-                  "operation", "key", "photo_id", "acked_at", "outcome"]
+#: The columns of `sends`, by ledger version (3 added what was actually sent).
+SENDS_V1 = ["server", "user", "sha256", "capture_ms", "path", "expected_key", "intent_at",
+            "operation", "key", "photo_id", "acked_at", "outcome"]
+LEDGER_COLUMNS = [*SENDS_V1, "sent_sha256", "converter"]
+PATH_COLUMNS = ["server", "user", "sha256", "capture_ms", "path"]
+NOTE_COLUMNS = ["server", "user", "sha256", "capture_ms", "path", "outcome", "noted_at",
+                "converter"]
 
+_TABLES_V3 = """
+CREATE TABLE paths (
+    server TEXT NOT NULL, user TEXT NOT NULL, sha256 TEXT NOT NULL, capture_ms INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    PRIMARY KEY (server, user, sha256, capture_ms, path)
+);
+CREATE TABLE notes (
+    server TEXT NOT NULL, user TEXT NOT NULL, sha256 TEXT NOT NULL, capture_ms INTEGER NOT NULL,
+    path TEXT NOT NULL, outcome TEXT NOT NULL, noted_at TEXT NOT NULL, converter INTEGER,
+    PRIMARY KEY (server, user, sha256, capture_ms)
+);
+"""
+
+#: `sends`: one row per (server, user, file bytes, millisecond): the intent, committed before
+#: the request, and the answer after it. `sha256` is the FILE's (identity); `sent_sha256` the
+#: bytes actually sent (the file's, or its conversion's: `converter` says what made them), which
+#: the server's key spells. `paths`: every path that shared a send (byte-identical copies are
+#: one photo). `notes`: why a photo was not sent at all (unsupported_format, before_epoch, a
+#: file that cannot be read or converted); `converter` is convert.VERSION for a format note.
 LEDGER_SCHEMA = f"""
 CREATE TABLE sends (
     server TEXT NOT NULL, user TEXT NOT NULL, sha256 TEXT NOT NULL, capture_ms INTEGER NOT NULL,
     path TEXT NOT NULL, expected_key TEXT NOT NULL, intent_at TEXT NOT NULL,
     operation TEXT, key TEXT, photo_id INTEGER, acked_at TEXT, outcome TEXT,
+    sent_sha256 TEXT, converter TEXT,
     PRIMARY KEY (server, user, sha256, capture_ms)
 );
+{_TABLES_V3}
 PRAGMA application_id = {APPLICATION_ID};
 PRAGMA user_version = {LEDGER_VERSION};
 """
 
 #: MIGRATIONS[n] takes a version-n ledger to version n + 1. Version 1 (photoflux before the
-#: ledger carried a version) had today's table and nothing in its header saying what it is.
+#: ledger carried a version) had version 2's table and nothing in its header saying what it
+#: is. Version 2 sent every file as it was: what it sent is the file.
 MIGRATIONS = {
     1: f"PRAGMA application_id = {APPLICATION_ID};",
+    2: f"""ALTER TABLE sends ADD COLUMN sent_sha256 TEXT;
+           ALTER TABLE sends ADD COLUMN converter TEXT;
+           UPDATE sends SET sent_sha256 = sha256;
+           {_TABLES_V3}
+           INSERT INTO paths SELECT server, user, sha256, capture_ms, path FROM sends;""",
 }
 
 
@@ -105,14 +139,15 @@ def schema_version(db: sqlite3.Connection, path: Path) -> int:
     application_id = db.execute("PRAGMA application_id").fetchone()[0]
     version = db.execute("PRAGMA user_version").fetchone()[0]
     columns = [row[1] for row in db.execute("PRAGMA table_info(sends)")]
-    if application_id == 0 and version == 0 and columns == LEDGER_COLUMNS:
+    if application_id == 0 and version == 0 and columns == SENDS_V1:
         version = 1  # written before the ledger carried its version
-    elif application_id != APPLICATION_ID or columns != LEDGER_COLUMNS:
-        raise unreadable(path, "not a photoflux upload ledger" if os.path.getsize(path)
-                         else "the file is empty")
-    if version > LEDGER_VERSION:
+    elif application_id == APPLICATION_ID and version > LEDGER_VERSION:
         raise unreadable(path, f"written by a newer photoflux (ledger version {version}): "
                                "upgrade photoflux")
+    elif application_id != APPLICATION_ID or columns != (
+            SENDS_V1 if version < 3 else LEDGER_COLUMNS):
+        raise unreadable(path, "not a photoflux upload ledger" if os.path.getsize(path)
+                         else "the file is empty")
     problem = db.execute("PRAGMA quick_check(1)").fetchone()[0]
     if problem != "ok":
         raise unreadable(path, f"damaged: {problem}")
@@ -166,28 +201,48 @@ class Ledger:
                 migrate(self.db, version)
                 # NORMAL in WAL mode survives a killed process; after a power cut at worst an
                 # intent is lost, and resending it with the same bytes and time is answered
-                # `updated`.
+                # `updated` (for a converted photo: unless the converter changed meanwhile).
                 self.db.execute("PRAGMA synchronous=NORMAL")
+                # reads (a checkpoint's, in a thread of its own) never wait for the writers
+                self.reader = connect(path, read_only=True)
             except BaseException:
                 self.db.close()
                 raise
-        self.lock = threading.Lock()
+        self.lock, self.read_lock = threading.Lock(), threading.Lock()
 
     def close(self):
+        self.reader.close()
         self.db.close()
 
-    def history(self, server: str | None = None, user: str | None = None) -> pd.DataFrame:
-        with guarded(self.path, "run"):
-            return _history(self.db, server, user)
+    def history(self, server: str | None = None, user: str | None = None) -> History:
+        with self.read_lock, guarded(self.path, "run"):
+            return _history(self.reader, server, user)
 
-    def intent(self, server: str, user: str, row: dict, expected_key: str) -> None:
-        """Commit, before the request, that this photo is about to be sent at this time."""
+    def intent(self, server: str, user: str, row: dict, expected_key: str, sent_sha256: str,
+               converter: str | None, paths: list[str]) -> None:
+        """Commit, before the request, that this photo is about to be sent at this time as
+        these bytes (a fresh intent replaces an unanswered one: the bytes may have been made
+        again), and every path that holds the file."""
         with self.lock, guarded(self.path, "run"):
-            self.db.execute(
-                "INSERT OR IGNORE INTO sends (server, user, sha256, capture_ms, path, "
-                "expected_key, intent_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (server, user, row["sha256"], row["capture_ms"], row["path"], expected_key,
-                 now_iso()))
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute(
+                    "INSERT INTO sends (server, user, sha256, capture_ms, path, expected_key, "
+                    "intent_at, sent_sha256, converter) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (server, user, sha256, capture_ms) DO UPDATE SET path=excluded.path, "
+                    "expected_key=excluded.expected_key, intent_at=excluded.intent_at, "
+                    "sent_sha256=excluded.sent_sha256, converter=excluded.converter, "
+                    "outcome=NULL WHERE acked_at IS NULL",
+                    (server, user, row["sha256"], row["capture_ms"], row["path"], expected_key,
+                     now_iso(), sent_sha256, converter))
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO paths VALUES (?, ?, ?, ?, ?)",
+                    [(server, user, row["sha256"], row["capture_ms"], path) for path in paths])
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:  # SQLite has rolled back already on some errors
+                    self.db.execute("ROLLBACK")
+                raise
 
     def outcome(self, server: str, user: str, row: dict, result) -> None:
         """Commit the answer: an acknowledgement, or why this attempt failed."""
@@ -204,58 +259,139 @@ class Ledger:
                     "AND capture_ms=? AND acked_at IS NULL",
                     (result.status, server, user, row["sha256"], row["capture_ms"]))
 
+    def note(self, server: str, user: str, rows: pd.DataFrame, outcome: str,
+             converter: int | None = None) -> None:
+        """Commit why these photos (`rows`: path, sha256, capture_ms) were not sent: no request
+        was made for them. A note made without reading the file (`converter` None) does not
+        replace one that says the same after reading it."""
+        with self.lock, guarded(self.path, "run"):
+            self.db.executemany(
+                "INSERT INTO notes VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (server, user, sha256, capture_ms) DO UPDATE SET "
+                "path=excluded.path, outcome=excluded.outcome, noted_at=excluded.noted_at, "
+                "converter=excluded.converter "
+                "WHERE outcome IS NOT excluded.outcome OR excluded.converter IS NOT NULL",
+                [(server, user, sha256, int(ms), path, outcome, now_iso(), converter)
+                 for path, sha256, ms in zip(rows["path"], rows["sha256"], rows["capture_ms"])])
 
-def apply_ledger(resolved: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
+
+@dataclass
+class History:
+    """The ledger's rows (all of them, or one server and user's): `sends`, `paths`, `notes`."""
+
+    sends: pd.DataFrame
+    paths: pd.DataFrame
+    notes: pd.DataFrame
+
+    @classmethod
+    def empty(cls) -> History:
+        return cls(*(pd.DataFrame(columns=columns)
+                     for columns in (LEDGER_COLUMNS, PATH_COLUMNS, NOTE_COLUMNS)))
+
+    def may_be_on_server(self) -> pd.DataFrame:
+        """The sends that are acknowledged, or whose answer leaves open that they landed."""
+        return self.sends[self.sends["acked_at"].notna() | ~self._refused()]
+
+    def unanswered(self) -> pd.DataFrame:
+        """The sends without an acknowledgement whose answer leaves open that they landed."""
+        return self.sends[self.sends["acked_at"].isna() & ~self._refused()]
+
+    def _refused(self) -> pd.Series:
+        return self.sends["outcome"].astype("string").fillna("").str.startswith(NOT_LANDED)
+
+    def sent_paths(self) -> pd.DataFrame:
+        """path -> the file's sha256 and millisecond of each send that may be on the server."""
+        keys = ["server", "user", "sha256", "capture_ms"]
+        return self.paths.merge(self.may_be_on_server()[[*keys, "intent_at"]], on=keys)
+
+
+#: Outcomes after which a photo is surely not on the server: refused, or never reached it.
+NOT_LANDED = ("rejected:", "unsupported_format", "failed: could not connect")
+
+
+def apply_ledger(resolved: pd.DataFrame, history: History) -> pd.DataFrame:
     """Rebuild upload_status, server_key, uploaded_at from the ledger (any server, latest first).
 
-    A photo whose bytes were acknowledged at another millisecond than its current time is
-    `blocked_retimed`, with the time the server holds beside it.
+    A photo whose bytes and time were acknowledged shows that answer. Otherwise: a photo whose
+    path was sent before with other bytes is `blocked_changed`, one whose bytes were sent at
+    another millisecond `blocked_retimed` (what the server holds beside it: its time, and the
+    other version's sha256); else the latest failure or note about it, if any.
     """
     out = resolved.copy()
-    if history.empty:
+    sends, notes = history.sends, history.notes
+    if sends.empty and notes.empty:
         return out
     ms = millis(out["capture_time_secs_utc"])
-    acked = history[history["acked_at"].notna()].sort_values("acked_at")
+    at_time = pd.MultiIndex.from_arrays([out["sha256"], ms])
+    acked = sends[sends["acked_at"].notna()].sort_values("acked_at")
     same = acked.drop_duplicates(["sha256", "capture_ms"], keep="last").set_index(
         ["sha256", "capture_ms"])
-    at_time = pd.MultiIndex.from_arrays([out["sha256"], ms])
     hit = same.reindex(at_time)
     sent = hit["operation"].notna().to_numpy()
     out["upload_status"] = out["upload_status"].where(~sent, hit["outcome"].to_numpy())
     out["server_key"] = out["server_key"].where(~sent, hit["key"].to_numpy())
     out["uploaded_at"] = out["uploaded_at"].where(~sent, hit["acked_at"].to_numpy())
+    timed = out["capture_time_secs_utc"].notna().to_numpy()
 
-    elsewhere = history.sort_values("intent_at").drop_duplicates("sha256", keep="last")
-    other = elsewhere.set_index("sha256")["capture_ms"].reindex(out["sha256"]).to_numpy()
-    retimed = ~sent & pd.notna(other) & (pd.array(other, dtype="Int64") != ms.to_numpy())
-    retimed = pd.Series(retimed, index=out.index).fillna(False).astype(bool)
-    retimed &= out["capture_time_secs_utc"].notna()
+    other_sha, other_ms = changed_paths(out, history.sent_paths())
+    changed = ~sent & timed & other_sha.notna().to_numpy()
+    elsewhere = history.may_be_on_server().sort_values("intent_at").drop_duplicates(
+        "sha256", keep="last").set_index("sha256")["capture_ms"].reindex(out["sha256"])
+    elsewhere = pd.array(elsewhere.to_numpy(), dtype="Int64")
+    retimed = (~sent & ~changed & timed
+               & pd.Series(elsewhere != ms.to_numpy()).fillna(False).to_numpy(bool))
+    out.loc[changed, "upload_status"] = "blocked_changed"
     out.loc[retimed, "upload_status"] = "blocked_retimed"
-    out["uploaded_capture_time_secs_utc"] = pd.Series(other, index=out.index,
-                                                      dtype="Float64").astype("float64") / 1000
-    out["uploaded_capture_time_secs_utc"] = out["uploaded_capture_time_secs_utc"].where(retimed)
+    held_ms = np.where(changed, other_ms.to_numpy(dtype="float64", na_value=np.nan),
+                       pd.array(elsewhere, dtype="Float64").to_numpy(dtype="float64",
+                                                                     na_value=np.nan))
+    out["uploaded_capture_time_secs_utc"] = np.where(changed | retimed, held_ms / 1000, np.nan)
+    out["uploaded_sha256"] = other_sha.where(changed).astype(out["sha256"].dtype)
 
-    failed = history[history["acked_at"].isna() & history["outcome"].notna()]
-    failed = failed.drop_duplicates(["sha256", "capture_ms"], keep="last").set_index(
-        ["sha256", "capture_ms"])["outcome"].reindex(at_time).to_numpy()
-    show_failure = ~sent & ~retimed.to_numpy() & pd.notna(failed)
-    out["upload_status"] = out["upload_status"].where(~show_failure, failed)
+    failures = sends.loc[sends["acked_at"].isna() & sends["outcome"].notna(),
+                         ["sha256", "capture_ms", "outcome", "intent_at"]].rename(
+        columns={"intent_at": "at"})
+    noted = notes[["sha256", "capture_ms", "outcome", "noted_at"]].rename(
+        columns={"noted_at": "at"})
+    latest = pd.concat([failures, noted]).astype({"capture_ms": "int64"}).sort_values(
+        "at", kind="stable").drop_duplicates(["sha256", "capture_ms"], keep="last")
+    said = latest.set_index(["sha256", "capture_ms"])["outcome"].reindex(at_time).to_numpy()
+    show = ~sent & ~changed & ~retimed & pd.notna(said)
+    out["upload_status"] = out["upload_status"].where(~show, said)
     return out
 
 
-def _history(db: sqlite3.Connection, server: str | None, user: str | None) -> pd.DataFrame:
-    """The ledger's rows, all of them or those of one server and user."""
-    query, args = "SELECT * FROM sends", ()
-    if server is not None:
-        query, args = query + " WHERE server = ? AND user = ?", (server, user)
-    return pd.read_sql_query(query, db, params=args)
+def changed_paths(rows: pd.DataFrame, sent_paths: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """For each row, the sha256 and millisecond of the latest send of its path with other
+    bytes (nulls where there is none)."""
+    pairs = rows[["path", "sha256"]].rename_axis("row").reset_index().merge(
+        sent_paths[["path", "sha256", "capture_ms", "intent_at"]], on="path",
+        suffixes=("", "_sent"))
+    other = pairs[pairs["sha256_sent"] != pairs["sha256"]].sort_values("intent_at").drop_duplicates(
+        "row", keep="last").set_index("row")
+    return (other["sha256_sent"].reindex(rows.index),
+            other["capture_ms"].astype("Int64").reindex(rows.index))
 
 
-def read_history(path: Path, server: str | None = None, user: str | None = None) -> pd.DataFrame:
+def _history(db: sqlite3.Connection, server: str | None, user: str | None) -> History:
+    """The ledger's rows, all of them or those of one server and user; an older ledger's as
+    today's (version 2 sent the files as they were, each from its one path)."""
+    where, args = ("", ()) if server is None else (" WHERE server = ? AND user = ?",
+                                                  (server, user))
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    sends = pd.read_sql_query("SELECT * FROM sends" + where, db, params=args)
+    if "paths" not in tables:
+        return History(sends.assign(sent_sha256=sends["sha256"], converter=None),
+                       sends[PATH_COLUMNS], pd.DataFrame(columns=NOTE_COLUMNS))
+    return History(sends, pd.read_sql_query("SELECT * FROM paths" + where, db, params=args),
+                   pd.read_sql_query("SELECT * FROM notes" + where, db, params=args))
+
+
+def read_history(path: Path, server: str | None = None, user: str | None = None) -> History:
     """The ledger's rows without writing anything (empty when there is no ledger yet); an older
-    version is read as it is (its rows have today's columns), the migration waits for upload."""
+    version is read as it is, the migration waits for upload."""
     if not os.path.lexists(path):
-        return pd.DataFrame(columns=LEDGER_COLUMNS)
+        return History.empty()
     with guarded(path), closing(connect(path, read_only=True)) as db:
         schema_version(db, path)
         return _history(db, server, user)

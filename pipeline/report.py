@@ -19,7 +19,7 @@ import xlsxwriter
 
 from .approvals import is_approved
 from .overrides import OVERRIDE_COLUMNS
-from .schema import TZ_SOURCES, UPLOADED
+from .vocabulary import TZ_SOURCES, UPLOADED
 from .zones import format_offset
 
 #: Above this many timed photos the plot keeps changes, flagged photos and an even sample.

@@ -23,10 +23,11 @@ import pyarrow.compute as pc
 
 from .overrides import Rule
 from .readers.names import name_times
-from .schema import FLAGS, PHOTOS, RESOLVED, RESOLVED_EXTRA, empty
+from .schema import PHOTOS, RESOLVED, RESOLVED_EXTRA, empty
 from .text import (arrow, escaped, extract, has_text, labels, parse_datetime, parse_iso_datetime,
                    series, subsec_milliseconds)
 from .times import in_range
+from .vocabulary import FLAGS
 from .zones import (MAX_OFFSET, MIN_OFFSET, check_zone, format_offset, is_fixed, localize,
                     nearest_real_offset, read_offset_tags, wall_clock, zone_of_place)
 

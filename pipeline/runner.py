@@ -22,7 +22,7 @@ from .overrides import Rule, rules_table
 from .readers import READER_VERSION
 from .resolve import ResolveWarning, Settings, resolve
 from .times import now_iso
-from .workspace import StageError, Workspace, writing_to
+from .workspace import StageError, Workspace, file_digest, writing_to
 
 STAGES = ("extract", "resolve", "report")
 
@@ -45,17 +45,6 @@ def selected_rows(resolved: pd.DataFrame, selection) -> pd.Series:
     if not selected.any():
         raise NothingSelected("the selection matches no photo")
     return selected
-
-
-def file_digest(path: Path) -> str | None:
-    """sha256 of a file's bytes, None when it does not exist."""
-    if not path.exists():
-        return None
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --- fingerprints of each stage's inputs ------------------------------------------------------
@@ -250,21 +239,25 @@ def resolve_summary(resolved: pd.DataFrame) -> str:
             f"{no_time} without a time")
 
 
-def change_approvals(ws: Workspace, command: str, selection) -> tuple[int, int, pd.DataFrame]:
+def change_approvals(ws: Workspace, command: str,
+                     selection) -> tuple[int, dict[str, int], pd.DataFrame]:
     """approve/unapprove the selected rows: approvals.csv and the tables' `approved`, written
     as one change.
 
-    Returns how many rows were selected, how many of them were refused (no time, or a read
-    error: never uploadable), and the updated table.
+    Returns how many rows were selected, how many of them approve refused and why
+    ({"no_time_or_error": n, "before_epoch": m}: never uploadable), and the updated table.
     """
     from . import approvals
 
     resolved = ws.load("resolved")
     selected = selected_rows(resolved, selection)
     kept = read_approvals(ws)
-    refused = 0
+    refused = {}
     if command == "approve":
-        refused = int((selected & ~approvals.uploadable(resolved)).sum())
+        uploadable = approvals.uploadable(resolved)
+        refused = {"no_time_or_error": int((selected & ~uploadable).sum()),
+                   "before_epoch": int((selected & uploadable
+                                        & approvals.before_epoch(resolved)).sum())}
         kept = approvals.approve(kept, resolved, selected, now_iso())
     else:
         kept = approvals.unapprove(kept, resolved, selected)
@@ -278,7 +271,7 @@ def change_approvals(ws: Workspace, command: str, selection) -> tuple[int, int, 
 # --- upload -----------------------------------------------------------------------------------
 
 def upload_dry_run(ws: Workspace, server: str, user: str, selection=None, *,
-                   allow_http: bool = False, allow_retime: bool = False) -> str:
+                   allow_http: bool = False, options=None) -> str:
     """What `run_upload` would send, as text; sends and writes nothing."""
     from . import upload as client_side
 
@@ -286,17 +279,23 @@ def upload_dry_run(ws: Workspace, server: str, user: str, selection=None, *,
     resolved = ws.load("resolved")
     selected = selected_rows(resolved, selection) if selection is not None else None
     return client_side.dry_run_text(client_side.candidates(resolved, selected), ws.uploads,
-                                    base, user, allow_retime)
+                                    base, user, options or client_side.Options())
 
 
 def run_upload(ws: Workspace, server: str, user: str, selection=None, *,
-               password: str | None = None, prompt=None, workers: int = 4,
-               allow_http: bool = False, allow_retime: bool = False, cacert: str | None = None,
-               progress: bool = False):
-    """Send the approved photos (narrowed by `selection`) to `server` as `user`, exactly once;
-    write their statuses back and record the run in the manifest. Returns upload's Outcome.
+               password: str | None = None, prompt=None, options=None,
+               allow_http: bool = False, cacert: str | None = None, progress: bool = False,
+               warn=None, request: dict | None = None):
+    """Send the approved photos (narrowed by `selection`) to `server` as `user`, exactly once,
+    as `options` (upload.Options) say; write their statuses back and record the run in the
+    manifest. Returns upload's Outcome. `warn(text)` hears, before anything is sent, what the
+    allow options will put on the timeline twice. `request`: the arguments as the caller
+    describes them (the CLI's); when given and a rerun would send nothing, the manifest records
+    that rerun's outcome against `ws.upload_inputs(request)`, so the CLI can answer it without
+    reading the tables.
 
-    The password: `password`, else FLUXTREAM_PASSWORD, ~/.netrc, or `prompt(text)`.
+    The password, only asked for when there is something to send: `password`, else
+    FLUXTREAM_PASSWORD, ~/.netrc, or `prompt(text)`.
     Raises upload.UploadError, StageError (DiskFull when the disk fills).
     """
     from . import upload as client_side
@@ -304,13 +303,17 @@ def run_upload(ws: Workspace, server: str, user: str, selection=None, *,
     base = client_side.check_transport(server, allow_http)
     resolved = ws.load("resolved")
     selected = selected_rows(resolved, selection) if selection is not None else None
-    if password is None:
-        password = client_side.read_password(base, user, prompt)
-    client = client_side.Client(base, user, password, verify=cacert or True)
+    client = client_side.Client(
+        base, user, password if password is not None
+        else lambda: client_side.read_password(base, user, prompt), verify=cacert or True)
     with writing_to(ws.uploads):  # the ledger's disk filling up stops the run
-        outcome = client_side.run(ws, resolved, selected, client, workers, allow_retime,
+        outcome = client_side.run(ws, resolved, selected, client,
+                                  options or client_side.Options(),
                                   save=lambda table: ws.save("resolved", table),
-                                  progress=progress)
-    ws.write_manifest_entry("upload", {"server": base, "user": user, "finished": now_iso(),
-                                       "rows": outcome.selected, "counts": outcome.counts})
+                                  progress=progress, warn=warn)
+    entry = {"server": base, "user": user, "finished": now_iso(), "rows": outcome.selected,
+             "counts": outcome.counts}
+    if request is not None and outcome.idle is not None:
+        entry.update(inputs=ws.upload_inputs(request), idle=outcome.idle)
+    ws.write_manifest_entry("upload", entry)
     return outcome

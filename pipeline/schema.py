@@ -76,6 +76,7 @@ RESOLVED_EXTRA = [
     ("server_key", pa.string()),
     ("uploaded_at", pa.string()),
     ("uploaded_capture_time_secs_utc", pa.float64()),  # what the server holds, when it differs
+    ("uploaded_sha256", pa.string()),  # blocked_changed: the file's sha256 when it was sent
 ]
 
 #: Photos columns an older photoflux did not write: an older table is read with them null (and
@@ -84,24 +85,14 @@ ADDED_PHOTOS_COLUMNS = ("warnings", "reader_version", *(name for name in PHOTOS.
     ("timezone_offset", "makernote_", "xmp_", "sidecar_", "json_", "takeout_"))
     and name != "xmp_date_created"))
 
+#: Resolved columns an older photoflux did not write: read as null.
+ADDED_RESOLVED_COLUMNS = (*ADDED_PHOTOS_COLUMNS, "uploaded_sha256")
+
 RESOLVED = pa.schema(list(PHOTOS) + [pa.field(n, t) for n, t in RESOLVED_EXTRA])
 
 #: approvals.csv: a person's yes to one photo's time (all text; the time as exact milliseconds).
 APPROVALS = pa.schema([(name, pa.string()) for name in
                        ("path", "sha256", "capture_time_secs_utc", "tz_name", "approved_at")])
-
-#: Every value tz_source may take, in order of precedence (a fallback-mode rule also reports
-#: `override`; an XMP offset, below `camera`, reports `offset`).
-TZ_SOURCES = ("override", "offset", "gps", "camera", "location", "takeout", "carried", "default")
-
-#: Every flag resolve may raise, in the order `flags` lists them.
-FLAGS = ("no_capture_time_tag", "no_time", "out_of_range", "time_from_name", "conflict",
-         "stale_gps", "gps_lag", "stale_takeout", "null_island", "sidecar_time_differs",
-         "carry_gap", "ambiguous", "nonexistent", "fixed_offset_default", "shifted")
-
-#: upload_status values that mean the server holds the photo.
-UPLOADED = ("uploaded", "updated")
-
 
 _NULLABLE = {
     pa.string(): pd.StringDtype(storage="pyarrow", na_value=float("nan")),

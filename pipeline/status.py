@@ -5,7 +5,7 @@ import pandas as pd
 
 from .approvals import is_approved, uploadable
 from .runner import STAGES as RUN_STAGES
-from .schema import UPLOADED
+from .vocabulary import UPLOADED
 from .workspace import Workspace
 
 STAGES = (*RUN_STAGES, "upload")

@@ -9,27 +9,28 @@ as it was or, once the journal is written, as the next writing command completes
 from __future__ import annotations
 
 import errno
+import functools
 import glob
+import hashlib
 import json
 import os
 import re
 import sqlite3
 import tempfile
-from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
-from .schema import ADDED_PHOTOS_COLUMNS, APPROVALS, PHOTOS, RESOLVED, conform, to_pandas
-from .text import iso_text
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+# pandas and pyarrow are imported where a table is read or written, so that a command with
+# nothing to read (an upload with nothing to send) starts without them.
 
 #: Test switch read only by the write helpers: a file-name glob; writing a file whose name
 #: matches fails as if the disk were full (after its temp file was created).
@@ -97,13 +98,30 @@ class Stored:
 _REEXTRACT = ("run 'photoflux extract --rebuild -w {root}' (it re-reads every photo under the "
               "folders recorded in data/manifest.json)")
 _RERESOLVE = "run 'photoflux resolve -w {root} --default-tz ZONE' again to rebuild it"
-CATALOG = {
-    "photos": Stored(PHOTOS, "photoflux extract", _REEXTRACT, ADDED_PHOTOS_COLUMNS),
-    "resolved": Stored(RESOLVED, "photoflux resolve", _RERESOLVE, ADDED_PHOTOS_COLUMNS),
-    "approvals": Stored(APPROVALS, "photoflux approve",
-                        "fix it, or move it aside to start approving afresh"),
-    "rules_in_force": Stored(None, "photoflux resolve", _RERESOLVE),
-}
+
+
+@functools.cache
+def catalog() -> dict[str, Stored]:
+    from .schema import ADDED_PHOTOS_COLUMNS, ADDED_RESOLVED_COLUMNS, APPROVALS, PHOTOS, RESOLVED
+
+    return {
+        "photos": Stored(PHOTOS, "photoflux extract", _REEXTRACT, ADDED_PHOTOS_COLUMNS),
+        "resolved": Stored(RESOLVED, "photoflux resolve", _RERESOLVE, ADDED_RESOLVED_COLUMNS),
+        "approvals": Stored(APPROVALS, "photoflux approve",
+                            "fix it, or move it aside to start approving afresh"),
+        "rules_in_force": Stored(None, "photoflux resolve", _RERESOLVE),
+    }
+
+
+def file_digest(path: Path) -> str | None:
+    """sha256 of a file's bytes, None when it does not exist."""
+    if not path.exists():
+        return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -142,13 +160,16 @@ class Workspace:
         StageError when it does not exist; TableUnreadable (exit code 2) when it is damaged,
         empty, truncated or not photoflux's, saying what to do.
         """
-        stored = CATALOG[name]
+        import pandas as pd
+        import pyarrow as pa
+
+        stored = catalog()[name]
         path = getattr(self, name)
         if not path.exists():
             raise StageError(f"{path} does not exist: run '{stored.made_by}' first")
         try:
-            if stored.schema is APPROVALS:
-                return _read_approvals(path)
+            if name == "approvals":
+                return _read_approvals(path, stored.schema)
             if stored.schema is None:
                 return pd.read_csv(path, dtype="string", encoding="utf-8-sig")
             return _read_parquet(path, stored.schema, stored.optional)
@@ -238,6 +259,29 @@ class Workspace:
                               "aside, then run 'photoflux run PATH...' to record every stage "
                               "again") from None
 
+    def upload_inputs(self, request: dict) -> dict:
+        """What an upload that sends nothing answers from: the resolved table, the ledger (and
+        its write-ahead log while it holds anything), the `request` (server, user, selection,
+        options, as given) and photoflux's version, as digests and plain JSON values."""
+        from . import __version__
+
+        def digest(path: Path) -> str | None:  # empty or absent alike; a folder is no file
+            if os.path.isdir(path):
+                return "a folder"
+            return file_digest(path) if path.exists() and path.stat().st_size else None
+
+        wal = self.uploads.with_name(self.uploads.name + "-wal")
+        return {"resolved": digest(self.resolved), "ledger": digest(self.uploads),
+                "ledger_wal": digest(wal),
+                "request": json.loads(json.dumps(request, sort_keys=True, default=str)),
+                "version": __version__}
+
+    def idle_rerun(self, stage: str, inputs: dict) -> dict | None:
+        """What the stage's last run recorded that a rerun on the same `inputs` does (its
+        `idle` entry), when the inputs are those; else None."""
+        entry = self.read_manifest().get(stage, {})
+        return entry.get("idle") if entry.get("inputs") == inputs else None
+
     def write_manifest_entry(self, stage: str, entry: dict) -> None:
         with self.change() as change:
             change.manifest_entry(stage, entry)
@@ -253,13 +297,17 @@ class Change:
 
     def save(self, name: str, df: pd.DataFrame) -> None:
         """Stage a catalog table; the resolved table brings its CSV view, reports/audit.csv."""
-        stored = CATALOG[name]
+        import pyarrow.parquet as pq
+
+        from .schema import conform
+
+        stored = catalog()[name]
         path = getattr(self.ws, name)
         if stored.schema is None:
             self.write(path, lambda temp: write_csv(temp, df))
             return
         table = conform(df, stored.schema)
-        if stored.schema is APPROVALS:
+        if name == "approvals":
             self.write(path, lambda temp: write_csv(temp, table))
         elif name == "resolved":
             self.write_parallel([(path, lambda temp: pq.write_table(table, temp)),
@@ -295,6 +343,8 @@ class Change:
 
     def write_parallel(self, writes: list) -> None:
         """Several `write(target, fn)` at once (Arrow releases the GIL); the first error wins."""
+        from concurrent.futures import ThreadPoolExecutor, wait
+
         with ThreadPoolExecutor(max_workers=len(writes)) as pool:
             futures = [pool.submit(self.write, target, fn) for target, fn in writes]
             wait(futures)
@@ -329,6 +379,10 @@ class Change:
 
 
 def _read_parquet(path: Path, schema: pa.Schema, optional: tuple[str, ...]) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    from .schema import to_pandas
+
     found = pq.read_schema(path)
     declared = dict(zip(schema.names, schema.types))
     unknown = [n for n in found.names if n not in declared]
@@ -342,17 +396,19 @@ def _read_parquet(path: Path, schema: pa.Schema, optional: tuple[str, ...]) -> p
     return to_pandas(pq.read_table(path, schema=schema))
 
 
-def _read_approvals(path: Path) -> pd.DataFrame:
+def _read_approvals(path: Path, schema: pa.Schema) -> pd.DataFrame:
     """approvals.csv as text columns; an empty file is no approvals."""
+    import pandas as pd
+
     from .approvals import empty_approvals
 
     if path.stat().st_size == 0:
         return empty_approvals()
     table = pd.read_csv(path, dtype="string", keep_default_na=False, encoding="utf-8-sig")
-    missing = [c for c in APPROVALS.names if c not in table.columns]
+    missing = [c for c in schema.names if c not in table.columns]
     if missing:
         raise ValueError(f"lacks columns {missing}")
-    return table[APPROVALS.names]
+    return table[schema.names]
 
 
 def _detail(exc: BaseException) -> str:
@@ -364,11 +420,19 @@ def _detail(exc: BaseException) -> str:
 
 def read_table(path: Path, schema: pa.Schema) -> pd.DataFrame:
     """A Parquet file as a DataFrame with the schema's columns, unchecked (tests, benchmarks)."""
+    import pyarrow.parquet as pq
+
+    from .schema import to_pandas
+
     return to_pandas(pq.read_table(path, schema=schema))
 
 
 def write_table(path: Path, df: pd.DataFrame, schema: pa.Schema) -> None:
     """A DataFrame as Parquet under the schema, unchecked (tests, benchmarks)."""
+    import pyarrow.parquet as pq
+
+    from .schema import conform
+
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(conform(df, schema), path)
 
@@ -377,6 +441,9 @@ def write_csv(path: Path, data: pd.DataFrame | pa.Table) -> None:
     """A CSV written with Arrow's C++ writer, UTF-8 with a BOM so spreadsheets read non-ASCII
     names right; every text value is quoted (so CR and LF in a path round-trip), nulls are
     empty cells, booleans true/false."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
     with open(path, "wb") as out:
         out.write(b"\xef\xbb\xbf")
@@ -386,6 +453,10 @@ def write_csv(path: Path, data: pd.DataFrame | pa.Table) -> None:
 def write_audit_csv(path: Path, resolved: pa.Table) -> None:
     """The resolved table as a spreadsheet-friendly CSV: ISO text times beside the UTC seconds,
     which stay an unquoted number (whole milliseconds, shortest exact form)."""
+    import pyarrow.compute as pc
+
+    from .text import iso_text
+
     def replace(table: pa.Table, name: str, values) -> pa.Table:
         return table.set_column(table.schema.get_field_index(name), name, values)
 

@@ -91,7 +91,7 @@ class ServerFactory:
                  port: int = 0, **options) -> RunningServer:
         """Start a server. `users`: [(name, password)], default alice with a random password;
         `port`: 0 for a free one; `options`: the other `serve` options by their Python names
-        (fail_rate=0.5, delay_ms=20)."""
+        (fail_rate=0.5, delay_ms=20; a switch as True: login_redirect=True)."""
         n = len(self.servers)
         store = Path(store or self.root / f"store{n}")
         users = users or [("alice", secrets.token_urlsafe(12))]
@@ -101,8 +101,11 @@ class ServerFactory:
         if https:
             args += ["--certfile", str(self.cert[0]), "--keyfile", str(self.cert[1])]
         for name, value in options.items():
-            if value is not None:
-                args += [f"--{name.replace('_', '-')}", str(value)]
+            flag = f"--{name.replace('_', '-')}"
+            if value is True:  # a switch: no_dedup_lock=True
+                args.append(flag)
+            elif value is not None and value is not False:
+                args += [flag, str(value)]
         log = self.root / f"server{n}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
@@ -147,7 +150,7 @@ class ServerFactory:
         while True:
             try:
                 requests.get(server.url + "api/guest", auth=server.auth, verify=server.verify,
-                             timeout=2).raise_for_status()
+                             timeout=2, allow_redirects=False).raise_for_status()
                 return
             except requests.RequestException:
                 if time.monotonic() > deadline or server.process.poll() is not None:

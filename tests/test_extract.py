@@ -312,13 +312,12 @@ def test_a_kill_mid_write_leaves_the_old_table(library, tmp_path):
     stalled_writer = textwrap.dedent(f"""
         import sys, time
         import pyarrow.parquet as pq
-        import pipeline.workspace
         def stall(table, where):
             with open(where, "wb") as out:
                 out.write(b"PAR1 half a table")
             print("writing", flush=True)
             time.sleep(60)
-        pipeline.workspace.pq.write_table = stall
+        pq.write_table = stall  # the workspace imports pyarrow.parquet where it writes
         from pipeline.cli import main
         main(["extract", {str(library)!r}, "-w", {str(ws.root)!r}, "--quiet"])
     """)

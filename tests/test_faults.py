@@ -172,7 +172,8 @@ def server_photos(server) -> pd.DataFrame:
     listing = requests.get(
         f"{server.url}api/bodytrack/photos/{guest['id']}/FluxtreamCapture.photo/0/10000",
         params={"isBefore": "false"}, auth=server.auth)
-    return pd.DataFrame(listing.json(), columns=["id", "key", "begin_d"])
+    held = pd.DataFrame(listing.json(), columns=["id", "url", "begin_d"])
+    return held.assign(key=held["url"].str.rsplit("/", n=1).str[1])  # items carry no key field
 
 
 # --- killed commands --------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from pipeline.resolve import Settings, resolve
 from pipeline.sample import (DEMO_OVERRIDES, EXPECTED_NAME, FLAGS_NOT_IN_SAMPLE, MIN_COUNT,
                              SAMPLE_DEFAULT_TZ, _exif, _exif_tags, plan, sample_is_current,
                              write_demo_overrides, write_sample)
-from pipeline.schema import FLAGS, TZ_SOURCES
+from pipeline.vocabulary import FLAGS, TZ_SOURCES
 
 #: What issues 7 and 11 ask the sample to hold, by scenario name.
 SCENARIOS = {

@@ -8,9 +8,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
+import io
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -18,8 +20,15 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy as np
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image
+
+from pipeline.server.images import Picture, Undecodable, thumbnail_sizes
+from pipeline.server.wire import clean_tags, java_double
 
 PHOTOFLUX = Path(sys.executable).with_name("photoflux")
 
@@ -27,9 +36,21 @@ UPLOAD = "api/bodytrack/photoUpload?connector_name=fluxtream_capture"
 SECS = 1400269584.123  # the contract's example: key day 2014136, 1400269584123 ms
 
 
-def jpeg(tag: str, size: int = 200) -> bytes:
-    """Bytes a server sniffs as JPEG, unique per tag."""
-    return (b"\xff\xd8\xff\xe0" + tag.encode()).ljust(size, b"\0")
+def encoded(image_format: str, size=(8, 6), **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(buffer, image_format, **options)
+    return buffer.getvalue()
+
+
+TINY_JPEG = encoded("JPEG")
+
+
+def jpeg(tag: str, size: int = 0) -> bytes:
+    """A real (decodable) JPEG, unique per tag: the tag rides in a comment segment; `size` pads
+    it with zeros after its end marker, which decoders ignore."""
+    comment = tag.encode()
+    segment = b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment
+    return (TINY_JPEG[:2] + segment + TINY_JPEG[2:]).ljust(size, b"\0")
 
 
 def compact(obj) -> bytes:
@@ -65,6 +86,11 @@ def all_photos(server) -> list[dict]:
     return get(server, f"api/bodytrack/photos/{guest_id(server)}/FluxtreamCapture.photo/0/100").json()
 
 
+def key_of(item: dict) -> str:
+    """A list item's photo key: the last part of its url (items have no `key` field)."""
+    return item["url"].rsplit("/", 1)[1]
+
+
 def raw_get(server, path: str, auth: tuple[str, str]) -> http.client.HTTPResponse:
     """GET with the path sent exactly as written (requests would normalise `..`)."""
     url = urlsplit(server.url)
@@ -90,8 +116,8 @@ def test_no_credentials_is_401_json(server):
     r = requests.get(server.url + "api/guest", timeout=10)
     assert r.status_code == 401
     assert r.headers["content-type"] == "application/json"
-    assert r.json()["result"] == "KO" and r.json()["message"].startswith("Access Denied ")
-    assert list(r.json()) == ["result", "message"]
+    assert r.content == compact({"result": "KO", "message": "Access Denied. Please log in to "
+                                 f"your Fluxtream account ({server.url}) to access this resource"})
 
 
 @pytest.mark.parametrize("auth", [("alice", "wrong"), ("nobody", "wonder-land-42"), ("", "")])
@@ -99,7 +125,7 @@ def test_wrong_credentials_is_401_html_with_basic_realm(server, auth):
     r = get(server, "api/guest", auth=auth)
     assert r.status_code == 401
     assert r.headers["content-type"].startswith("text/html")
-    assert r.headers["www-authenticate"] == 'Basic realm="Fluxtream"'
+    assert r.headers["www-authenticate"] == 'Basic realm="Spring Security Application"'
 
 
 def test_malformed_authorization_header_is_401_html(server):
@@ -112,7 +138,8 @@ def test_guest_shape_and_stable_distinct_ids(server):
     me = r.json()
     assert r.status_code == 200
     assert r.content == compact({"username": "alice", "firstname": "Alice", "lastname": "",
-                                 "email": "alice@example.org", "roles": ["ROLE_USER"],
+                                 "fullname": "Alice", "email": "alice@example.org",
+                                 "roles": "[ROLE_USER]", "isBuddy": False, "avatar": None,
                                  "id": me["id"]})
     assert isinstance(me["id"], int) and guest_id(server, BOB) != me["id"]
 
@@ -151,9 +178,13 @@ def test_same_bytes_for_another_guest_is_another_photo(server):
 
 @pytest.mark.parametrize("secs, capture_ms, day", [
     ("1400269584.1239", 1400269584123, "2014136"),  # truncated, not rounded
-    ("1.001", 1001, "1970001"),  # exact: a float would make this 1000
+    # (long)(secs * 1000) of a Java double, as the real server: 1.001 * 1000 is 1000.999...
+    ("1.001", 1000, "1970001"),
+    ("1099006878.916", 1099006878915, "2004302"),  # three decimals can lose a millisecond
+    ("1099006878.9164", 1099006878916, "2004302"),  # a fourth decimal keeps it
     ("1420070399.9995", 1420070399999, "2014365"),  # last millisecond of 2014 stays in 2014
     ("0", 0, "1970001"),
+    ("-0.0", 0, "1970001"),  # Java's -0.0 >= 0 holds
 ])
 def test_capture_time_is_truncated_to_the_millisecond(server, secs, capture_ms, day):
     data = jpeg(f"truncate-{secs}")
@@ -163,8 +194,8 @@ def test_capture_time_is_truncated_to_the_millisecond(server, secs, capture_ms, 
 
 @pytest.mark.parametrize("data, media_type", [
     (jpeg("read-back", 5000), "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "image/png"),
-    (b"GIF89a" + b"\x01" * 100, "image/gif"),
+    (encoded("PNG"), "image/png"),
+    (encoded("GIF"), "image/gif"),
 ])
 def test_read_back_bytes_identical(server, data, media_type):
     key = upload(server, data).json()["payload"]["key"]
@@ -184,8 +215,8 @@ def test_not_jpeg_png_gif_is_415(server, data):
 
 @pytest.mark.parametrize("case", ["no photo", "no metadata", "not json", "not an object", "no time",
                                   "negative time", "time as text", "time true", "NaN time",
-                                  "tags not strings", "empty photo", "no connector",
-                                  "other connector", "photo not a file part", "not multipart"])
+                                  "tags not strings", "tags as a list", "empty photo",
+                                  "other connector", "not multipart"])
 def test_bad_uploads_are_400_ko(server, case):
     url, auth = server.url + UPLOAD, server.auth
     good_meta = {"metadata": json.dumps({"capture_time_secs_utc": SECS})}
@@ -197,6 +228,7 @@ def test_bad_uploads_are_400_ko(server, case):
         "time true": '{"capture_time_secs_utc": true}',
         "NaN time": '{"capture_time_secs_utc": NaN}',
         "tags not strings": '{"capture_time_secs_utc": 1, "tags": [1, 2]}',
+        "tags as a list": '{"capture_time_secs_utc": 1, "tags": ["a", "b"]}',
     }
     kwargs = {"files": photo, "data": good_meta}
     if case in meta:
@@ -207,13 +239,8 @@ def test_bad_uploads_are_400_ko(server, case):
         kwargs = {"files": photo}
     elif case == "empty photo":
         kwargs["files"] = {"photo": ("p.jpg", b"", "image/jpeg")}
-    elif case == "no connector":
-        url = server.url + "api/bodytrack/photoUpload"
     elif case == "other connector":
         url = server.url + "api/bodytrack/photoUpload?connector_name=flickr"
-    elif case == "photo not a file part":
-        kwargs["files"] = {"photo": (None, "not a file"), "metadata": (None, good_meta["metadata"])}
-        del kwargs["data"]
     elif case == "not multipart":
         kwargs = {"data": good_meta}
     r = requests.post(url, auth=auth, timeout=10, **kwargs)
@@ -222,26 +249,104 @@ def test_bad_uploads_are_400_ko(server, case):
     assert list(body) == ["result", "message"] and body["result"] == "KO" and body["message"]
 
 
-def test_concurrent_identical_uploads_make_one_photo(server):
-    data, results = jpeg("concurrent"), []
+@pytest.mark.parametrize("data", [
+    b"\xff\xd8\xff\xe0" + b"not really a JPEG" * 20,
+    TINY_JPEG[: len(TINY_JPEG) // 2],  # truncated
+    b"\x89PNG\r\n\x1a\n" + bytes(range(256)),
+    b"GIF89a" + b"\x01" * 100,
+    encoded("PNG", size=(1, 1200)),  # decodes, but too thin for the real server's thumbnails
+])
+def test_bytes_that_look_like_an_image_but_do_not_decode_are_400(server, data):
+    r = upload(server, data, secs=SECS + 300)
+    assert r.status_code == 400
+    assert r.content == b'{"result":"KO","message":"InvalidDataException while trying to save the photo"}'
+    key = expected_key(guest_id(server), 1400269884123, "2014136", data)
+    assert get(server, f"api/bodytrack/photo/{key}").status_code == 404
+
+
+def test_connector_name_is_matched_without_regard_to_case_and_a_missing_one_is_500(server):
+    ok = upload(server, jpeg("connector case"),
+                path="api/bodytrack/photoUpload?connector_name=FluxTream_Capture")
+    assert ok.status_code == 200 and ok.json()["payload"]["operation"] == "created"
+    missing = upload(server, jpeg("no connector"), path="api/bodytrack/photoUpload")
+    assert missing.status_code == 500 and missing.json()["result"] == "KO"
+
+
+def test_parts_are_read_by_name_without_a_filename(server):
+    data = jpeg("no filename")
+    r = requests.post(server.url + UPLOAD, auth=server.auth, timeout=10,
+                      files={"photo": (None, data),
+                             "metadata": (None, json.dumps({"capture_time_secs_utc": SECS}))})
+    assert r.status_code == 200
+    assert r.json()["payload"]["key"] == expected_key(guest_id(server), 1400269584123, "2014136", data)
+
+
+def test_the_v1_upload_answers_the_bare_payload_and_errors_in_plain_text(server):
+    v1 = "api/v1/bodytrack/photoUpload?connector_name=fluxtream_capture"
+    data = jpeg("v1")
+    first = upload(server, data, path=v1)
+    key = expected_key(guest_id(server), 1400269584123, "2014136", data)
+    assert first.status_code == 200
+    assert first.content == compact({"operation": "created", "key": key,
+                                     "id": first.json()["id"]})
+    assert upload(server, data).json()["payload"] == {**first.json(), "operation": "updated"}
+    refused = upload(server, b"plain text", path=v1)
+    assert refused.status_code == 415
+    assert refused.text == "UnsupportedImageFormatException while trying to save the photo"
+
+
+def test_bare_payload_makes_the_documented_path_answer_like_v1(serve_factory):
+    server = serve_factory(bare_payload=True)
+    data = jpeg("bare")
+    r = upload(server, data)
+    key = expected_key(guest_id(server), 1400269584123, "2014136", data)
+    assert r.status_code == 200
+    assert r.content == compact({"operation": "created", "key": key, "id": r.json()["id"]})
+    refused = upload(server, b"plain text")
+    assert refused.status_code == 415 and refused.headers["content-type"].startswith("text/plain")
+    assert get(server, f"api/bodytrack/photo/{key}").content == data
+
+
+def test_tags_are_one_string_cleaned_and_kept_only_from_the_creating_upload(server):
+    uid, data = guest_id(server), jpeg("tags")
+    created = upload(server, data, secs=SECS + 400, comment="first",
+                     tags="  Beach, New York ,, \u00c9t\u00c9,beach , a\0b").json()["payload"]
+    base = f"api/bodytrack/metadata/{uid}/FluxtreamCapture.photo/{created['id']}"
+    kept = compact({"comment": "first", "tags": ["_t_", "a_b", "beach", "new_york"]})
+    assert get(server, base + "/get").content == kept
+    again = upload(server, data, secs=SECS + 400, comment="second", tags="other")
+    assert again.json()["payload"]["operation"] == "updated"
+    assert get(server, base + "/get").content == kept  # an update leaves them as they were
+
+
+def send_at_once(server, data: bytes, senders: int) -> list[dict]:
+    """`senders` uploads of one photo, all started together; their payloads."""
+    results, start = [], threading.Barrier(senders)
 
     def send():
         with requests.Session() as session:
+            start.wait()
             results.append(upload(server, data, secs=SECS + 7, session=session).json()["payload"])
 
-    threads = [threading.Thread(target=send) for _ in range(8)]
+    threads = [threading.Thread(target=send) for _ in range(senders)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    return results
+
+
+def test_concurrent_identical_uploads_make_one_photo(server):
+    results = send_at_once(server, jpeg("concurrent"), 8)
     assert sorted(p["operation"] for p in results) == ["created"] + ["updated"] * 7
     assert len({(p["id"], p["key"]) for p in results}) == 1
 
 
 def test_body_over_the_limit_is_413_and_the_connection_still_works(server):
     big = jpeg("too big", 1_500_000)
-    message = "Request body larger than the server's limit of 1 MB"
-    too_large = compact({"result": "KO", "message": message})
+    # written as the real server's Gson writes it: ' as \u0027
+    too_large = (b'{"result":"KO","message":"Request body larger than the server\\u0027s limit '
+                 b'of 1 MB"}')
     with requests.Session() as session:
         declared = upload(server, big, session=session)  # Content-Length says so: refused at once
         assert declared.status_code == 413 and declared.content == too_large
@@ -278,12 +383,15 @@ def test_an_id_beyond_any_row_is_404(server, photo_id):
                              timeout=10),
                requests.delete(f"{server.url}api/v1/bodytrack/photo/{uid}/{photo_id}",
                                auth=server.auth, timeout=10)]
-    for r in answers:
-        assert r.status_code == 404 and r.json() == {"result": "KO", "message": "no such photo"}
+    unknown = (f"Unknown facet [{photo_id}] for connector [FluxtreamCapture] and object type "
+               f"[photo] and guestId [{uid}]")
+    for r in answers[:2]:
+        assert r.status_code == 404 and r.json() == {"result": "KO", "message": unknown}
+    assert answers[2].status_code == 404 and answers[2].text == unknown  # v1: plain text
     listing = get(server, f"api/bodytrack/photos/{uid}/FluxtreamCapture.photo/0/{photo_id}")
     assert listing.status_code == 200 and isinstance(listing.json(), list)
     other = get(server, f"api/bodytrack/photos/{photo_id}/FluxtreamCapture.photo/0/5")
-    assert other.status_code == 403
+    assert other.status_code == 200 and other.json() == {"result": "KO", "message": "Access Denied"}
 
 
 def test_the_last_millisecond_of_year_9999_is_accepted_and_no_later(server):
@@ -300,17 +408,19 @@ def test_the_last_millisecond_of_year_9999_is_accepted_and_no_later(server):
 
 def test_text_that_is_not_unicode_is_400_and_later_answers_still_work(server):
     uid = guest_id(server)
-    for number, extra in enumerate(['"comment": "a\\ud800b"', '"tags": "x,\\udcff"',
-                                    '"tags": ["ok", "\\udfff"]']):
-        r = upload(server, jpeg(f"surrogate {number}"),
-                   metadata=f'{{"capture_time_secs_utc": {number + 77}, {extra}}}')
-        assert r.status_code == 400 and "is not valid Unicode text" in r.json()["message"], r.text
+    r = upload(server, jpeg("surrogate"), metadata='{"capture_time_secs_utc": 77, "comment": "a\\ud800b"}')
+    assert r.status_code == 400 and "is not valid Unicode text" in r.json()["message"], r.text
+    tagged = upload(server, jpeg("surrogate tag"),  # cleaning makes it a `_`, as on the real server
+                    metadata='{"capture_time_secs_utc": 78, "tags": "x,\\udcff"}').json()["payload"]
+    metadata = f"api/bodytrack/metadata/{uid}/FluxtreamCapture.photo/{tagged['id']}/get"
+    assert get(server, metadata).json() == {"tags": ["_", "x"]}
     kept = upload(server, jpeg("nul and escape"), secs=88, comment="a\0b\x1b[2J",
                   tags="p\0q").json()["payload"]
     listing = get(server, f"api/bodytrack/photos/{uid}/FluxtreamCapture.photo/87.5/1",
                   params={"isBefore": "false"})
     assert listing.status_code == 200  # JSON carries them escaped
-    assert listing.json()[0]["comment"] == "a\0b\x1b[2J" and listing.json()[0]["key"] == kept["key"]
+    item = listing.json()[0]
+    assert item["comment"] == "a\0b\x1b[2J" and key_of(item) == kept["key"] and item["tags"] == ["p_q"]
     assert b"\0" not in listing.content and b"\x1b" not in listing.content
 
 
@@ -368,35 +478,87 @@ def test_unknown_or_malformed_keys_are_404(server, path):
     assert r.status == 404 and json.loads(body)["result"] == "KO"
 
 
-def test_another_guests_photo_is_404(server):
-    key = upload(server, jpeg("bobs"), auth=BOB).json()["payload"]["key"]
+def test_another_guests_photo_is_403_and_an_unknown_one_404(server):
+    uid, key = guest_id(server), upload(server, jpeg("bobs"), auth=BOB).json()["payload"]["key"]
     assert get(server, f"api/bodytrack/photo/{key}", auth=BOB).status_code == 200
-    assert get(server, f"api/bodytrack/photo/{key}").status_code == 404
+    r = get(server, f"api/bodytrack/photo/{key}")
+    assert r.status_code == 403
+    assert r.json() == {"result": "KO", "message": f"User [{uid}] is not authorized to view photo [{key}]"}
+    unknown = f"{uid}.FluxtreamCapture.photo.2014136.1400269584123_{'0' * 64}"
+    v1 = get(server, f"api/v1/bodytrack/photo/{unknown}")  # v1 answers errors in plain text
+    assert v1.status_code == 404 and v1.text == f"Photo [{unknown}] requested by user [{uid}] not found"
 
 
-def test_photo_list_is_nearest_first_before_and_after(server):
+def test_photo_list_item_is_the_real_servers_byte_for_byte(server):
     uid, t0 = guest_id(server), 978307200  # 2001-01-01: no other test uploads there
-    ids = {dt: upload(server, jpeg(f"list{dt}"), secs=t0 + dt, comment=f"c{dt}", tags=["a", "b"])
-           .json()["payload"]["id"] for dt in (10, 20, 30)}
+    data = jpeg("list item")
+    photo_id = upload(server, data, secs=t0 + 30.25, comment="it's <c30> & a=b",
+                      tags="a,b").json()["payload"]["id"]
+    key = expected_key(uid, 978307230250, "2001001", data)
+    r = get(server, f"api/bodytrack/photos/{uid}/FluxtreamCapture.photo/{t0 + 30.25}/1")
+    moment = "2001-01-01T00:00:30.250Z"
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    assert r.content == (
+        '[{"nsfw":false,"id":"FluxtreamCapture.photo.%d","description":"",'
+        '"comment":"it\\u0027s \\u003cc30\\u003e \\u0026 a\\u003db","begin_d":9.7830723025E8,'
+        '"begin":"%s","end_d":9.7830723025E8,"end":"%s","dev_id":"fluxtream_capture",'
+        '"dev_nickname":"FluxtreamCapture","object_type_name":"photo","channel_name":"photo",'
+        '"url":"/api/v1/bodytrack/photo/%s","tags":["a","b"],"thumbnails":['
+        '{"url":"/api/v1/bodytrack/photoThumbnail/%d/%d/0","width":150,"height":113},'
+        '{"url":"/api/v1/bodytrack/photoThumbnail/%d/%d/1","width":300,"height":225},'
+        '{"url":"/api/v1/bodytrack/photoThumbnail/%d/%d/2","width":500,"height":375}],'
+        '"count":1,"orientation":1,"time_type":"gmt"}]'
+        % (photo_id, moment, moment, key, *(uid, photo_id) * 3)).encode()
+    item = r.json()[0]
+    assert key_of(item) == key and item["id"].rsplit(".", 1)[1] == str(photo_id)
+    assert get(server, item["url"].lstrip("/")).content == data  # the url serves the photo
 
-    def listing(at, count, is_before):
+
+def test_thumbnails_are_listed_at_the_real_sizes_and_served_upright(server):
+    uid, stored = guest_id(server), Image.new("RGB", (40, 30), (0, 0, 255))
+    stored.paste((255, 0, 0), (0, 0, 20, 30))  # left half red: the top, once turned upright
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned a quarter clockwise
+    buffer = io.BytesIO()
+    stored.save(buffer, "JPEG", exif=exif)
+    photo_id = upload(server, buffer.getvalue(), secs=1041379200).json()["payload"]["id"]
+    item = get(server, f"api/bodytrack/photos/{uid}/FluxtreamCapture.photo/1041379200/1").json()[0]
+    assert item["orientation"] == 6
+    assert [(t["width"], t["height"]) for t in item["thumbnails"]] == [(113, 150), (225, 300), (375, 500)]
+    large = get(server, item["thumbnails"][2]["url"].lstrip("/"))
+    assert large.status_code == 200 and large.headers["content-type"] == "image/jpeg"
+    upright = Image.open(io.BytesIO(large.content)).convert("RGB")
+    assert upright.size == (375, 500)
+    assert upright.getpixel((187, 100))[0] > 200 and upright.getpixel((187, 400))[2] > 200
+    base = f"api/v1/bodytrack/photoThumbnail/{uid}/{photo_id}"
+    assert get(server, base + "/3").status_code == 404
+    assert get(server, base + "/0", auth=BOB).status_code == 403
+
+
+def test_photo_list_is_nearest_first_and_includes_the_cursor_millisecond(server):
+    uid, t0 = guest_id(server), 1009843200  # 2002-01-01: no other test uploads there
+    ids = {dt: upload(server, jpeg(f"list{dt}"), secs=t0 + dt).json()["payload"]["id"]
+           for dt in (10, 20, 30.25)}
+
+    def listing(at, count, is_before=None, auth=None):
         r = get(server, f"api/bodytrack/photos/{uid}/FluxtreamCapture.photo/{at}/{count}",
-                params={"isBefore": is_before})
+                auth=auth, params={} if is_before is None else {"isBefore": is_before})
         assert r.status_code == 200
         return r.json()
 
-    assert [p["id"] for p in listing(t0 + 25, 2, "true")] == [ids[20], ids[10]]
-    assert [p["id"] for p in listing(t0 + 15.5, 2, "false")] == [ids[20], ids[30]]
-    assert [p["id"] for p in listing(t0 + 20, 1, "true")] == [ids[10]]  # strictly before
-    item = listing(t0 + 30.5, 1, "true")[0]
-    assert item["begin_d"] == item["end_d"] == t0 + 30.0
-    assert item["comment"] == "c30" and item["tags"] == ["a", "b"] and item["thumbnails"] == []
-    assert item["key"] == expected_key(uid, (t0 + 30) * 1000, "2001001", jpeg("list30"))
-    assert requests.get(item["url"], auth=server.auth, timeout=10).content == jpeg("list30")
-    assert get(server, f"api/bodytrack/photos/{uid}/FluxtreamCapture.photo/{t0}/5",
-               params={"isBefore": "maybe"}).status_code == 400
-    assert get(server, f"api/bodytrack/photos/{uid}/FluxtreamCapture.photo/{t0}/5",
-               auth=BOB).status_code == 403
+    def ids_at(*args):
+        return [int(p["id"].rsplit(".", 1)[1]) for p in listing(*args)]
+
+    assert ids_at(t0 + 25, 2, "true") == [ids[20], ids[10]]
+    assert ids_at(t0 + 15.5, 2, "false") == [ids[20], ids[30.25]]
+    assert ids_at(t0 + 20, 2, "true") == [ids[20], ids[10]]  # both directions include it
+    assert ids_at(t0 + 20, 2, "TRUE") == [ids[20], ids[10]]
+    assert ids_at(t0 + 20, 2, "false") == [ids[20], ids[30.25]]
+    assert ids_at(f"{t0 + 30}.25", 1, "false") == [ids[30.25]]  # a fractional cursor
+    # the cursor is (long)(secs*1000): .2499 s is 249 ms, so the photo at 250 ms is after it
+    assert ids_at(f"{t0 + 30}.2499", 1, "true") == [ids[20]]
+    assert ids_at(t0 + 20, 1, "maybe") == ids_at(t0 + 20, 1) == [ids[20]]  # anything else: after
+    assert listing(t0, 5, auth=BOB) == {"result": "KO", "message": "Access Denied"}
 
 
 def test_metadata_get_and_set(server):
@@ -408,23 +570,40 @@ def test_metadata_get_and_set(server):
     def set_(**fields):
         return requests.post(server.url + base + "/set", data=fields, auth=server.auth, timeout=10)
 
-    assert set_(comment="second").json()["payload"] == {"comment": "second", "tags": ["x", "y"]}
-    assert set_(tags="p,q , r").json()["result"] == "OK"
+    assert set_(comment="second").content == compact(
+        {"result": "OK", "message": "Metadata updated successfully!",
+         "payload": {"comment": "second", "tags": ["x", "y"]}})
+    assert set_(tags="r,Q , p").json()["result"] == "OK"  # replaced, cleaned as at upload
     assert get(server, base + "/get").json() == {"comment": "second", "tags": ["p", "q", "r"]}
+    neither = set_()
+    assert neither.status_code == 400 and neither.json() == {
+        "result": "KO", "message": "Nothing changed since comment and tags were both null"}
     unknown = f"api/bodytrack/metadata/{uid}/FluxtreamCapture.photo/999999/get"
     assert get(server, unknown).status_code == 404
     assert get(server, base + "/get", auth=BOB).status_code == 403
+    bare = upload(server, jpeg("no comment")).json()["payload"]["id"]  # Gson leaves out a null
+    assert get(server, f"api/bodytrack/metadata/{uid}/FluxtreamCapture.photo/{bare}/get").content \
+        == b'{"tags":[]}'
 
 
-def test_delete_removes_one_photo(server):
+def test_the_owner_deletes_one_photo_with_an_empty_answer(server):
     uid, data = guest_id(server), jpeg("delete me")
     kept = upload(server, data, secs=SECS + 100).json()["payload"]
     gone = upload(server, data, secs=SECS + 200).json()["payload"]
-    r = requests.delete(f"{server.url}api/v1/bodytrack/photo/{uid}/{gone['id']}", auth=server.auth,
-                        timeout=10)
-    assert r.status_code == 200 and r.json()["result"] == "OK"
+    url = f"{server.url}api/v1/bodytrack/photo/{uid}/{gone['id']}"
+    by_bob = requests.delete(url, auth=BOB, timeout=10)
+    assert by_bob.status_code == 401 and by_bob.content == b""
+    assert get(server, f"api/bodytrack/photo/{gone['key']}").content == data
+    r = requests.delete(url, auth=server.auth, timeout=10)
+    assert r.status_code == 200 and r.content == b""
     assert get(server, f"api/bodytrack/photo/{gone['key']}").status_code == 404
     assert get(server, f"api/bodytrack/photo/{kept['key']}").content == data  # shared bytes stay
+    again = requests.delete(url, auth=server.auth, timeout=10)
+    assert again.status_code == 404 and again.text == (
+        f"Unknown facet [{gone['id']}] for connector [FluxtreamCapture] and object type [photo] "
+        f"and guestId [{uid}]")
+    bobs_own_uid = f"{server.url}api/v1/bodytrack/photo/{guest_id(server, BOB)}/{kept['id']}"
+    assert requests.delete(bobs_own_uid, auth=BOB, timeout=10).status_code == 404  # not his
 
 
 def test_log_has_one_line_per_request_and_never_a_password(server):
@@ -460,7 +639,7 @@ def test_drop_rate_one_stores_then_drops_the_connection(serve_factory):
         upload(server, data)
     key = expected_key(guest_id(server), 1400269584123, "2014136", data)
     assert get(server, f"api/bodytrack/photo/{key}").content == data  # it landed, once
-    assert [p["key"] for p in all_photos(server)] == [key]
+    assert [key_of(p) for p in all_photos(server)] == [key]
     server.wait_for_log("POST /api/bodytrack/photoUpload dropped user=alice")
 
 
@@ -474,6 +653,84 @@ def test_seeded_faults_repeat_and_delay_slows_answers(serve_factory):
 
     first = statuses()
     assert first == statuses() and set(first) == {200, 500}
+
+
+def test_fail_after_store_rate_one_stores_then_answers_503(serve_factory):
+    server = serve_factory(fail_after_store_rate=1)
+    data = jpeg("after store")
+    r = upload(server, data)
+    assert r.status_code == 503 and r.json()["result"] == "KO"
+    key = expected_key(guest_id(server), 1400269584123, "2014136", data)
+    assert get(server, f"api/bodytrack/photo/{key}").content == data  # it landed all the same
+    assert upload(server, data).status_code == 503
+    assert [key_of(p) for p in all_photos(server)] == [key]  # the resend found it: one copy
+
+
+def test_login_redirect_sends_every_request_to_an_html_login_page(serve_factory):
+    server = serve_factory(login_redirect=True)
+    for r in [get(server, "api/guest", allow_redirects=False),
+              requests.get(server.url + "api/guest", allow_redirects=False, timeout=10),
+              requests.post(server.url + UPLOAD, auth=server.auth, allow_redirects=False,
+                            files={"photo": ("p.jpg", jpeg("redirected"))},
+                            data={"metadata": json.dumps({"capture_time_secs_utc": SECS})},
+                            timeout=10)]:
+        assert r.status_code == 302 and r.headers["location"] == "/welcome?signIn"
+    followed = get(server, "api/guest")  # what a client that follows redirects gets
+    assert followed.status_code == 200 and followed.url == server.url + "welcome?signIn"
+    assert followed.headers["content-type"].startswith("text/html")
+    assert "Please log in" in followed.text
+    server.wait_for_log("POST /api/bodytrack/photoUpload 302")
+    with sqlite3.connect(server.store / "store.sqlite") as db:  # the API is behind the login
+        assert db.execute("SELECT count(*) FROM photos").fetchone() == (0,)
+
+
+def test_guest_ko_answers_200_with_a_ko_body_and_no_id(serve_factory):
+    server = serve_factory(guest_ko=True)
+    r = get(server, "api/guest")
+    assert r.status_code == 200
+    assert r.content == b'{"result":"KO","message":"Failed to get current guest: null"}'
+    assert upload(server, jpeg("guest ko")).json()["payload"]["operation"] == "created"
+
+
+def test_without_the_dedup_lock_overlapping_sends_make_two_copies(serve_factory):
+    server = serve_factory(no_dedup_lock=True, delay_ms=300)
+    data = jpeg("race")
+    first, second = send_at_once(server, data, 2)
+    assert first["operation"] == second["operation"] == "created"  # as on the real server
+    assert first["key"] == second["key"] and first["id"] != second["id"]
+    assert upload(server, data, secs=SECS + 7).json()["payload"]["operation"] == "updated"
+    assert [key_of(p) for p in all_photos(server)] == [first["key"]] * 2
+
+
+OLD_SCHEMA = """
+CREATE TABLE guests (id INTEGER PRIMARY KEY AUTOINCREMENT, username TEXT NOT NULL UNIQUE);
+CREATE TABLE photos (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, guest_id INTEGER NOT NULL REFERENCES guests(id),
+    sha256 TEXT NOT NULL, capture_ms INTEGER NOT NULL, key TEXT NOT NULL,
+    media_type TEXT NOT NULL, comment TEXT, tags TEXT NOT NULL DEFAULT '[]',
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, UNIQUE (guest_id, sha256, capture_ms));
+CREATE INDEX photos_by_time ON photos (guest_id, capture_ms);
+CREATE INDEX photos_by_key ON photos (guest_id, key);
+"""
+
+
+def test_a_store_made_before_issue_12_keeps_its_photos_and_loses_its_unique_index(
+        serve_factory, tmp_path):
+    store, data = tmp_path / "old store", jpeg("old")
+    sha256 = hashlib.sha256(data).hexdigest()
+    (store / "photos" / sha256[:2]).mkdir(parents=True)
+    (store / "photos" / sha256[:2] / sha256).write_bytes(data)
+    key = expected_key(1, 1400269584123, "2014136", data)
+    with sqlite3.connect(store / "store.sqlite") as db:
+        db.executescript(OLD_SCHEMA)
+        db.execute("INSERT INTO guests (username) VALUES ('alice')")
+        db.execute("INSERT INTO photos VALUES (7, 1, ?, 1400269584123, ?, 'image/jpeg', 'c', "
+                   "'[\"t\"]', 0, 0)", (sha256, key))
+    server = serve_factory(store=store, no_dedup_lock=True, delay_ms=300)
+    assert [(key_of(p), p["thumbnails"]) for p in all_photos(server)] == [(key, [])]  # no size
+    assert upload(server, data).json()["payload"] == {"operation": "updated", "key": key, "id": 7}
+    first, second = send_at_once(server, jpeg("new"), 2)  # no unique index stops the race
+    assert first["id"] != second["id"] and min(first["id"], second["id"]) > 7
 
 
 def test_restart_keeps_the_store_and_the_guest_ids(serve_factory):
@@ -532,3 +789,47 @@ def test_user_option_still_works_beside_the_environment(serve_factory):
     assert get(server, "api/guest", auth=("carol", "option-pass")).json()["username"] == "carol"
     assert get(server, "api/guest").json()["username"] == "alice"
     assert "users carol, alice" in server.log_text()  # --user first, then the environment
+
+
+# --- the real server's Java arithmetic, without a server ----------------------------------------
+
+@given(st.floats(min_value=0, max_value=1e300, allow_nan=False, allow_infinity=False))
+def test_java_double_text_reads_back_exactly_and_is_plain_only_from_a_thousandth_to_1e7(value):
+    text = java_double(value)
+    assert float(text) == value and "." in text
+    assert ("E" not in text) == (value == 0 or 1e-3 <= value < 1e7)
+
+
+@pytest.mark.parametrize("value, text", [(1400269584.123, "1.400269584123E9"), (0.0, "0.0"),
+                                         (100.0, "100.0"), (0.001, "0.001"), (1e7, "1.0E7"),
+                                         (9999999.5, "9999999.5"), (0.0001, "1.0E-4")])
+def test_java_double_text_is_javas(value, text):
+    assert java_double(value) == text
+
+
+def imgscalr_reference(width: int, height: int, side: int) -> tuple[int, int]:
+    """imgscalr's fit, in numpy's float32 as Java computes it."""
+    ratio = np.float32(height) / np.float32(width)
+    if ratio <= 1:
+        return side, int(np.floor(np.float64(np.float32(side) * ratio) + 0.5))
+    return int(np.floor(np.float64(np.float32(side) / ratio) + 0.5)), side
+
+
+@given(st.integers(1, 20000), st.integers(1, 20000), st.integers(1, 8))
+def test_thumbnail_sizes_follow_imgscalrs_float_arithmetic(width, height, orientation):
+    picture = Picture("image/jpeg", width, height, orientation)
+    large = imgscalr_reference(width, height, 500)[:: -1 if orientation >= 5 else 1]
+    medium = imgscalr_reference(*large, 300) if 0 not in large else (0, 0)
+    small = imgscalr_reference(*medium, 150) if 0 not in medium else (0, 0)
+    if 0 in large + medium + small:  # the real server cannot make it and refuses the photo
+        with pytest.raises(Undecodable):
+            thumbnail_sizes(picture)
+    else:
+        assert thumbnail_sizes(picture) == [small, medium, large]
+
+
+@given(st.text())
+def test_cleaned_tags_are_sorted_unique_and_only_of_the_allowed_characters(text):
+    tags = clean_tags(text)
+    assert tags == sorted(set(tags)) and "" not in tags
+    assert all(set(tag) <= set("abcdefghijklmnopqrstuvwxyz0123456789-_") for tag in tags)

@@ -13,8 +13,8 @@ MAX_VALUE_BYTES = 1024 * 1024
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 #: Bytes per value of each TIFF field type (BYTE, ASCII, SHORT, LONG, RATIONAL, SBYTE, UNDEFINED,
-#: SSHORT, SLONG, SRATIONAL, FLOAT, DOUBLE).
-TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
+#: SSHORT, SLONG, SRATIONAL, FLOAT, DOUBLE, IFD: a sub-IFD's offset, as some writers type it).
+TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
 
 
 class Corrupt(Exception):

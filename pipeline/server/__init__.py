@@ -87,21 +87,25 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def run(host: str, port: int, store: Path, users=(), fail_rate: float = 0.0,
-        drop_rate: float = 0.0, delay_ms: int = 0, seed: int | None = None, certfile=None,
-        keyfile=None, max_upload_mb: int = 100):
+        drop_rate: float = 0.0, fail_after_store_rate: float = 0.0, delay_ms: int = 0,
+        seed: int | None = None, login_redirect: bool = False, guest_ko: bool = False,
+        bare_payload: bool = False, no_dedup_lock: bool = False, certfile=None, keyfile=None,
+        max_upload_mb: int = 100):
     """Serve until interrupted. The accounts are `users` ("NAME:PASSWORD") plus those in
-    FLUXTREAM_SERVER_USERS. Raises ValueError for bad options (the CLI prints it, exit 2)."""
+    FLUXTREAM_SERVER_USERS. Raises ValueError for bad options (the CLI prints it, exit 2).
+    With `no_dedup_lock`, an upload's dedup lookup and its insert are `delay_ms` apart."""
     passwords = parse_users(users, os.environ.get(USERS_VARIABLE))
     if bool(certfile) != bool(keyfile):
         raise ValueError("--certfile and --keyfile go together")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        photo_store = Store(store)
+        photo_store = Store(store, dedup_lock=not no_dedup_lock, race_seconds=delay_ms / 1000)
         ids = photo_store.guest_ids(passwords)
     except (OSError, sqlite3.Error) as exc:
         raise ValueError(f"cannot open the store {store}: {exc}") from None
     accounts = {name: Account(name, password, ids[name]) for name, password in passwords.items()}
-    faults = Faults(fail_rate, drop_rate, seed)
+    faults = Faults(fail_rate, drop_rate, fail_after_store_rate, seed, login_redirect, guest_ko,
+                    bare_payload)
     app = create_app(photo_store, accounts, faults, delay_ms, max_upload_mb)
     config = uvicorn.Config(app, http=DroppingH11Protocol, ws="none", lifespan="off",
                             log_config=None, access_log=False, ssl_certfile=certfile,
