@@ -77,6 +77,7 @@ RESOLVED_EXTRA = [
     ("uploaded_at", pa.string()),
     ("uploaded_capture_time_secs_utc", pa.float64()),  # what the server holds, when it differs
     ("uploaded_sha256", pa.string()),  # blocked_changed: the file's sha256 when it was sent
+    ("segment", pa.string()),  # the trip leg: a stable short hash (folder, first path, first offset)
 ]
 
 #: Photos columns an older photoflux did not write: an older table is read with them null (and
@@ -86,7 +87,7 @@ ADDED_PHOTOS_COLUMNS = ("warnings", "reader_version", *(name for name in PHOTOS.
     and name != "xmp_date_created"))
 
 #: Resolved columns an older photoflux did not write: read as null.
-ADDED_RESOLVED_COLUMNS = (*ADDED_PHOTOS_COLUMNS, "uploaded_sha256")
+ADDED_RESOLVED_COLUMNS = (*ADDED_PHOTOS_COLUMNS, "uploaded_sha256", "segment")
 
 RESOLVED = pa.schema(list(PHOTOS) + [pa.field(n, t) for n, t in RESOLVED_EXTRA])
 
@@ -121,3 +122,23 @@ def conform(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     if missing or extra:
         raise ValueError(f"table does not match its schema: missing {missing}, unexpected {extra}")
     return pa.Table.from_pandas(df[names], schema=schema, preserve_index=False)
+
+
+#: data/segments.parquet: one row per segment (a run of photos in capture order within a folder
+#: with one UTC offset and no gap over 6 hours), what a reviewer checks a trip by.
+SEGMENTS = pa.schema(
+    [
+        ("segment", pa.string()),
+        ("folder", pa.string()),
+        ("first_local_time", pa.timestamp("ms")),
+        ("last_local_time", pa.timestamp("ms")),
+        ("first_utc_time", pa.timestamp("ms", tz="UTC")),
+        ("last_utc_time", pa.timestamp("ms", tz="UTC")),
+        ("utc_offset_minutes", pa.int32()),
+        ("zones", pa.string()),  # ";"-separated tz_name values, most photos first
+        ("sources", pa.string()),  # "offset:12;gps:3": tz_source counts, most first
+        ("flags", pa.string()),  # "carry_gap:2;conflict:1": flag counts, most first
+        ("photos", pa.int64()),
+        ("approved", pa.int64()),
+    ]
+)
