@@ -76,6 +76,26 @@ def parse_instant(text: str, *, end: bool = False) -> pd.Timestamp:
     return (_wall_clock(match, end) - offset).tz_localize("UTC")
 
 
+def parse_time(text: str) -> pd.Timestamp:
+    """A time a person typed: an instant when it ends in Z or ±HH:MM (a UTC Timestamp, as
+    parse_instant reads it), else a local time (naive, as parse_local reads it)."""
+    if _INSTANT_RE.fullmatch(text.strip()):
+        return parse_instant(text)
+    if _LOCAL_RE.fullmatch(text.strip()):
+        return parse_local(text)
+    raise ValueError(f"expected an ISO 8601 local time {LOCAL_FORMAT}, or that with Z or ±HH:MM")
+
+
+def shift_text(seconds: float) -> str:
+    """A clock shift in seconds as '±HH:MM:SS', with '.fff' when it has milliseconds."""
+    milliseconds = round(abs(seconds) * 1000)
+    whole, fraction = divmod(milliseconds, 1000)
+    hours, rest = divmod(whole, 3600)
+    sign = "-" if seconds < 0 and milliseconds else "+"
+    text = f"{sign}{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+    return f"{text}.{fraction:03d}" if fraction else text
+
+
 def _wall_clock(match: re.Match, end: bool) -> pd.Timestamp:
     """The matched ISO digits as a naive millisecond Timestamp, checked to be a real date and
     time within TIME_RANGE."""

@@ -135,8 +135,8 @@ def test_a_type_1_nikon_note_has_no_world_time():
     (canon_note(size=20), "Canon TimeInfo malformed"),
     (canon_note(minutes=5000), "Canon TimeZone out of range (5000 minutes)"),
     (nikon_note(minutes=-900), "Nikon TimeZone out of range (-900 minutes)"),
-    (lambda at: canon_note()(at)[:10], "Canon TimeInfo unreadable"),
-    (lambda at: b"\xff\xff" + bytes(30), "Canon TimeInfo unreadable"),
+    (lambda at: canon_note()(at)[:10], "Canon maker note unreadable"),
+    (lambda at: b"\xff\xff" + bytes(30), "Canon maker note unreadable"),
 ])
 def test_a_broken_maker_note_record_is_a_warning_and_the_time_is_kept(note, warning):
     tags = read(jpeg(tiff(note)))
