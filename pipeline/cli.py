@@ -453,7 +453,8 @@ def status(ws: Workspace):
 @click.option("--seed", default=0, show_default=True, type=int)
 def sample(directory: Path, count: int, seed: int):
     """Write a sample photo library that exercises every zone source and flag (all but
-    fixed_offset_default, which needs a bare offset as the default zone)."""
+    fixed_offset_default, which needs a bare offset as the default zone, and clock_shifted,
+    which needs a clocks.csv)."""
     from .sample import EXPECTED_NAME, MIN_COUNT, SAMPLE_DEFAULT_TZ, write_sample
     from .workspace import writing_to
 

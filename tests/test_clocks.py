@@ -290,3 +290,12 @@ def test_a_bad_clocks_csv_line_stops_resolve_and_run_before_anything_is_written(
     assert ":2: bad true_local" in cli("run", folder, "-w", fresh.root, "--default-tz", "UTC",
                                        code=2)
     assert not fresh.photos.exists()
+
+
+def test_the_commands_select_by_camera_as_the_overrides_do(library):
+    _, ws = library
+    assert "approve: 3 selected" in cli("approve", "-w", ws.root, "--make", "nikon*",
+                                        "--serial", "20025585")
+    assert "unapprove: 1 selected" in cli("unapprove", "-w", ws.root, "--model", "*eos*")
+    assert "the selection matches no photo" in cli("approve", "-w", ws.root, "--make", "Leica",
+                                                   code=1)

@@ -159,18 +159,26 @@ def canon_fields(fh: BinaryIO, ifd: int, order: str, warnings: list[str],
         return {}
     serial = _serial_only("Canon", warnings, lambda: serial_number(
         fh, entries, _CANON_SERIALS, order, shift))
-    return {**_canon_zone(fh, entries.get(_CANON_TIME_INFO), order, shift, warnings), **serial}
+    record = _record(fh, entries.get(_CANON_TIME_INFO), order, shift, "Canon TimeInfo", warnings)
+    return {**_canon_zone(record, order, warnings), **serial}
 
 
-def _canon_zone(fh: BinaryIO, entry: bytes | None, order: str, shift: int,
-                warnings: list[str]) -> dict:
-    """The makernote_* columns of a Canon TimeInfo entry; {} when there is none."""
+def _record(fh: BinaryIO, entry: bytes | None, order: str, base: int, name: str,
+            warnings: list[str]) -> bytes | None:
+    """The value of a maker note's `entry`; None when it has none, or when it cannot be read
+    (then a warning naming the record, `name`)."""
     if entry is None:
-        return {}
+        return None
     try:
-        record = entry_value(fh, entry, order, shift)
+        return entry_value(fh, entry, order, base)
     except (Corrupt, struct.error) as exc:
-        warnings.append(f"Canon TimeInfo unreadable ({exc})")
+        warnings.append(f"{name} unreadable ({exc})")
+        return None
+
+
+def _canon_zone(record: bytes | None, order: str, warnings: list[str]) -> dict:
+    """The makernote_* columns of a Canon TimeInfo record; {} when there is none."""
+    if record is None:
         return {}
     if len(record) < 16 or struct.unpack(order + "i", record[:4])[0] != len(record):
         warnings.append(f"Canon TimeInfo malformed ({record[:16].hex(' ')})")
@@ -250,18 +258,13 @@ def _nikon(fh: BinaryIO, base: int, warnings: list[str]) -> dict:
         return {}
     serial = _serial_only("Nikon", warnings, lambda: (serial_number(
         fh, entries, _NIKON_SERIALS, order, base) or "").removeprefix("NO=").strip() or None)
-    return {**_nikon_zone(fh, entries.get(_NIKON_WORLD_TIME), order, base, warnings), **serial}
+    record = _record(fh, entries.get(_NIKON_WORLD_TIME), order, base, "Nikon WorldTime", warnings)
+    return {**_nikon_zone(record, order, warnings), **serial}
 
 
-def _nikon_zone(fh: BinaryIO, entry: bytes | None, order: str, base: int,
-                warnings: list[str]) -> dict:
-    """The makernote_* columns of a Nikon WorldTime entry; {} when there is none."""
-    if entry is None:
-        return {}
-    try:
-        record = entry_value(fh, entry, order, base)
-    except (Corrupt, struct.error) as exc:
-        warnings.append(f"Nikon WorldTime unreadable ({exc})")
+def _nikon_zone(record: bytes | None, order: str, warnings: list[str]) -> dict:
+    """The makernote_* columns of a Nikon WorldTime record; {} when there is none."""
+    if record is None:
         return {}
     if len(record) < 3:
         warnings.append(f"Nikon WorldTime malformed ({record.hex(' ') or 'empty'})")
