@@ -131,9 +131,10 @@ def clock_shifts(photos: pd.DataFrame, recorded: np.ndarray, points: pd.DataFram
     timed = ~np.isnat(recorded)
     at = recorded.astype(np.int64).astype(np.float64)
     for key, camera in points.groupby(camera_key(points), sort=False):
-        rows = np.flatnonzero((keys == key) & timed)
-        if not (keys == key).any():
+        its = keys == key
+        if not its.any():
             idle.extend(camera["line"].tolist())
+        rows = np.flatnonzero(its & timed)
         camera = camera.drop_duplicates("recorded_local").sort_values("recorded_local")
         when = camera["recorded_local"].to_numpy(dtype="datetime64[ms]").astype(np.int64)
         shift[rows] = np.interp(at[rows], when.astype(np.float64),

@@ -445,13 +445,12 @@ def _clock_columns(df: pd.DataFrame, recorded: np.ndarray, clocks: pd.DataFrame 
     return pd.Series(np.round(shift), index=df.index).astype("Int64").where(rule_shift.isna())
 
 
-def clock_moves(photos: pd.DataFrame, rules: list[Rule], before: pd.DataFrame,
-                after: pd.DataFrame) -> pd.Series:
-    """How far (milliseconds, by row of `photos`) resolve moves each photo's local time when
-    clocks.csv's sync points change from `before` to `after`: 0 where they change nothing, NaN
-    where they would move it but a rule's shift wins."""
+def clock_moves(photos: pd.DataFrame, recorded: np.ndarray, rules: list[Rule],
+                before: pd.DataFrame, after: pd.DataFrame) -> pd.Series:
+    """How far (milliseconds, by row of `photos`, whose `recorded_local` times are `recorded`)
+    resolve moves each photo's local time when clocks.csv's sync points change from `before` to
+    `after`: 0 where they change nothing, NaN where they would move it but a rule's shift wins."""
     df = photos[PHOTOS.names].reset_index(drop=True)
-    recorded = recorded_local(df)
     old, new = (np.nan_to_num(np.round(clock_shifts(df, recorded, points)[0]))
                 for points in (before, after))
     overridden = np.zeros(len(df), dtype=bool)

@@ -355,7 +355,7 @@ def run_clock(ws: Workspace, photo, was: pd.Timestamp, note: str | None = None,
         return ClockSync(point, int(there["line"].iloc[0]), False, pd.Series(dtype="float64"), 0)
     text = appended(text, point)
     after = parse_clocks(text, source=str(ws.clocks))
-    moves = clock_moves(photos, rules, before, after).set_axis(photos["path"])
+    moves = clock_moves(photos, recorded, rules, before, after).set_axis(photos["path"])
     with ws.change() as change:
         change.write_text(ws.clocks, text)
     return ClockSync(point, int(after["line"].iloc[-1]), True, moves[moves != 0].dropna(),
