@@ -57,6 +57,7 @@ def test_one_sync_point_shifts_every_photo_of_that_camera_by_a_constant_before_t
     for name in ("DSC_1.jpg", "DSC_2.jpg"):
         assert rows[name]["clock_shift_seconds"] == -42 * 60
         assert flags(rows[name]) == {"clock_shifted"}
+        assert rows[name]["override_note"] == "clocks.csv line 2: phone screen"
     for name in ("DSC_3.jpg", "IMG_1.jpg"):  # another body of the same model, another camera
         assert local(rows[name]) == "2019-03-02 10:15:00"
         assert pd.isna(rows[name]["clock_shift_seconds"]) and not flags(rows[name])
@@ -76,6 +77,10 @@ def test_two_sync_points_give_a_drift_interpolated_between_them_and_held_outside
     assert shifts == {"before.jpg": 10, "first.jpg": 10, "midway.jpg": 60, "last.jpg": 110,
                       "after.jpg": 110}  # midway moves by the mean of its neighbours' shifts
     assert local(rows["midway.jpg"]) == "2020-01-06 12:01:00"
+    notes = {name: rows[name]["override_note"] for name in rows}  # the audit says which lines
+    assert notes == {"before.jpg": "clocks.csv line 2", "first.jpg": "clocks.csv line 2",
+                     "midway.jpg": "clocks.csv lines 2 and 3", "last.jpg": "clocks.csv line 3",
+                     "after.jpg": "clocks.csv line 3"}
 
 
 def test_a_drift_keeps_milliseconds():
@@ -115,6 +120,7 @@ def test_an_overrides_shift_that_selects_the_photo_wins():
     assert (local(rows["DSC_2.jpg"]), flags(rows["DSC_2.jpg"])) == (
         "2020-03-02 11:15:00", {"shifted"})
     assert rows["DSC_2.jpg"]["clock_shift_seconds"] == 3600
+    assert pd.isna(rows["DSC_2.jpg"]["override_note"])
 
 
 def test_a_photo_known_only_as_an_instant_is_not_moved():
