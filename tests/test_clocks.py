@@ -253,11 +253,27 @@ def test_clock_with_an_instant_reads_it_in_the_photos_zone_and_a_second_point_dr
     assert rows["DSC_0002.jpg"]["clock_shift_seconds"] == 30  # halfway through the drift
 
 
+def test_clock_with_a_time_of_day_takes_the_day_nearest_to_the_photos_time(library, tmp_path):
+    """A lock screen shows no date; a GPS shows UTC: the date is the one nearest to the photo."""
+    folder, ws = library
+    output = cli("clock", folder / "DSC_0003.jpg", "--was", "09:16:30Z", "-w", ws.root)
+    assert "recorded 2019-03-08T10:15:30, true 2019-03-08T10:16:30: shift +00:01:00" in output
+    night = tmp_path / "night"
+    night.mkdir()
+    jpeg(night / "IMG_0002.jpg", CANON, "2019:03:06 00:10:00")  # just after midnight
+    cli("run", folder, night, "-w", ws.root, "--default-tz", "Europe/Berlin", "--quiet")
+    output = cli("clock", night / "IMG_0002.jpg", "--was", "23:50", "-w", ws.root)
+    assert output.splitlines()[0] == (
+        "clock: Canon Canon EOS 5D: recorded 2019-03-06T00:10:00, true 2019-03-05T23:50:00: "
+        "shift -00:20:00")
+    assert "2 photos of this camera move by -00:20:00" in output
+
+
 def test_clock_says_which_photos_an_overrides_shift_keeps(library):
     folder, ws = library
     (ws.root / "overrides.csv").write_text("path_glob,shift\n*/DSC_0002.jpg,+00:10:00\n")
     output = cli("clock", folder / "DSC_0001.jpg", "--was", "2019-03-02T09:33", "-w", ws.root)
-    assert "2 photos of this camera move by -00:42:00\n1 keep the shift of an overrides rule" in output
+    assert "2 photos of this camera move by -00:42:00\n1 keeps the shift of an overrides rule" in output
     cli("resolve", "-w", ws.root, "--default-tz", "Europe/Berlin")
     assert resolved(ws)["DSC_0002.jpg"]["clock_shift_seconds"] == 600
 
