@@ -113,6 +113,17 @@ def camera_key(table: pd.DataFrame) -> pd.Series:
     return parts[0].str.casefold() + "\x1f" + parts[1].str.casefold() + "\x1f" + parts[2]
 
 
+def _cameras(photos: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each photo's camera as a number (its make, model and serial as they are written), and
+    the camera_key of each number: the keys are built once per distinct camera, not per photo."""
+    combined = np.zeros(len(photos), dtype=np.int64)
+    for column in CAMERA_COLUMNS:
+        codes, uniques = pd.factorize(photos[column])
+        combined = pd.factorize(combined * (len(uniques) + 1) + codes + 1)[0]
+    _, first, cameras = np.unique(combined, return_index=True, return_inverse=True)
+    return cameras, camera_key(photos[list(CAMERA_COLUMNS)].iloc[first]).to_numpy()
+
+
 def clock_shifts(photos: pd.DataFrame, recorded: np.ndarray, points: pd.DataFrame
                  ) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """The clock shift (milliseconds, float; NaN where none applies) of each photo with a
@@ -129,12 +140,12 @@ def clock_shifts(photos: pd.DataFrame, recorded: np.ndarray, points: pd.DataFram
     idle: list[int] = []
     if points.empty:
         return shift, basis, idle
-    keys = camera_key(photos).to_numpy()
+    cameras, keys = _cameras(photos)
     recorded = np.asarray(recorded, dtype="datetime64[ms]")
     timed = ~np.isnat(recorded)
     at = recorded.astype(np.int64).astype(np.float64)
     for key, camera in points.groupby(camera_key(points), sort=False):
-        its = keys == key
+        its = np.isin(cameras, np.flatnonzero(keys == key))
         if not its.any():
             idle.extend(camera["line"].tolist())
         rows = np.flatnonzero(its & timed)
