@@ -306,6 +306,10 @@ def test_a_bad_clocks_csv_line_stops_resolve_and_run_before_anything_is_written(
     assert output == (f"photoflux: error: {ws.clocks}:2: bad true_local: expected an ISO 8601 "
                       "local time YYYY-MM-DD[THH:MM[:SS[.fff]]] (03/02/2019)\n")
     assert ws.resolved.read_bytes() == before
+    written = ws.clocks.read_bytes()
+    assert ":2: bad true_local" in cli("clock", folder / "DSC_0002.jpg", "--was", "09:33",
+                                       "-w", ws.root, code=2)
+    assert ws.clocks.read_bytes() == written
     fresh = Workspace(tmp_path / "fresh")
     fresh.root.mkdir()
     fresh.clocks.write_bytes(ws.clocks.read_bytes())
