@@ -465,7 +465,8 @@ def clock_moves(photos: pd.DataFrame, recorded: np.ndarray, rules: list[Rule],
 
 
 def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
-            settings: Settings = Settings(), clocks: pd.DataFrame | None = None) -> pd.DataFrame:
+            settings: Settings = Settings(), *, clocks: pd.DataFrame | None = None
+            ) -> pd.DataFrame:
     """The resolved table: every photos column plus the time, zone and audit columns.
     `clocks`: the sync points of clocks.csv (clocks.parse_clocks)."""
     df = photos[PHOTOS.names].reset_index(drop=True)

@@ -164,7 +164,7 @@ def reconcile(ws: Workspace, resolved: pd.DataFrame,
 
 
 def run_resolve(ws: Workspace, settings: Settings, rules: list[Rule], overrides: Path | None,
-                inputs: dict | None = None, clocks: pd.DataFrame | None = None
+                inputs: dict | None = None, *, clocks: pd.DataFrame | None = None
                 ) -> tuple[pd.DataFrame, list]:
     """resolved.parquet, audit.csv and overrides_in_force.csv from photos.parquet, the rules,
     clocks.csv and the default zone, written as one change. `inputs`: their fingerprint, when
@@ -174,7 +174,7 @@ def run_resolve(ws: Workspace, settings: Settings, rules: list[Rule], overrides:
     inputs = inputs or resolve_inputs(ws, settings, overrides)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResolveWarning)
-        resolved = resolve(photos, rules, settings, clocks)
+        resolved = resolve(photos, rules, settings, clocks=clocks)
     resolved = reconcile(ws, resolved)
     with ws.change() as change:
         change.save("resolved", resolved)
@@ -229,7 +229,7 @@ def run_all(ws: Workspace, paths, settings: Settings, rules: list[Rule],
          else run_extract(ws, paths, workers, progress))
     inputs = resolve_inputs(ws, settings, overrides)
     done("resolve", None if forced > 1 and unchanged(ws, "resolve", inputs)
-         else run_resolve(ws, settings, rules, overrides, inputs, clocks))
+         else run_resolve(ws, settings, rules, overrides, inputs, clocks=clocks))
     inputs = report_inputs(ws)
     done("report", None if forced > 2 and unchanged(ws, "report", inputs)
          else run_report(ws, inputs))

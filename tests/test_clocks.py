@@ -50,7 +50,7 @@ def test_one_sync_point_shifts_every_photo_of_that_camera_by_a_constant_before_t
                    shot("IMG_1.jpg", "2019:03:02 10:15:00", CANON))
     points = clocks("NIKON CORPORATION,NIKON D70,20025585,/p/DSC_1.jpg,2019-03-02T10:15:00,"
                     "2019-03-02T09:33:00,phone screen")
-    rows = by_name(resolve(table, [], BERLIN, points))
+    rows = by_name(resolve(table, [], BERLIN, clocks=points))
     assert local(rows["DSC_1.jpg"]) == "2019-03-02 09:33:00"
     assert local(rows["DSC_2.jpg"]) == "2019-07-20 17:18:00"
     assert rows["DSC_2.jpg"]["utc_time"] == pd.Timestamp("2019-07-20 15:18:00", tz="UTC")
@@ -72,7 +72,7 @@ def test_two_sync_points_give_a_drift_interpolated_between_them_and_held_outside
     points = clocks(
         "NIKON CORPORATION,NIKON D70,20025585,,2020-01-01T12:00:00,2020-01-01T12:00:10,",
         "NIKON CORPORATION,NIKON D70,20025585,,2020-01-11T12:00:00,2020-01-11T12:01:50,")
-    rows = by_name(resolve(table, [], BERLIN, points))
+    rows = by_name(resolve(table, [], BERLIN, clocks=points))
     shifts = {name: rows[name]["clock_shift_seconds"] for name in rows}
     assert shifts == {"before.jpg": 10, "first.jpg": 10, "midway.jpg": 60, "last.jpg": 110,
                       "after.jpg": 110}  # midway moves by the mean of its neighbours' shifts
@@ -88,7 +88,7 @@ def test_a_drift_keeps_milliseconds():
                    shot("b.jpg", "2020:01:01 00:00:01", NIKON))
     points = clocks("Nikon Corporation,nikon d70,20025585,,2020-01-01T00:00:00,2020-01-01T00:00:00,",
                     "NIKON CORPORATION,NIKON D70,20025585,,2020-01-01T00:00:02,2020-01-01T00:00:03,")
-    rows = by_name(resolve(table, [], BERLIN, points))  # make and model in any case
+    rows = by_name(resolve(table, [], BERLIN, clocks=points))  # make and model in any case
     assert rows["b.jpg"]["local_time"] == pd.Timestamp("2020-01-01 00:00:01.500")
     assert flags(rows["b.jpg"]) == {"clock_shifted"}
 
@@ -102,7 +102,7 @@ def test_a_photo_at_a_sync_points_recorded_time_gets_its_true_time(points):
         "%Y:%m:%d %H:%M:%S"), NIKON) for number, (at, _) in enumerate(points)))
     lines = [f"NIKON CORPORATION,NIKON D70,20025585,,{start + pd.Timedelta(seconds=at)},"
              f"{start + pd.Timedelta(seconds=at + shift)}," for at, shift in points]
-    rows = by_name(resolve(table, [], Settings("UTC"), clocks(*lines)))
+    rows = by_name(resolve(table, [], Settings("UTC"), clocks=clocks(*lines)))
     for number, (at, shift) in enumerate(points):
         assert rows[f"{number}.jpg"]["local_time"] == start + pd.Timedelta(seconds=at + shift)
 
@@ -114,7 +114,7 @@ def test_an_overrides_shift_that_selects_the_photo_wins():
                     "2019-03-02T09:33:00,")
     rules = parse_overrides("make,local_from,local_to,shift\n"
                             "NIKON*,2020-01-01,2020-12-31,+01:00:00\n")
-    rows = by_name(resolve(table, rules, BERLIN, points))
+    rows = by_name(resolve(table, rules, BERLIN, clocks=points))
     assert (local(rows["DSC_1.jpg"]), flags(rows["DSC_1.jpg"])) == (
         "2019-03-02 09:33:00", {"clock_shifted"})
     assert (local(rows["DSC_2.jpg"]), flags(rows["DSC_2.jpg"])) == (
@@ -127,7 +127,7 @@ def test_a_photo_known_only_as_an_instant_is_not_moved():
     table = photos(shot("PXL_20190302_091500000.jpg", None, NIKON))
     points = clocks("NIKON CORPORATION,NIKON D70,20025585,,2019-03-02T10:15:00,"
                     "2019-03-02T09:33:00,")
-    row = resolve(table, [], BERLIN, points).iloc[0]
+    row = resolve(table, [], BERLIN, clocks=points).iloc[0]
     assert row["utc_time"] == pd.Timestamp("2019-03-02 09:15:00", tz="UTC")
     assert "clock_shifted" not in flags(row) and pd.isna(row["clock_shift_seconds"])
 
@@ -135,7 +135,8 @@ def test_a_photo_known_only_as_an_instant_is_not_moved():
 def test_a_sync_point_without_photos_is_a_warning():
     points = clocks("Leica,M6,,,2019-03-02T10:15:00,2019-03-02T09:33:00,")
     with pytest.warns(UserWarning, match="clocks.csv line 2: no photo of its camera"):
-        resolve(photos(shot("a.jpg", "2019:03:02 10:15:00", NIKON)), [], BERLIN, points)
+        resolve(photos(shot("a.jpg", "2019:03:02 10:15:00", NIKON)), [], BERLIN,
+                clocks=points)
 
 
 # --- clocks.csv, validated --------------------------------------------------------------------
