@@ -70,8 +70,10 @@ def next_step(ws: Workspace, resolved: pd.DataFrame | None, manifest: dict) -> s
                 f"approve a segment you checked: photoflux approve {w} --segment ID")
     approved = is_approved(resolved)
     status = resolved["upload_status"].fillna("").str.replace(r":.*", "", regex=True)
-    if (approved & ~status.isin([*UPLOADED, *HELD])).any():
-        return f"photoflux upload {w} --server URL --user NAME --dry-run"
+    unsent = approved & ~status.isin([*UPLOADED, *HELD])
+    if unsent.any():
+        return (f"photoflux upload {w} --server URL --user NAME   ({int(unsent.sum())} approved "
+                "photos not on the server yet; --dry-run first shows what it would send)")
     blocked = approved & status.str.startswith("blocked_")
     if blocked.any():
         return (f"{int(blocked.sum())} approved photos are blocked (see upload_status): check "
