@@ -1,6 +1,8 @@
 """Approvals that hold only for the exact time a person saw; selections; status."""
 from __future__ import annotations
 
+import subprocess
+
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -214,6 +216,10 @@ def test_status_says_which_command_holds_the_lock(ws):
         lines = run(ws, "status").splitlines()
     assert lines[1].startswith("busy     'photoflux upload' (pid ") and lines[1].endswith(
         "is writing this workspace: what follows may be about to change")
+    assert "busy" not in run(ws, "status")
+    finished = subprocess.Popen(["true"])  # a holder killed with kill -9 leaves its note
+    finished.wait()
+    ws.lock_owner.write_text(f"'photoflux upload' (pid {finished.pid})\n")
     assert "busy" not in run(ws, "status")
 
 
