@@ -208,6 +208,10 @@ def test_status_marks_a_stale_report_and_stale_resolve_and_next_does_something(w
     run(ws, "resolve", "--default-tz", "Europe/Berlin")
     run(ws, "approve", "--all")
     assert run(ws, "status").splitlines()[-1].startswith(f"next:    photoflux upload -w {ws.root}")
+    ws.segments.unlink()  # as an older photoflux left the workspace
+    assert run(ws, "status").splitlines()[-1] == (
+        f"next:    photoflux resolve -w {ws.root} --default-tz Europe/Berlin   (made by an "
+        "older photoflux, without segments)")
 
 
 def test_status_says_which_command_holds_the_lock(ws):
