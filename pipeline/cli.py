@@ -34,11 +34,16 @@ def selection_options(f):
                      help="Local time from (inclusive), YYYY-MM-DD[THH:MM[:SS[.fff]]]."),
         click.option("--local-to", metavar="ISO", callback=local_time_option,
                      help="Local time to (inclusive; a bare date means the whole day)."),
-        click.option("--flagged/--unflagged", default=None, help="Only rows with / without flags."),
+        click.option("--flagged/--unflagged", default=None,
+                     help="Only photos with / without a flag that needs a look (flags for "
+                          "information, such as shifted, do not count)."),
         click.option("--source", type=click.Choice(TZ_SOURCES), help="Only this tz_source."),
         click.option("--make", metavar="GLOB", help="fnmatch on the camera's make, any case."),
         click.option("--model", metavar="GLOB", help="fnmatch on the camera's model, any case."),
         click.option("--serial", metavar="GLOB", help="fnmatch on the camera's serial number."),
+        click.option("--segment", "segments", multiple=True, metavar="ID",
+                     help="Only the photos of this segment (repeatable: any of them; "
+                          "'photoflux segments' lists them)."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -87,6 +92,12 @@ def one_line_errors(*expected: type[Exception]):
         fail(str(exc), getattr(exc, "code", 2))
 
 
+def require(ws: Workspace, table: str) -> None:
+    """Stop (exit 2) before the lock is taken, creating nothing, when `table` is missing."""
+    with one_line_errors():
+        ws.require(table)
+
+
 @contextmanager
 def writing(ws: Workspace, command: str, *expected: type[Exception]):
     """Hold the writer lock for `command` (a second writer is told who holds it); failures
@@ -133,7 +144,7 @@ def load_rules(ws: Workspace, overrides: Path | None):
 
 
 def build_selection(select_all, path_globs, first, last, local_from, local_to, flagged, source,
-                    **camera):
+                    segments, **camera):
     """The options as a Selection, or None when none was given. `camera`: the make, model and
     serial globs."""
     from .selection import Selection
@@ -141,11 +152,11 @@ def build_selection(select_all, path_globs, first, last, local_from, local_to, f
     if (first is None) != (last is None):
         fail("--first and --last go together")
     if not (select_all or path_globs or first or local_from is not None
-            or local_to is not None or source or flagged is not None
+            or local_to is not None or source or flagged is not None or segments
             or any(glob is not None for glob in camera.values())):
         return None
     return Selection(list(path_globs), first, last, local_from, local_to, flagged, source,
-                     **camera)
+                     segments=list(segments), **camera)
 
 
 def echo_extract(ws: Workspace, photos, caught) -> None:
@@ -167,7 +178,19 @@ def echo_resolve(resolved, caught) -> None:
     click.echo(resolve_summary(resolved))
 
 
-@click.group()
+class WholeHelpCommand(click.Command):
+    """A command whose line in `photoflux --help` is its whole first sentence, never cut to
+    the terminal's width with '...'."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return super().get_short_help_str(limit=10_000)
+
+
+class Photoflux(click.Group):
+    command_class = WholeHelpCommand
+
+
+@click.group(cls=Photoflux)
 @click.version_option(package_name="photoflux")
 def main():
     """Put years of photos on a Fluxtream timeline at the right instant."""
@@ -218,6 +241,7 @@ def resolve_command(ws: Workspace, default_tz: str, overrides: Path | None):
 
     settings = settings_from(default_tz)
     overrides, rules = load_rules(ws, overrides)
+    require(ws, "photos")
     with writing(ws, "resolve"):
         echo_resolve(*run_resolve(ws, settings, rules, overrides))
 
@@ -228,6 +252,7 @@ def report(ws: Workspace):
     """Write reports/audit.xlsx and reports/audit.html from the resolved table."""
     from .runner import run_report
 
+    require(ws, "resolved")
     with writing(ws, "report"):
         run_report(ws)
     click.echo(f"wrote {ws.audit_xlsx}, {ws.audit_html} and {ws.audit_csv}")
@@ -343,22 +368,29 @@ def clock(photo: Path, was, ws: Workspace, note: str | None, overrides: Path | N
 
 
 def approval_command(ws: Workspace, command: str, selection_args: dict) -> None:
+    """approve/unapprove: what this run changed, then where the workspace stands."""
     from .approvals import counts
     from .runner import change_approvals
 
     selection = build_selection(**selection_args)
     if selection is None:
         fail(f"say which photos to {command}: --all, or narrow with --path-glob, --first/--last, "
-             "--local-from/--local-to, --flagged/--unflagged, --source, --make/--model/--serial")
+             "--local-from/--local-to, --flagged/--unflagged, --source, --make/--model/--serial, "
+             "--segment")
+    require(ws, "resolved")
     with writing(ws, command):
-        selected, refused, resolved = change_approvals(ws, command, selection)
-    if refused.get("no_time_or_error"):
-        click.echo(f"refused {refused['no_time_or_error']} photos without a time or with a read "
-                   "error (they can never be uploaded)", err=True)
-    if refused.get("before_epoch"):
-        click.echo(f"refused {refused['before_epoch']} photos dated before 1970-01-01 UTC "
-                   "(Fluxtream cannot hold them: its API refuses negative times)")
-    click.echo(f"{command}: {selected} selected; {counts(resolved)}")
+        change = change_approvals(ws, command, selection)
+    if command == "approve":
+        look = f" ({change.newly_look} of them need a look)" if change.newly_look else ""
+        refused = [f"{n} {why}" for why, n in change.refused.items() if n]
+        done = [f"{change.newly} newly approved{look}", f"{change.already} already approved",
+                f"{sum(change.refused.values())} refused"
+                + (f" ({'; '.join(refused)})" if refused else "")]
+    else:
+        done = [f"{change.withdrawn} approvals withdrawn", f"{change.not_approved} were not "
+                "approved"]
+    click.echo(f"{command}: {change.selected} selected: {', '.join(done)}")
+    click.echo(f"now {counts(change.resolved)}")
 
 
 @main.command()
@@ -394,7 +426,8 @@ def unapprove(ws: Workspace, **selection_args):
 @click.option("--no-convert", is_flag=True,
               help="Send JPEG, PNG and GIF only; without it HEIC/HEIF, AVIF, WebP and TIFF go "
                    "as a JPEG and raw files as their embedded JPEG preview.")
-@click.option("--dry-run", is_flag=True, help="Show what would be sent; send and write nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="Check the credentials and show what would be sent; send and write nothing.")
 @click.option("--allow-http", is_flag=True, help="Allow plain http to a non-loopback host.")
 @click.option("--allow-retime", is_flag=True,
               help="Send photos already on the server at another time (makes a second copy).")
@@ -413,6 +446,7 @@ def upload(ws: Workspace, server, user, workers, tags, tag_folder, no_convert, d
     request = {"server": server, "user": user, "selection": selection_args, "tags": tags,
                "tag_folder": tag_folder, "no_convert": no_convert, "allow_http": allow_http,
                "allow_retime": allow_retime, "allow_resend": allow_resend}
+    require(ws, "resolved")
     if not dry_run:  # a rerun with nothing to send is answered before pandas is even imported
         with writing(ws, "upload"):
             idle = ws.idle_rerun("upload", ws.upload_inputs(request))
@@ -426,12 +460,12 @@ def upload(ws: Workspace, server, user, workers, tags, tag_folder, no_convert, d
     options = Options(allow_retime=allow_retime, allow_resend=allow_resend,
                       convert=not no_convert, tags=tags, tag_folder=tag_folder,
                       **({"workers": workers} if workers else {}))
+    prompt = (lambda text: click.prompt(text, hide_input=True)) if sys.stdin.isatty() else None
     if dry_run:
         with one_line_errors(UploadError):
             click.echo(upload_dry_run(ws, server, user, selection, allow_http=allow_http,
-                                      options=options))
+                                      options=options, prompt=prompt, cacert=cacert, warn=warn))
         return
-    prompt = (lambda text: click.prompt(text, hide_input=True)) if sys.stdin.isatty() else None
     with writing(ws, "upload", UploadError):
         outcome = run_upload(ws, server, user, selection, prompt=prompt, options=options,
                              allow_http=allow_http, cacert=cacert, progress=show_progress(),
@@ -443,12 +477,28 @@ def upload(ws: Workspace, server, user, workers, tags, tag_folder, no_convert, d
 @main.command()
 @workspace_option
 def status(ws: Workspace):
-    """One screen: what has run, what the photos look like, what to do next."""
+    """One screen: what has run, what changed, what the photos look like, what to do next."""
     from .status import status_text
 
     with one_line_errors():
         resolved = ws.load("resolved") if ws.resolved.exists() else None
         click.echo(status_text(ws, resolved))
+
+
+@main.command("segments")
+@workspace_option
+@click.option("--flagged", is_flag=True,
+              help="Only segments with a photo that needs a look (see the README's flags).")
+def segments_command(ws: Workspace, flagged: bool):
+    """List the segments (trip legs: runs of photos in a folder with one UTC offset) to
+    review and approve by (approve --segment ID)."""
+    import shutil
+
+    from .segments import listing
+
+    with one_line_errors():
+        table = ws.load("segments")
+    click.echo(listing(table, flagged, shutil.get_terminal_size().columns))
 
 
 @main.command()
