@@ -8,7 +8,7 @@ from .runner import STAGES as RUN_STAGES
 from .vocabulary import UPLOADED
 from .workspace import Workspace
 
-STAGES = (*RUN_STAGES, "upload")
+STAGES = (*RUN_STAGES, "upload", "reconcile")
 
 
 def _counts(values: pd.Series) -> str:
@@ -55,5 +55,9 @@ def status_text(ws: Workspace, resolved: pd.DataFrame | None) -> str:
             f"{int((~approved & uploadable(resolved)).sum())}",
             f"uploads  {_counts(resolved['upload_status'].str.replace(r':.*', '', regex=True))}",
         ]
+    if "reconcile" in manifest:  # counts as last listed, without asking the server
+        from .reconcile import status_line
+
+        lines.append(f"server   {status_line(manifest['reconcile'])}")
     lines.append(f"next:    {next_step(ws, resolved, manifest)}")
     return "\n".join(lines)

@@ -13,3 +13,6 @@ FLAGS = ("no_capture_time_tag", "no_time", "out_of_range", "time_from_name", "co
 
 #: upload_status values that mean the server holds the photo.
 UPLOADED = ("uploaded", "updated")
+
+#: What reconcile finds each photo on the server to be, in the order its counts are given.
+SERVER_VERDICTS = ("same", "wrong_time", "duplicate", "unapproved", "unknown")
