@@ -42,6 +42,23 @@ def selection_options(f):
     return f
 
 
+def server_options(f):
+    """The server and account (--server, --user) and how to reach it (--allow-http, --cacert):
+    upload's and reconcile's."""
+    options = [
+        click.option("--server", required=True, metavar="URL",
+                     help="The Fluxtream server's base URL."),
+        click.option("--user", required=True, help="Fluxtream user name."),
+        click.option("--allow-http", is_flag=True,
+                     help="Allow plain http to a non-loopback host."),
+        click.option("--cacert", type=click.Path(dir_okay=False, exists=True),
+                     help="CA bundle or self-signed certificate to trust for https."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 def local_time_option(ctx, param, value: str | None):
     """--local-from/--local-to as ISO 8601 local times; anything else is a usage error."""
     if value is None:
@@ -318,8 +335,7 @@ def unapprove(ws: Workspace, **selection_args):
 
 @main.command()
 @workspace_option
-@click.option("--server", required=True, metavar="URL", help="The Fluxtream server's base URL.")
-@click.option("--user", required=True, help="Fluxtream user name.")
+@server_options
 @selection_options
 @click.option("--workers", default=None, type=click.IntRange(1, 64),
               help="Photos in flight at once (converted as they go) [default: 8: a real "
@@ -334,14 +350,11 @@ def unapprove(ws: Workspace, **selection_args):
               help="Send JPEG, PNG and GIF only; without it HEIC/HEIF, AVIF, WebP and TIFF go "
                    "as a JPEG and raw files as their embedded JPEG preview.")
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send and write nothing.")
-@click.option("--allow-http", is_flag=True, help="Allow plain http to a non-loopback host.")
 @click.option("--allow-retime", is_flag=True,
               help="Send photos already on the server at another time (makes a second copy).")
 @click.option("--allow-resend", is_flag=True,
               help="Send photos whose file changed since it was sent (the timeline then holds "
                    "both versions).")
-@click.option("--cacert", type=click.Path(dir_okay=False, exists=True),
-              help="CA bundle or self-signed certificate to trust for https.")
 def upload(ws: Workspace, server, user, workers, tags, tag_folder, no_convert, dry_run,
            allow_http, allow_retime, allow_resend, cacert, **selection_args):
     """Send approved photos (narrowed by the selection) to a Fluxtream server, exactly once.
@@ -381,8 +394,7 @@ def upload(ws: Workspace, server, user, workers, tags, tag_folder, no_convert, d
 
 @main.command()
 @workspace_option
-@click.option("--server", required=True, metavar="URL", help="The Fluxtream server's base URL.")
-@click.option("--user", required=True, help="Fluxtream user name.")
+@server_options
 @click.option("--delete-wrong", is_flag=True,
               help="Delete the wrong_time copies of approved photos whose approved copy is on "
                    "the server.")
@@ -394,9 +406,6 @@ def upload(ws: Workspace, server, user, workers, tags, tag_folder, no_convert, d
               help="List the photos and what would be deleted; write and delete nothing.")
 @click.option("--page-size", type=click.IntRange(1), default=None,
               help="Photos per list request [default: 500].")
-@click.option("--allow-http", is_flag=True, help="Allow plain http to a non-loopback host.")
-@click.option("--cacert", type=click.Path(dir_okay=False, exists=True),
-              help="CA bundle or self-signed certificate to trust for https.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def reconcile(ws: Workspace, server, user, delete_wrong, delete_duplicates, yes, dry_run,
               page_size, allow_http, cacert, quiet):
@@ -422,8 +431,9 @@ def reconcile(ws: Workspace, server, user, delete_wrong, delete_duplicates, yes,
         return yes or not deletable or click.confirm("delete them?", default=False)
 
     def listed(table, listing) -> None:
-        click.echo(f"reconcile: {len(table)} photos on the server ({listing.requests} list "
-                   f"requests, largest page {listing.largest_page}): "
+        requests = f"{listing.requests} list request" + "s" * (listing.requests != 1)
+        click.echo(f"reconcile: {len(table)} photos on the server ({requests}, largest page "
+                   f"{listing.largest_page}): "
                    f"{counts_text(counts(table))}")
 
     prompt = (lambda text: click.prompt(text, hide_input=True)) if sys.stdin.isatty() else None

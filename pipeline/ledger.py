@@ -231,6 +231,20 @@ class Ledger:
         self.reader.close()
         self.db.close()
 
+    @contextmanager
+    def transaction(self):
+        """One write transaction, all or nothing (SQLite has rolled back already on some
+        errors), under the writers' lock."""
+        with self.lock, guarded(self.path, "run"):
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+
     def history(self, server: str | None = None, user: str | None = None) -> History:
         with self.read_lock, guarded(self.path, "run"):
             return _history(self.reader, server, user)
@@ -240,26 +254,19 @@ class Ledger:
         """Commit, before the request, that this photo is about to be sent at this time as
         these bytes (a fresh intent replaces an unanswered one: the bytes may have been made
         again), and every path that holds the file."""
-        with self.lock, guarded(self.path, "run"):
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                self.db.execute(
-                    "INSERT INTO sends (server, user, sha256, capture_ms, path, expected_key, "
-                    "intent_at, sent_sha256, converter) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (server, user, sha256, capture_ms) DO UPDATE SET path=excluded.path, "
-                    "expected_key=excluded.expected_key, intent_at=excluded.intent_at, "
-                    "sent_sha256=excluded.sent_sha256, converter=excluded.converter, "
-                    "outcome=NULL WHERE acked_at IS NULL",
-                    (server, user, row["sha256"], row["capture_ms"], row["path"], expected_key,
-                     now_iso(), sent_sha256, converter))
-                self.db.executemany(
-                    "INSERT OR IGNORE INTO paths VALUES (?, ?, ?, ?, ?)",
-                    [(server, user, row["sha256"], row["capture_ms"], path) for path in paths])
-                self.db.execute("COMMIT")
-            except BaseException:
-                if self.db.in_transaction:  # SQLite has rolled back already on some errors
-                    self.db.execute("ROLLBACK")
-                raise
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO sends (server, user, sha256, capture_ms, path, expected_key, "
+                "intent_at, sent_sha256, converter) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (server, user, sha256, capture_ms) DO UPDATE SET path=excluded.path, "
+                "expected_key=excluded.expected_key, intent_at=excluded.intent_at, "
+                "sent_sha256=excluded.sent_sha256, converter=excluded.converter, "
+                "outcome=NULL WHERE acked_at IS NULL",
+                (server, user, row["sha256"], row["capture_ms"], row["path"], expected_key,
+                 now_iso(), sent_sha256, converter))
+            self.db.executemany(
+                "INSERT OR IGNORE INTO paths VALUES (?, ?, ?, ?, ?)",
+                [(server, user, row["sha256"], row["capture_ms"], path) for path in paths])
 
     def outcome(self, server: str, user: str, row: dict, result) -> None:
         """Commit the answer: an acknowledgement, or why this attempt failed."""
@@ -284,31 +291,24 @@ class Ledger:
         `paths`: sha256, capture_ms, path of every file holding it. An acknowledged send of the
         same photo is left as it is; an unanswered one is answered by the copy found."""
         now = now_iso()
-        with self.lock, guarded(self.path, "run"):
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                self.db.executemany(
-                    "INSERT INTO sends (server, user, sha256, capture_ms, path, expected_key, "
-                    "intent_at, operation, key, photo_id, acked_at, outcome, sent_sha256, "
-                    "converter) VALUES (?, ?, ?, ?, ?, ?, ?, 'adopted', ?, ?, ?, 'uploaded', ?, ?) "
-                    "ON CONFLICT (server, user, sha256, capture_ms) DO UPDATE SET "
-                    "expected_key=excluded.expected_key, operation='adopted', key=excluded.key, "
-                    "photo_id=excluded.photo_id, acked_at=excluded.acked_at, outcome='uploaded', "
-                    "sent_sha256=excluded.sent_sha256, converter=excluded.converter "
-                    "WHERE acked_at IS NULL",
-                    [(server, user, sha, int(ms), path, key, now, key, int(photo_id), now, sent,
-                      converter) for sha, ms, path, key, photo_id, sent, converter in zip(
-                        *(copies[c] for c in ("sha256", "capture_ms", "path", "key", "photo_id",
-                                              "sent_sha256", "converter")))])
-                self.db.executemany(
-                    "INSERT OR IGNORE INTO paths VALUES (?, ?, ?, ?, ?)",
-                    [(server, user, sha, int(ms), path) for sha, ms, path in zip(
-                        paths["sha256"], paths["capture_ms"], paths["path"])])
-                self.db.execute("COMMIT")
-            except BaseException:
-                if self.db.in_transaction:
-                    self.db.execute("ROLLBACK")
-                raise
+        with self.transaction():
+            self.db.executemany(
+                "INSERT INTO sends (server, user, sha256, capture_ms, path, expected_key, "
+                "intent_at, operation, key, photo_id, acked_at, outcome, sent_sha256, "
+                "converter) VALUES (?, ?, ?, ?, ?, ?, ?, 'adopted', ?, ?, ?, 'uploaded', ?, ?) "
+                "ON CONFLICT (server, user, sha256, capture_ms) DO UPDATE SET "
+                "expected_key=excluded.expected_key, operation='adopted', key=excluded.key, "
+                "photo_id=excluded.photo_id, acked_at=excluded.acked_at, outcome='uploaded', "
+                "sent_sha256=excluded.sent_sha256, converter=excluded.converter "
+                "WHERE acked_at IS NULL",
+                [(server, user, sha, int(ms), path, key, now, key, int(photo_id), now, sent,
+                  converter) for sha, ms, path, key, photo_id, sent, converter in zip(
+                    *(copies[c] for c in ("sha256", "capture_ms", "path", "key", "photo_id",
+                                          "sent_sha256", "converter")))])
+            self.db.executemany(
+                "INSERT OR IGNORE INTO paths VALUES (?, ?, ?, ?, ?)",
+                [(server, user, sha, int(ms), path) for sha, ms, path in zip(
+                    paths["sha256"], paths["capture_ms"], paths["path"])])
 
     def deletion_intent(self, server: str, user: str, copy: dict) -> None:
         """Commit, before the request, that this copy (photo_id, key, sha256 of the file,
@@ -329,22 +329,15 @@ class Ledger:
         intent that landed as it) leaves `sends` and `paths`: it no longer counts as sent."""
         sent = ("server = ? AND user = ? AND (key = ? OR (acked_at IS NULL AND "
                 "expected_key = ?))")
-        with self.lock, guarded(self.path, "run"):
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                self.db.execute(
-                    "UPDATE deletions SET deleted_at = ?, outcome = ? WHERE server = ? AND "
-                    "user = ? AND photo_id = ?", (now_iso(), outcome, server, user, photo_id))
-                self.db.execute(
-                    "DELETE FROM paths WHERE (server, user, sha256, capture_ms) IN (SELECT "
-                    f"server, user, sha256, capture_ms FROM sends WHERE {sent})",
-                    (server, user, key, key))
-                self.db.execute(f"DELETE FROM sends WHERE {sent}", (server, user, key, key))
-                self.db.execute("COMMIT")
-            except BaseException:
-                if self.db.in_transaction:
-                    self.db.execute("ROLLBACK")
-                raise
+        with self.transaction():
+            self.db.execute(
+                "UPDATE deletions SET deleted_at = ?, outcome = ? WHERE server = ? AND "
+                "user = ? AND photo_id = ?", (now_iso(), outcome, server, user, photo_id))
+            self.db.execute(
+                "DELETE FROM paths WHERE (server, user, sha256, capture_ms) IN (SELECT "
+                f"server, user, sha256, capture_ms FROM sends WHERE {sent})",
+                (server, user, key, key))
+            self.db.execute(f"DELETE FROM sends WHERE {sent}", (server, user, key, key))
 
     def deletion_failed(self, server: str, user: str, photo_id: int, outcome: str) -> None:
         """Commit why a deletion did not happen (the copy is still on the server)."""
