@@ -554,14 +554,17 @@ def walk(client: Client, guest_id: int, page_size: int = DEFAULT_PAGE_SIZE,
     """Every FluxtreamCapture photo of the user, from the epoch on, in pages of `page_size`.
 
     Each page starts at the latest millisecond of the page before, which both directions of
-    the list API include: pages overlap, and are de-duplicated by photo id. A full page that
-    does not get past its cursor (one millisecond holds more photos than a page) is asked for
-    again with twice the count; the next page is `page_size` again. A page with fewer photos
-    than asked for is the last.
+    the list API include: pages overlap, and are de-duplicated by photo id. A page that does
+    not get past its cursor is the last when it is not full (everything from the cursor on is
+    in it); when it is full (one millisecond holds more photos than a page) it is asked for
+    again with twice the count, and the next page is `page_size` again. The end is never
+    inferred from a short page that got past its cursor, so a server that caps the count loses
+    no photo; one that caps it below what a millisecond holds stops the run (RunStopped).
     """
     from tqdm import tqdm
 
     pages, seen, cursor, count, requests, largest = [], set(), 0, page_size, 0, page_size
+    held = 0  # how many a full page at this cursor held: a doubled count must give more
     with tqdm(desc="listing", unit="photo", disable=not progress) as bar:
         while True:
             page = list_page(client, guest_id, cursor, count)
@@ -570,10 +573,17 @@ def walk(client: Client, guest_id: int, page_size: int = DEFAULT_PAGE_SIZE,
             before = len(seen)
             seen.update(page["photo_id"].tolist())
             bar.update(len(seen) - before)
-            if len(page) < count:
+            latest = int(page["capture_ms"].max()) if len(page) else cursor
+            if latest > cursor:
+                cursor, count, held = latest, page_size, 0
+            elif len(page) < count:
                 break
-            latest = int(page["capture_ms"].max())
-            cursor, count = (latest, page_size) if latest > cursor else (cursor, count * 2)
+            elif len(page) <= held:
+                raise RunStopped(f"{client.base_url} lists at most {len(page)} photos at once, "
+                                 f"and more are at one millisecond ({cursor}): they cannot all "
+                                 "be listed")
+            else:
+                count, held = count * 2, len(page)
     photos = pd.concat(pages, ignore_index=True).drop_duplicates("photo_id")
     return Listing(photos.sort_values(["capture_ms", "photo_id"], ignore_index=True), requests,
                    largest)

@@ -257,3 +257,11 @@ def test_an_unanswered_deletion_is_settled_by_the_next_listing():
     gone, stale = pending_deletions(intents, listed)
     assert gone["photo_id"].tolist() == [1]  # its request landed before the kill
     assert stale["photo_id"].tolist() == [3]  # the id is another photo now: never deleted
+
+
+def test_a_login_page_in_front_of_the_server_is_no_listing(tmp_path, serve_factory):
+    server = serve_factory(login_redirect=True)
+    ws = make_workspace(tmp_path, 1)
+    output = reconcile(ws, server, code=2)
+    assert "not Fluxtream's JSON" in output and output.count("\n") == 1
+    assert not ws.server.exists()
