@@ -265,3 +265,48 @@ def test_a_login_page_in_front_of_the_server_is_no_listing(tmp_path, serve_facto
     output = reconcile(ws, server, code=2)
     assert "not Fluxtream's JSON" in output and output.count("\n") == 1
     assert not ws.server.exists()
+
+
+def test_verdicts_on_small_tables():
+    """The rules on their own: the nearest same copy is kept, a late copy beside it stays
+    wrong_time, without a right copy the lowest id is kept and the rest are duplicates; a copy
+    early by whole hours is whole_hours too; bytes known only to the ledger match."""
+    from pipeline.ledger import History
+    from pipeline.reconcile import repair_plan, verdicts
+
+    a, b, c, jpeg_of_c = "a" * 64, "b" * 64, "c" * 64, "d" * 64
+    resolved = pd.DataFrame({"path": ["/p/A.jpg", "/p/B.jpg", "/p/C.heic"],
+                             "sha256": [a, b, c], "capture_time_secs_utc": [1000.5, 2000.0, 3000.0],
+                             "approved": [True, True, True]})
+    listed = pd.DataFrame({"photo_id": [1, 2, 3, 4, 5, 6, 7],
+                           "key": [f"k{i}" for i in range(1, 8)],
+                           "sha256": [a, a, a, b, b, jpeg_of_c, "e" * 64],
+                           "capture_ms": [1000_000, 1000_400, 1000_500 + 7_200_000,
+                                          2000_000 - 3_600_000, 2000_000 + 3_600_000,
+                                          3000_000, 5]})
+    history = History.empty()
+    history.sends = pd.DataFrame({**{column: [None] for column in history.sends.columns},
+                                  "sha256": [c], "sent_sha256": [jpeg_of_c], "converter": ["j"]})
+    table = verdicts(listed, resolved, history, "s", "u").set_index("photo_id")
+    assert table["verdict"].to_dict() == {1: "duplicate", 2: "same", 3: "wrong_time",
+                                          4: "wrong_time", 5: "duplicate", 6: "same",
+                                          7: "unknown"}
+    assert table.loc[4, "difference_seconds"] == -3600 and table.loc[4, "whole_hours"]
+    assert table.loc[6, "matched_by"] == "ledger" and table.loc[6, "path"] == "/p/C.heic"
+    plan = repair_plan(table.reset_index(), delete_wrong=True, delete_duplicates=True)
+    kept = plan.set_index("photo_id")["kept_key"].fillna("none (skipped)").to_dict()
+    assert kept == {1: "k2", 3: "k2", 4: "none (skipped)", 5: "none (skipped)"}
+
+
+def test_a_person_who_says_no_deletes_nothing(seeded):
+    from pipeline.runner import run_reconcile
+
+    ws, server, ids = seeded
+    reconcile(ws, server)
+    upload(ws, server)
+    asked = []
+    with ws.writer("notebook"):
+        found = run_reconcile(ws, server.url, server.user, password=server.password,
+                              delete_wrong=True, confirm=lambda plan: asked.append(plan) or False)
+    assert len(asked[0]) == 3 and found.done == {} and found.failed == 3
+    assert len(on_server(server)) == 12
