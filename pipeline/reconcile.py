@@ -26,8 +26,6 @@ from .vocabulary import SERVER_VERDICTS
 #: seconds, and the server truncates to the millisecond.
 SAME_WITHIN_MS = 1000
 HOUR_MS = 3_600_000
-#: The verdicts each repair option deletes.
-REPAIRS = {"wrong_time": "--delete-wrong", "duplicate": "--delete-duplicates"}
 
 
 def as_ms(times: pd.Series) -> pd.Series:
