@@ -9,7 +9,8 @@ TZ_SOURCES = ("override", "offset", "gps", "camera", "location", "takeout", "car
 #: Every flag resolve may raise, in the order `flags` lists them.
 FLAGS = ("no_capture_time_tag", "no_time", "out_of_range", "time_from_name", "conflict",
          "stale_gps", "gps_lag", "stale_takeout", "null_island", "sidecar_time_differs",
-         "carry_gap", "ambiguous", "nonexistent", "fixed_offset_default", "shifted")
+         "carry_gap", "ambiguous", "nonexistent", "fixed_offset_default", "shifted",
+         "clock_shifted")
 
 #: upload_status values that mean the server holds the photo.
 UPLOADED = ("uploaded", "updated")
