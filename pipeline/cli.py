@@ -50,6 +50,23 @@ def selection_options(f):
     return f
 
 
+def server_options(f):
+    """The server and account (--server, --user) and how to reach it (--allow-http, --cacert):
+    upload's and reconcile's."""
+    options = [
+        click.option("--server", required=True, metavar="URL",
+                     help="The Fluxtream server's base URL."),
+        click.option("--user", required=True, help="Fluxtream user name."),
+        click.option("--allow-http", is_flag=True,
+                     help="Allow plain http to a non-loopback host."),
+        click.option("--cacert", type=click.Path(dir_okay=False, exists=True),
+                     help="CA bundle or self-signed certificate to trust for https."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 def local_time_option(ctx, param, value: str | None):
     """--local-from/--local-to as ISO 8601 local times; anything else is a usage error."""
     if value is None:
@@ -255,7 +272,19 @@ def report(ws: Workspace):
     require(ws, "resolved")
     with writing(ws, "report"):
         run_report(ws)
+        server = server_counts(ws)
     click.echo(f"wrote {ws.audit_xlsx}, {ws.audit_html} and {ws.audit_csv}")
+    if server:
+        click.echo(f"on the server: {server}")
+
+
+def server_counts(ws: Workspace) -> str | None:
+    """The last reconcile's counts from data/server.parquet, with their age (no request)."""
+    if not ws.server.exists():
+        return None
+    from .reconcile import listing_text
+
+    return listing_text(ws.load("server"), ws.read_manifest().get("reconcile"))
 
 
 @main.command("run")
@@ -411,8 +440,7 @@ def unapprove(ws: Workspace, **selection_args):
 
 @main.command()
 @workspace_option
-@click.option("--server", required=True, metavar="URL", help="The Fluxtream server's base URL.")
-@click.option("--user", required=True, help="Fluxtream user name.")
+@server_options
 @selection_options
 @click.option("--workers", default=None, type=click.IntRange(1, 64),
               help="Photos in flight at once (converted as they go) [default: 8: a real "
@@ -428,14 +456,11 @@ def unapprove(ws: Workspace, **selection_args):
                    "as a JPEG and raw files as their embedded JPEG preview.")
 @click.option("--dry-run", is_flag=True,
               help="Check the credentials and show what would be sent; send and write nothing.")
-@click.option("--allow-http", is_flag=True, help="Allow plain http to a non-loopback host.")
 @click.option("--allow-retime", is_flag=True,
               help="Send photos already on the server at another time (makes a second copy).")
 @click.option("--allow-resend", is_flag=True,
               help="Send photos whose file changed since it was sent (the timeline then holds "
                    "both versions).")
-@click.option("--cacert", type=click.Path(dir_okay=False, exists=True),
-              help="CA bundle or self-signed certificate to trust for https.")
 def upload(ws: Workspace, server, user, workers, tags, tag_folder, no_convert, dry_run,
            allow_http, allow_retime, allow_resend, cacert, **selection_args):
     """Send approved photos (narrowed by the selection) to a Fluxtream server, exactly once.
@@ -472,6 +497,83 @@ def upload(ws: Workspace, server, user, workers, tags, tag_folder, no_convert, d
                              warn=warn, request=request)
     click.echo(outcome.summary)
     sys.exit(1 if outcome.failed else 0)
+
+
+@main.command()
+@workspace_option
+@server_options
+@click.option("--delete-wrong", is_flag=True,
+              help="Delete the wrong_time copies of approved photos whose approved copy is on "
+                   "the server.")
+@click.option("--delete-duplicates", is_flag=True,
+              help="Delete the surplus copies of approved photos whose approved copy is on the "
+                   "server.")
+@click.option("--yes", is_flag=True, help="Delete without asking (required off a terminal).")
+@click.option("--dry-run", is_flag=True,
+              help="List the photos and what would be deleted; write and delete nothing.")
+@click.option("--page-size", type=click.IntRange(1), default=None,
+              help="Photos per list request [default: 500].")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def reconcile(ws: Workspace, server, user, delete_wrong, delete_duplicates, yes, dry_run,
+              page_size, allow_http, cacert, quiet):
+    """Compare the photos on the server with the workspace: one verdict per server photo
+    (same, wrong_time, duplicate, unapproved, unknown) in WS/data/server.parquet and
+    WS/reports/server.csv; copies already at their approved time count as uploaded.
+
+    --delete-wrong / --delete-duplicates then delete copies by id (listed first; confirmed on
+    a terminal, else --yes), only while the photo's approved copy is on the server.
+    """
+    from .reconcile import counts, counts_text, plan_text
+    from .runner import run_reconcile
+    from .upload import UploadError
+
+    deleting = (delete_wrong or delete_duplicates) and not dry_run
+    if deleting and not yes and not sys.stdin.isatty():
+        fail("--delete-wrong/--delete-duplicates delete photos on the server: give --yes to "
+             "confirm (or --dry-run to see what they would delete)")
+
+    def confirm(plan) -> bool:
+        deletable = int(plan["kept_key"].notna().sum())
+        click.echo(f"deleting {deletable} copies:\n{plan_text(plan)}")
+        return yes or not deletable or click.confirm("delete them?", default=False)
+
+    def listed(table, listing) -> None:
+        requests = f"{listing.requests} list request" + "s" * (listing.requests != 1)
+        click.echo(f"reconcile: {len(table)} photos on the server ({requests}, largest page "
+                   f"{listing.largest_page}): "
+                   f"{counts_text(counts(table))}")
+
+    prompt = (lambda text: click.prompt(text, hide_input=True)) if sys.stdin.isatty() else None
+    with writing(ws, "reconcile", UploadError):
+        found = run_reconcile(ws, server, user, prompt=prompt, allow_http=allow_http,
+                              cacert=cacert, delete_wrong=delete_wrong,
+                              delete_duplicates=delete_duplicates, dry_run=dry_run,
+                              confirm=confirm, on_listed=listed, page_size=page_size,
+                              progress=show_progress(quiet))
+    if dry_run:
+        if len(found.plan):
+            click.echo(f"would delete {int(found.plan['kept_key'].notna().sum())} copies:\n"
+                       f"{plan_text(found.plan)}")
+        click.echo("dry run: nothing was written or deleted")
+        return
+    if found.resumed:
+        click.echo(f"{found.resumed} deletions of an interrupted run were found done")
+    if found.adopted:
+        click.echo(f"adopted {found.adopted} copies already at their approved time: upload "
+                   "counts them as uploaded")
+    if len(found.plan):
+        click.echo("deletions: " + (outcome_counts(found.done.values()) or "none (not confirmed)")
+                   + f"; now on the server: {counts_text(counts(found.table))}")
+    click.echo(f"wrote {ws.server} and {ws.server_csv}")
+    sys.exit(1 if found.failed else 0)
+
+
+def outcome_counts(outcomes) -> str:
+    """'3 deleted, 1 skipped' from outcomes like 'skipped: why'."""
+    from collections import Counter
+
+    return ", ".join(f"{n} {word}" for word, n in Counter(
+        outcome.split(":")[0] for outcome in outcomes).items())
 
 
 @main.command()

@@ -91,7 +91,7 @@ def resolve_inputs(ws: Workspace, settings: Settings, overrides: Path | None) ->
 
 def report_inputs(ws: Workspace) -> dict:
     return {"resolved": file_digest(ws.resolved), "rules": file_digest(ws.rules_in_force),
-            "version": __version__}
+            "server": file_digest(ws.server), "version": __version__}
 
 
 def unchanged(ws: Workspace, stage: str, inputs: dict) -> bool:
@@ -218,9 +218,15 @@ def run_report(ws: Workspace, inputs: dict | None = None) -> pd.DataFrame:
     resolved = ws.load("resolved")
     inputs = inputs or report_inputs(ws)
     rules = ws.load("rules_in_force") if ws.rules_in_force.exists() else rules_table([])
+    server = None
+    if ws.server.exists():  # what the last reconcile found on the server: the audit's section
+        from .reconcile import audit_note, audit_rows
+
+        listed = ws.load("server")
+        server = audit_rows(listed), audit_note(listed, ws.read_manifest().get("reconcile"))
     with ws.change() as change:
         change.write_bytes(ws.audit_xlsx, report.workbook_bytes(resolved, rules))
-        change.write_text(ws.audit_html, report.html_page(resolved, rules))
+        change.write_text(ws.audit_html, report.html_page(resolved, rules, server))
         change.manifest_entry("report", {"rows": len(resolved), "finished": now_iso(),
                                          "inputs": inputs})
     return resolved
@@ -463,13 +469,13 @@ def upload_dry_run(ws: Workspace, server: str, user: str, selection=None, *,
     selected = selected_rows(resolved, selection) if selection is not None else None
     text = client_side.dry_run_text(client_side.candidates(resolved, selected), ws.uploads,
                                     base, user, options or client_side.Options(), warn)
-    _client(base, user, password, prompt, cacert).guest()  # after the ledger, as a run asks
+    make_client(base, user, password, prompt, cacert).guest()  # after the ledger, as a run asks
     return text
 
 
-def _client(base: str, user: str, password: str | None, prompt, cacert: str | None):
-    """upload's Client for `user` at `base`; the password is `password`, else read (see
-    upload.read_password) only when the server first asks for it."""
+def make_client(base: str, user: str, password: str | None, prompt, cacert: str | None):
+    """The upload client for `base` (checked) as `user`; the password, only asked for at the
+    first request: `password`, else FLUXTREAM_PASSWORD, ~/.netrc, or `prompt(text)`."""
     from . import upload as client_side
 
     return client_side.Client(
@@ -498,7 +504,7 @@ def run_upload(ws: Workspace, server: str, user: str, selection=None, *,
     base = client_side.check_transport(server, allow_http)
     resolved = ws.load("resolved")
     selected = selected_rows(resolved, selection) if selection is not None else None
-    client = _client(base, user, password, prompt, cacert)
+    client = make_client(base, user, password, prompt, cacert)
     with writing_to(ws.uploads):  # the ledger's disk filling up stops the run
         outcome = client_side.run(ws, resolved, selected, client,
                                   options or client_side.Options(),
@@ -510,3 +516,93 @@ def run_upload(ws: Workspace, server: str, user: str, selection=None, *,
         entry.update(inputs=ws.upload_inputs(request), idle=outcome.idle)
     ws.write_manifest_entry("upload", entry)
     return outcome
+
+
+# --- reconcile --------------------------------------------------------------------------------
+
+@dataclass
+class Reconciled:
+    """What `run_reconcile` found and did: the SERVER `table` (without the copies deleted),
+    the walk, how many `same` copies the ledger adopted, the repair `plan` and each of its
+    copies' outcome (`done`: photo_id -> deleted, already gone, skipped: .., failed: ..), and
+    how many deletions of an earlier, killed run were found done (`resumed`)."""
+
+    table: pd.DataFrame
+    listing: object
+    adopted: int
+    plan: pd.DataFrame
+    done: dict
+    resumed: int = 0
+
+    @property
+    def failed(self) -> int:
+        """Copies the options asked to delete that are still on the server."""
+        return sum(not outcome.startswith(("deleted", "already gone"))
+                   for outcome in self.done.values()) + len(self.plan) - len(self.done)
+
+
+def run_reconcile(ws: Workspace, server: str, user: str, *, password: str | None = None,
+                  prompt=None, allow_http: bool = False, cacert: str | None = None,
+                  delete_wrong: bool = False, delete_duplicates: bool = False,
+                  dry_run: bool = False, confirm=None, on_listed=None,
+                  page_size: int | None = None, progress: bool = False) -> Reconciled:
+    """List the user's photos on `server` and match them to the workspace (reconcile.verdicts):
+    data/server.parquet, reports/server.csv, the `same` copies adopted into the ledger (upload
+    counts them done), the statuses written back, the manifest's `reconcile` entry.
+    `on_listed(table, listing)` hears what was found before anything is deleted. With
+    `delete_wrong` / `delete_duplicates`, the plan's copies are deleted once `confirm(plan)`
+    says yes. A `dry_run` lists and plans, and writes and deletes nothing.
+    Raises upload.UploadError (RunStopped, ServerUnreachable: exit 1), StageError."""
+    from . import reconcile as stage
+    from . import upload as client_side
+    from .ledger import Ledger, reapply_ledger, read_history
+
+    base = client_side.check_transport(server, allow_http)
+    resolved = ws.load("resolved")
+    client = make_client(base, user, password, prompt, cacert)
+    guest_id = int(client.guest()["id"])
+    listing = client_side.walk(client, guest_id, page_size or client_side.DEFAULT_PAGE_SIZE,
+                               progress)
+    listed_at = now_iso()
+    if dry_run:
+        table = stage.verdicts(listing.photos, resolved, read_history(ws.uploads), base, user)
+        if on_listed is not None:
+            on_listed(table, listing)
+        return Reconciled(table, listing, 0,
+                          stage.repair_plan(table, delete_wrong, delete_duplicates), {})
+    done: dict = {}
+    with writing_to(ws.uploads):
+        ledger = Ledger(ws.uploads)
+        try:
+            gone, stale = stage.pending_deletions(ledger.deletions(base, user), listing.photos)
+            for photo_id, key in zip(gone["photo_id"], gone["key"]):  # a killed run's
+                ledger.deleted(base, user, int(photo_id), key, "deleted")
+            for photo_id in stale["photo_id"]:
+                ledger.deletion_failed(base, user, int(photo_id),
+                                       "not deleted: the id holds another photo now")
+            table = stage.verdicts(listing.photos, resolved, ledger.history(), base, user)
+            copies, paths = stage.adoptions(table, resolved, ledger.history(), base, user)
+            ledger.adopt(base, user, copies, paths)
+            table["in_ledger"] |= table["key"].isin(copies["key"])
+            if on_listed is not None:
+                on_listed(table, listing)
+            plan = stage.repair_plan(table, delete_wrong, delete_duplicates)
+            try:
+                if len(plan) and (confirm is None or confirm(plan)):
+                    client_side.delete_copies(plan, client, ledger, guest_id, done)
+            finally:  # what was deleted, even by a run that stopped, leaves the table
+                removed = [i for i, outcome in done.items()
+                           if outcome in ("deleted", "already gone")]
+                table = table[~table["photo_id"].isin(removed)].reset_index(drop=True)
+                history = ledger.history()
+                with ws.change() as change:
+                    change.save("server", table)
+                    change.save("resolved", reapply_ledger(resolved, history))
+                    change.manifest_entry("reconcile", {
+                        "server": base, "user": user, "listed_at": listed_at,
+                        "finished": now_iso(), "rows": len(table), "counts": stage.counts(table),
+                        "requests": listing.requests, "largest_page": listing.largest_page,
+                        "adopted": len(copies), "deleted": len(removed), "resumed": len(gone)})
+        finally:
+            ledger.close()
+    return Reconciled(table, listing, len(copies), plan, done, len(gone))

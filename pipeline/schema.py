@@ -146,3 +146,24 @@ SEGMENTS = pa.schema(
         ("needs_a_look", pa.int64()),  # photos with a flag that needs a look (pipeline/flags.py)
     ]
 )
+
+
+#: data/server.parquet and reports/server.csv (reconcile): one row per photo the server holds
+#: for the user, as its list API gave them, and what it is to the workspace.
+SERVER = pa.schema(
+    [
+        ("photo_id", pa.int64()),  # the server's photo id (deletion is by it)
+        ("key", pa.string()),  # the server's key: guest, day, capture millisecond, sha256
+        ("server_time", pa.timestamp("ms", tz="UTC")),  # the instant the server holds
+        ("sha256", pa.string()),  # of the bytes on the server (the key's)
+        ("file_sha256", pa.string()),  # the workspace file they are (its own bytes, or sent for it)
+        ("matched_by", pa.string()),  # file (its own bytes) or ledger (bytes photoflux sent for it)
+        ("path", pa.string()),  # the workspace photo compared with (an approved one first)
+        ("workspace_copies", pa.int64()),  # workspace files holding those bytes
+        ("approved_time", pa.timestamp("ms", tz="UTC")),  # its approved instant nearest the server's
+        ("difference_seconds", pa.float64()),  # server_time - approved_time
+        ("whole_hours", pa.bool_()),  # the difference is a whole number of hours (not 0): the notebook's signature
+        ("verdict", pa.string()),  # same, wrong_time, duplicate, unapproved, unknown
+        ("in_ledger", pa.bool_()),  # the upload ledger holds this copy as sent or adopted
+    ]
+)

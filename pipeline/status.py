@@ -14,7 +14,7 @@ from .runner import read_approvals, report_inputs
 from .vocabulary import UPLOADED
 from .workspace import Workspace, file_digest
 
-STAGES = (*RUN_STAGES, "upload")
+STAGES = (*RUN_STAGES, "upload", "reconcile")
 #: Upload statuses a plain rerun of upload would not send: blocked until an --allow option,
 #: or never sendable.
 HELD = ("blocked_retimed", "blocked_changed", "before_epoch", "unsupported_format", "rejected")
@@ -144,5 +144,9 @@ def status_text(ws: Workspace, resolved: pd.DataFrame | None) -> str:
             f"uploads  {_counts(resolved['upload_status'].str.replace(r':.*', '', regex=True))}",
             *lapsed_lines(ws, resolved),
         ]
+    if "reconcile" in manifest:  # counts as last listed, without asking the server
+        from .reconcile import status_line
+
+        lines.append(f"server   {status_line(manifest['reconcile'])}")
     lines.append(f"next:    {next_step(ws, resolved, manifest)}")
     return "\n".join(lines)

@@ -10,3 +10,6 @@ TZ_SOURCES = ("override", "offset", "gps", "camera", "location", "takeout", "car
 
 #: upload_status values that mean the server holds the photo.
 UPLOADED = ("uploaded", "updated")
+
+#: What reconcile finds each photo on the server to be, in the order its counts are given.
+SERVER_VERDICTS = ("same", "wrong_time", "duplicate", "unapproved", "unknown")

@@ -103,7 +103,7 @@ _RERESOLVE = "run 'photoflux resolve -w {root} --default-tz ZONE' again to rebui
 @functools.cache
 def catalog() -> dict[str, Stored]:
     from .schema import (ADDED_PHOTOS_COLUMNS, ADDED_RESOLVED_COLUMNS, APPROVALS, PHOTOS, RESOLVED,
-                         SEGMENTS)
+                         SEGMENTS, SERVER)
 
     return {
         "photos": Stored(PHOTOS, "photoflux extract", _REEXTRACT, ADDED_PHOTOS_COLUMNS),
@@ -112,6 +112,9 @@ def catalog() -> dict[str, Stored]:
         "approvals": Stored(APPROVALS, "photoflux approve",
                             "fix it, or move it aside to start approving afresh"),
         "rules_in_force": Stored(None, "photoflux resolve", _RERESOLVE),
+        "server": Stored(SERVER, "photoflux reconcile",
+                         "run 'photoflux reconcile -w {root} --server URL --user NAME' again to "
+                         "list the server afresh"),
     }
 
 
@@ -152,6 +155,8 @@ class Workspace:
     audit_csv = property(lambda self: self.reports / "audit.csv")
     audit_xlsx = property(lambda self: self.reports / "audit.xlsx")
     audit_html = property(lambda self: self.reports / "audit.html")
+    server = property(lambda self: self.data / "server.parquet")  # what reconcile listed
+    server_csv = property(lambda self: self.reports / "server.csv")
     journal = property(lambda self: self.root / JOURNAL)
     lock_path = property(lambda self: self.root / ".photoflux.lock")
     lock_owner = property(lambda self: self.root / ".photoflux.lock.owner")
@@ -269,7 +274,7 @@ class Workspace:
             self.journal.unlink()
         for target in (self.photos, self.resolved, self.segments, self.manifest,
                        self.rules_in_force, self.approvals, self.audit_csv, self.audit_xlsx,
-                       self.audit_html, self.journal, self.clocks):
+                       self.audit_html, self.server, self.server_csv, self.journal, self.clocks):
             for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
                 leftover.unlink(missing_ok=True)
 
@@ -347,6 +352,9 @@ class Change:
         elif name == "resolved":
             self.write_parallel([(path, lambda temp: pq.write_table(table, temp)),
                                  (self.ws.audit_csv, lambda temp: write_audit_csv(temp, table))])
+        elif name == "server":
+            self.write(path, lambda temp: pq.write_table(table, temp))
+            self.write(self.ws.server_csv, lambda temp: write_csv(temp, iso_times(table)))
         else:
             self.write(path, lambda temp: pq.write_table(table, temp))
 
@@ -485,6 +493,18 @@ def write_csv(path: Path, data: pd.DataFrame | pa.Table) -> None:
         pacsv.write_csv(table, out, pacsv.WriteOptions(quoting_style="needed"))
 
 
+def iso_times(table: pa.Table) -> pa.Table:
+    """The table with every UTC timestamp column as ISO text ending in Z (a CSV's view)."""
+    import pyarrow as pa
+
+    from .text import iso_text
+
+    for index, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            table = table.set_column(index, field.name, iso_text(table[field.name], "Z"))
+    return table
+
+
 def write_audit_csv(path: Path, resolved: pa.Table) -> None:
     """The resolved table as a spreadsheet-friendly CSV: ISO text times beside the UTC seconds,
     which stay an unquoted number (whole milliseconds, shortest exact form)."""
@@ -496,8 +516,7 @@ def write_audit_csv(path: Path, resolved: pa.Table) -> None:
         return table.set_column(table.schema.get_field_index(name), name, values)
 
     seconds = resolved["capture_time_secs_utc"]
-    view = replace(resolved, "local_time", iso_text(resolved["local_time"]))
-    view = replace(view, "utc_time", iso_text(resolved["utc_time"], "Z"))
+    view = replace(iso_times(resolved), "local_time", iso_text(resolved["local_time"]))
     view = replace(view, "capture_time_secs_utc",
                    pc.divide(pc.round(pc.multiply(seconds, 1000)), 1000.0))
     write_csv(path, view)

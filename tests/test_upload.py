@@ -25,6 +25,7 @@ from conftest import fill
 from frames import photos
 from pipeline.cli import main
 from pipeline.fluxtream import MAX_CAPTURE_MS
+from pipeline.ledger import LEDGER_VERSION
 from pipeline.schema import PHOTOS, RESOLVED
 from pipeline.workspace import Workspace, read_table, write_table
 from uploading import (PHOTOFLUX, acknowledged, assert_exactly_once, cli, make_workspace,
@@ -374,7 +375,7 @@ def test_an_older_ledger_is_migrated_in_place_keeping_every_row(tmp_path, serve_
     assert "2 already on server, 2 uploaded" in upload(ws, server)
     assert_exactly_once(ws, server)
     with closing(read_only(ws.uploads)) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == LEDGER_VERSION
         assert db.execute("PRAGMA application_id").fetchone()[0] == 0x50464C58
         kept = db.execute(f"SELECT {', '.join(SENDS_V1)}, sent_sha256 FROM sends").fetchall()
         paths = db.execute("SELECT sha256, path FROM paths").fetchall()
