@@ -357,7 +357,7 @@ def test_geojson_point_features(tmp_path):
 
 
 def test_csv_with_iso_times(tmp_path):
-    text = ("Time (UTC),Latitude (deg),Longitude (deg),Altitude\n"
+    text = ('"Time (UTC)", Latitude (deg),Longitude (deg),Altitude\n'
             "2022-08-01T10:00:00Z,46.5,6.6,400\n"
             "2022-08-01 12:00:30+02:00,46.51,6.61,401\n"
             "2022-08-01T10:01:00Z,x,6.62,402\n"

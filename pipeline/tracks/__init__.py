@@ -93,6 +93,8 @@ def read_track(path: str | os.PathLike, source: str | None = None) -> TrackData:
     except zipfile.BadZipFile as error:
         raise TrackError(f"{shown}: not a KMZ ({_printable(str(error))})") from None
     except pa.ArrowInvalid as error:  # CSV: an unclosed quote, bytes that are not UTF-8
+        if kind != "csv":
+            raise
         raise TrackError(f"{shown}: broken CSV ({_printable(str(error))})") from None
     except OSError as error:
         raise TrackError(f"{shown}: cannot be read ({error.strerror or error})") from None

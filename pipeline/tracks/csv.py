@@ -29,22 +29,22 @@ def _key(name: str) -> str:
     return re.sub(r"[^a-z]", "", re.sub(r"\(.*?\)|\[.*?\]", "", name.lower()))
 
 
-def columns(header: str) -> tuple[str, str, str, str] | None:
-    """(separator, time, lat, lon column names) when the header line names all three."""
+def columns(header: str) -> tuple[str, int, int, int, int] | None:
+    """(separator, cell count, and the time, lat and lon columns' positions) when the header
+    line names all three."""
     for separator in (",", ";", "\t", "|"):
-        names = [n.strip().strip('"') for n in header.lstrip("\ufeff").split(separator)]
-        keys = [_key(n) for n in names]
-        chosen = [next((names[keys.index(k)] for k in spellings if k in keys), None)
-                  for spellings in (_TIME, _LAT, _LON)]
-        if all(chosen):
-            return (separator, *chosen)
+        keys = [_key(n.strip().strip('"')) for n in header.lstrip("\ufeff").split(separator)]
+        found = [next((keys.index(k) for k in spellings if k in keys), None)
+                 for spellings in (_TIME, _LAT, _LON)]
+        if None not in found:
+            return (separator, len(keys), *found)
     return None
 
 
 def read(stream: BinaryIO, found: Found) -> None:
-    header = stream.readline().decode("utf-8", "replace")
+    separator, width, *wanted = columns(stream.readline().decode("utf-8", "replace"))
     stream.seek(0)
-    separator, time, lat, lon = columns(header)
+    time, lat, lon = (f"column {i + 1}" for i in wanted)  # the header's own names may repeat
 
     def bad_row(row) -> str:
         found.skip(1, f"a line with {row.actual_columns} cells where the header has "
@@ -53,7 +53,8 @@ def read(stream: BinaryIO, found: Found) -> None:
 
     reader = pacsv.open_csv(
         stream,
-        read_options=pacsv.ReadOptions(use_threads=False),
+        read_options=pacsv.ReadOptions(
+            use_threads=False, skip_rows=1, column_names=[f"column {i + 1}" for i in range(width)]),
         parse_options=pacsv.ParseOptions(delimiter=separator, invalid_row_handler=bad_row),
         convert_options=pacsv.ConvertOptions(
             include_columns=[time, lat, lon],

@@ -18,9 +18,7 @@ def read_records(stream: BinaryIO, found: Found) -> None:
     add = found.points.add
     for record in ijson.items(stream, "locations.item", use_float=True):
         record = as_object(record)
-        when = record.get("timestamp")
-        add(record.get("latitudeE7"), record.get("longitudeE7"),
-            _epoch_ms(record.get("timestampMs")) if when is None else when)
+        add(record.get("latitudeE7"), record.get("longitudeE7"), _when(record, "timestamp"))
 
 
 def read_semantic(stream: BinaryIO, found: Found) -> None:
@@ -35,35 +33,35 @@ def read_semantic(stream: BinaryIO, found: Found) -> None:
         if "placeVisit" in item:
             visit = as_object(item["placeVisit"])
             place = as_object(visit.get("location"))
+            duration = as_object(visit.get("duration"))
             found.intervals.add(place.get("latitudeE7", visit.get("centerLatE7")),
                                 place.get("longitudeE7", visit.get("centerLngE7")),
-                                *_duration(visit))
+                                _when(duration, "startTimestamp"), _when(duration, "endTimestamp"))
             _raw_path(visit, found)
         elif "activitySegment" in item:
             segment = as_object(item["activitySegment"])
-            for end, when in zip(("startLocation", "endLocation"), _duration(segment)):
-                place = as_object(segment.get(end))
-                found.points.add(place.get("latitudeE7"), place.get("longitudeE7"), when)
+            duration = as_object(segment.get("duration"))
+            for edge in ("start", "end"):
+                place = as_object(segment.get(f"{edge}Location"))
+                found.points.add(place.get("latitudeE7"), place.get("longitudeE7"),
+                                 _when(duration, f"{edge}Timestamp"))
             _raw_path(segment, found)
 
 
 def _raw_path(parent: dict, found: Found) -> None:
     for point in as_object(parent.get("simplifiedRawPath")).get("points") or ():
         point = as_object(point)
-        when = point.get("timestamp")
-        found.points.add(point.get("latE7"), point.get("lngE7"),
-                         _epoch_ms(point.get("timestampMs")) if when is None else when)
+        found.points.add(point.get("latE7"), point.get("lngE7"), _when(point, "timestamp"))
 
 
-def _duration(parent: dict) -> tuple:
-    duration = as_object(parent.get("duration"))
-    return tuple(_epoch_ms(duration.get(f"{edge}TimestampMs")) if duration.get(
-        f"{edge}Timestamp") is None else duration[f"{edge}Timestamp"] for edge in ("start", "end"))
-
-
-def _epoch_ms(value):
-    """'1400000018611' -> 1400000018611; anything else is passed on as text (and then counted
-    as a time that names no instant), None stays None."""
+def _when(holder: dict, key: str):
+    """`holder[key]` (ISO text), else `holder[key + "Ms"]`, the older exports' epoch
+    milliseconds as text ('1400000018611' -> 1400000018611). Anything else is passed on as
+    text, to be counted as a time that names no instant; absent is None."""
+    value = holder.get(key)
+    if value is not None:
+        return value if isinstance(value, str) else str(value)
+    value = holder.get(key + "Ms")
     if isinstance(value, str) and value.isdigit():
         return int(value)
     return value if value is None or isinstance(value, (int, float)) else str(value)

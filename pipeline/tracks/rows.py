@@ -130,9 +130,9 @@ class _Rows:
             if not np.isfinite(at[i]):
                 value = texts[i] if texts[i] is not None else ms[i]
                 return "a row without a time" if value is None else (
-                    f"a time that names no instant ({value!r})")
+                    f"a time that names no instant ({_shown(value)})")
         if np.isnan(lat[i]) or np.isnan(lon[i]):
-            return f"a row without a position ({self._lat[i]!r}, {self._lon[i]!r})"
+            return f"a row without a position ({_shown(self._lat[i])}, {_shown(self._lon[i])})"
         if not (np.abs(lat[i]) <= 90 and np.abs(lon[i]) <= 180):
             return f"a position out of range ({lat[i]:g}, {lon[i]:g})"
         return "a stay that ends before it starts"
@@ -176,6 +176,12 @@ class _Rows:
         while self._batches:
             yield self._batches.pop()
             pa.default_memory_pool().release_unused()
+
+
+def _shown(value) -> str:
+    """A raw value quoted for a one-line message: escaped, and cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 _NUMPY = {pa.timestamp("ms", tz="UTC"): np.int64, pa.float64(): np.float64, pa.int32(): np.int32}
