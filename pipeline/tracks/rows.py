@@ -81,18 +81,19 @@ class _Rows:
         self._lat: list = []
         self._lon: list = []
         self._texts = tuple([] for _ in self.times)  # ISO text, or None
-        self._ms = tuple([] for _ in self.times)  # epoch ms, or ms added to the text's instant
+        self._numbers = tuple([] for _ in self.times)  # minutes after the text's instant, or
+        # (where there is no text) the time itself in epoch milliseconds
         self._offset_values = tuple([] for _ in self.offsets)
         self._batches: list[pa.RecordBatch] = []  # every column but `source` (one name)
         self._batch_schema = self.schema.remove(self.schema.get_field_index("source"))
 
-    def _time(self, i: int, when, later_ms) -> None:
+    def _time(self, i: int, when, minutes_later) -> None:
         if when.__class__ is str:
             self._texts[i].append(when)
-            self._ms[i].append(later_ms)
+            self._numbers[i].append(minutes_later)
         else:
             self._texts[i].append(None)
-            self._ms[i].append(when)
+            self._numbers[i].append(when)
 
     def flush(self) -> None:
         """Parse and check the pending rows; keep the good ones as a record batch."""
@@ -101,10 +102,11 @@ class _Rows:
         found = self.found
         lat, lon = numbers(self._lat) * found.scale, numbers(self._lon) * found.scale
         times = []
-        for texts, ms in zip(self._texts, self._ms):
-            text, ms = pa.array(texts, type=pa.string()), numbers(ms)
+        for texts, values in zip(self._texts, self._numbers):
+            text, values = pa.array(texts, type=pa.string()), numbers(values)
             has_text = text.is_valid().to_numpy(zero_copy_only=False)
-            times.append(np.where(has_text, instants_ms(text, found.naive_utc) + ms, ms))
+            times.append(np.where(
+                has_text, instants_ms(text, found.naive_utc) + values * 60_000, values))
         timed = np.logical_and.reduce([np.isfinite(t) for t in times])
         placed = (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
         ordered = times[0] <= times[-1]
@@ -121,16 +123,18 @@ class _Rows:
         kept = pa.array(good)  # filtering copies into Arrow's pool, which frame() gives back
         self._batches.append(pa.RecordBatch.from_arrays(
             [pc.filter(columns[f.name], kept) for f in self._batch_schema], schema=self._batch_schema))
-        for pending in (self._lat, self._lon, *self._texts, *self._ms, *self._offset_values):
+        for pending in (self._lat, self._lon, *self._texts, *self._numbers, *self._offset_values):
             pending.clear()
 
     def _why(self, i: int, times: list, lat: np.ndarray, lon: np.ndarray) -> str:
         """Why row `i` of the pending chunk was dropped, in words for the user."""
-        for at, texts, ms in zip(times, self._texts, self._ms):
+        for at, texts, values in zip(times, self._texts, self._numbers):
             if not np.isfinite(at[i]):
-                value = texts[i] if texts[i] is not None else ms[i]
-                return "a row without a time" if value is None else (
-                    f"a time that names no instant ({_shown(value)})")
+                if texts[i] is None:
+                    return ("a row without a time" if values[i] is None else
+                            f"a time that names no instant ({_shown(values[i])})")
+                later = f" + {_shown(values[i])} minutes" if values[i] != 0 else ""
+                return f"a time that names no instant ({_shown(texts[i])}{later})"
         if np.isnan(lat[i]) or np.isnan(lon[i]):
             return f"a row without a position ({_shown(self._lat[i])}, {_shown(self._lon[i])})"
         if not (np.abs(lat[i]) <= 90 and np.abs(lon[i]) <= 180):
@@ -160,14 +164,16 @@ class _Rows:
         columns = {name: pd.arrays.IntegerArray(values.pop(name), unknown[name])
                    for name in self.offsets}
         columns.update(lat=values.pop("lat"), lon=values.pop("lon"))
-        source = pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, np.int32)),
-                                                pa.array([self.found.source]))
-        for name in (*self.times, "source"):  # pandas has no zero-copy way to a zoned time column:
-            field = self.schema.field(name)  # one copy each, made once the batches are gone
-            arrow = source if name == "source" else pa.array(values.pop(name)).cast(field.type)
-            columns[name] = to_pandas(pa.table([arrow], schema=pa.schema([field])))[name]
-            del arrow
+        for name in self.times:  # pandas has no zero-copy way to a zoned time column: one copy
+            columns[name] = self._pandas(name, pa.array(values.pop(name)))  # each, made last
+        columns["source"] = self._pandas("source", pa.DictionaryArray.from_arrays(
+            pa.array(np.zeros(rows, np.int32)), pa.array([self.found.source])))
         return pd.DataFrame(columns, copy=False)[self.schema.names]
+
+    def _pandas(self, name: str, values: pa.Array) -> pd.Series:
+        """One column, in the dtype schema.to_pandas gives it everywhere else."""
+        field = self.schema.field(name)
+        return to_pandas(pa.table([values.cast(field.type)], schema=pa.schema([field])))[name]
 
     def _drain(self):
         """The batches oldest first, each dropped after use and its memory handed back to the
@@ -194,11 +200,12 @@ class Points(_Rows):
     times = ("utc_time",)
     offsets = ("utc_offset_minutes",)
 
-    def add(self, lat, lon, when, offset=None, later_ms=0) -> None:
-        """`when` is ISO text (plus `later_ms`), or epoch milliseconds; None if absent."""
+    def add(self, lat, lon, when, offset=None, minutes_later=0) -> None:
+        """`when` is ISO text (`minutes_later` than it, iOS's way), or epoch milliseconds;
+        None if absent. Coordinates and offsets may be numbers or numeric text."""
         self._lat.append(lat)
         self._lon.append(lon)
-        self._time(0, when, later_ms)
+        self._time(0, when, minutes_later)
         self._offset_values[0].append(offset)
         if len(self._lat) >= CHUNK:
             self.flush()

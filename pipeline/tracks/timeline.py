@@ -56,7 +56,7 @@ def _segment(segment: dict, found: Found) -> None:
             found.points.add(*_lat_lon(step.get("point")), step["time"], path_offset)
         else:
             found.points.add(*_lat_lon(step.get("point")), start, path_offset,
-                             later_ms=_minutes_ms(step.get("durationMinutesOffsetFromStartTime")))
+                             minutes_later=step.get("durationMinutesOffsetFromStartTime"))
 
 
 def _lat_lon(value) -> tuple[str | None, str | None]:
@@ -69,9 +69,3 @@ def _lat_lon(value) -> tuple[str | None, str | None]:
     lat, _, lon = value.removeprefix("geo:").replace("°", "").partition(",")
     return lat, lon
 
-
-def _minutes_ms(minutes) -> float:
-    try:
-        return float(minutes) * 60_000
-    except (TypeError, ValueError):
-        return float("nan")
