@@ -55,8 +55,8 @@ _SNIFF_EVENTS = 100_000
 
 
 class TrackError(ValueError):
-    """A file that is not location history, or is broken past reading; the message is one line
-    naming the file."""
+    """A file that is not location history, or is broken past reading; the message names the
+    file (the CLI prints it through its one-line escaping, as every error)."""
 
 
 @dataclass
@@ -75,29 +75,27 @@ class TrackData:
 def read_track(path: str | os.PathLike, source: str | None = None) -> TrackData:
     """Read one location history file; `source` (default: the file's name) labels its rows."""
     path = Path(path)
-    shown = _printable(str(path))
     try:
         with open(path, "rb") as stream:
             kind = sniff(stream)
             if kind is None:
-                raise TrackError(f"{shown}: not a location history file; expected {_WHAT_WE_READ}")
+                raise TrackError(f"{path}: not a location history file; expected {_WHAT_WE_READ}")
             read, numbers = _FORMATS[kind]
             found = Found(source or path.name, **numbers)
             stream.seek(0)
             read(stream, found)
     except ET.ParseError as error:
-        raise TrackError(f"{shown}:{error.position[0]}: broken XML ({_printable(str(error))})"
-                         ) from None
+        raise TrackError(f"{path}:{error.position[0]}: broken XML ({error})") from None
     except ijson.JSONError as error:
-        raise TrackError(f"{shown}: broken JSON ({_printable(str(error))})") from None
+        raise TrackError(f"{path}: broken JSON ({error})") from None
     except zipfile.BadZipFile as error:
-        raise TrackError(f"{shown}: not a KMZ ({_printable(str(error))})") from None
+        raise TrackError(f"{path}: not a KMZ ({error})") from None
     except pa.ArrowInvalid as error:  # CSV: an unclosed quote, bytes that are not UTF-8
         if kind != "csv":
             raise
-        raise TrackError(f"{shown}: broken CSV ({_printable(str(error))})") from None
+        raise TrackError(f"{path}: broken CSV ({error})") from None
     except OSError as error:
-        raise TrackError(f"{shown}: cannot be read ({error.strerror or error})") from None
+        raise TrackError(f"{path}: cannot be read ({error.strerror or error})") from None
     return TrackData(found.points.frame(), found.intervals.frame(), found.skipped,
                      found.first_skip, kind)
 
@@ -148,7 +146,3 @@ def _json_shape(stream: BinaryIO) -> str | None:
         return None
     return None
 
-
-def _printable(text: str) -> str:
-    """Text for a one-line message: control characters and NULs shown as escapes."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
