@@ -142,3 +142,32 @@ SEGMENTS = pa.schema(
         ("approved", pa.int64()),
     ]
 )
+
+
+#: Where a person was at one instant, from an imported location history (`pipeline/tracks`).
+#: `source` names the file it came from, as `photoflux tracks` lists it; dictionary-encoded, since
+#: millions of points share a handful of names. `utc_offset_minutes` is the offset the phone itself
+#: recorded for that time (Google Timeline), never one read from a timestamp's text.
+TRACK_POINTS = pa.schema(
+    [
+        ("utc_time", pa.timestamp("ms", tz="UTC")),
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
+        ("source", pa.dictionary(pa.int32(), pa.string())),
+        ("utc_offset_minutes", pa.int32()),
+    ]
+)
+
+#: A stay at one place from `utc_start` to `utc_end` (a Google visit, a KML TimeSpan), with the
+#: phone's own offsets at its start and end where the export recorded them.
+TRACK_INTERVALS = pa.schema(
+    [
+        ("utc_start", pa.timestamp("ms", tz="UTC")),
+        ("utc_end", pa.timestamp("ms", tz="UTC")),
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
+        ("source", pa.dictionary(pa.int32(), pa.string())),
+        ("start_offset_minutes", pa.int32()),
+        ("end_offset_minutes", pa.int32()),
+    ]
+)
