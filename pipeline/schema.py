@@ -78,6 +78,9 @@ RESOLVED_EXTRA = [
     ("uploaded_capture_time_secs_utc", pa.float64()),  # what the server holds, when it differs
     ("uploaded_sha256", pa.string()),  # blocked_changed: the file's sha256 when it was sent
     ("segment", pa.string()),  # the trip leg: a stable short hash (folder, first path, first offset)
+    ("track_lat", pa.float64()),  # where the location history puts the photo (tz_source track,
+    ("track_lon", pa.float64()),  # track_conflict): the track's position at its instant
+    ("track_gap_minutes", pa.float64()),  # |instant - that point's time|; 0 inside an interval
 ]
 
 #: Photos columns an older photoflux did not write: an older table is read with them null (and
@@ -87,7 +90,8 @@ ADDED_PHOTOS_COLUMNS = ("warnings", "reader_version", *(name for name in PHOTOS.
     and name != "xmp_date_created"))
 
 #: Resolved columns an older photoflux did not write: read as null.
-ADDED_RESOLVED_COLUMNS = (*ADDED_PHOTOS_COLUMNS, "uploaded_sha256", "segment")
+ADDED_RESOLVED_COLUMNS = (*ADDED_PHOTOS_COLUMNS, "uploaded_sha256", "segment", "track_lat",
+                          "track_lon", "track_gap_minutes")
 
 RESOLVED = pa.schema(list(PHOTOS) + [pa.field(n, t) for n, t in RESOLVED_EXTRA])
 
@@ -169,5 +173,23 @@ TRACK_INTERVALS = pa.schema(
         ("source", pa.dictionary(pa.int32(), pa.string())),
         ("start_offset_minutes", pa.int32()),
         ("end_offset_minutes", pa.int32()),
+    ]
+)
+
+#: data/tracks.parquet (`photoflux tracks add`): every point and interval of the location
+#: history files added, points first in time order, then intervals by start. `zone` is the
+#: IANA zone of the position, looked up once at import; the offsets are the phone's own
+#: (Google Timeline), never one read from a timestamp's text.
+TRACKS = pa.schema(
+    [
+        ("kind", pa.dictionary(pa.int8(), pa.string())),  # "point" or "interval"
+        ("utc_time", pa.timestamp("ms", tz="UTC")),  # a point's instant, an interval's start
+        ("utc_end", pa.timestamp("ms", tz="UTC")),  # an interval's end; null for a point
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
+        ("zone", pa.dictionary(pa.int32(), pa.string())),
+        ("utc_offset_minutes", pa.int32()),  # recorded at utc_time
+        ("end_offset_minutes", pa.int32()),  # recorded at utc_end
+        ("source", pa.dictionary(pa.int32(), pa.string())),  # as `photoflux tracks` lists it
     ]
 )

@@ -74,14 +74,42 @@ class TrackData:
 
 def read_track(path: str | os.PathLike, source: str | None = None) -> TrackData:
     """Read one location history file; `source` (default: the file's name) labels its rows."""
-    path = Path(path)
+    found, kind = _read(Path(path), source, None)
+    return TrackData(found.points.frame(), found.intervals.frame(), found.skipped,
+                     found.first_skip, kind)
+
+
+@dataclass
+class Streamed:
+    """What `stream_track` read besides the rows it handed over: rows `skipped` as unreadable,
+    why the first was (`first_skip`), and the `format`."""
+
+    skipped: int
+    first_skip: str | None
+    format: str
+
+
+def stream_track(path: str | os.PathLike, sink: Callable[[str, pa.RecordBatch], None]
+                 ) -> Streamed:
+    """Read one location history file a chunk at a time: each chunk of checked rows goes to
+    `sink("points" | "intervals", batch)` as it is parsed (columns of TRACK_POINTS or
+    TRACK_INTERVALS but `source`), so a file of any size reads in the memory of one chunk."""
+    found, kind = _read(Path(path), None, sink)
+    found.flush()
+    return Streamed(found.skipped, found.first_skip, kind)
+
+
+def _read(path: Path, source: str | None, sink) -> tuple[Found, str]:
+    """The file read into a Found (rows kept, or handed to `sink`), and its format; TrackError
+    for a file that is no location history or is broken past reading."""
+    kind = None
     try:
         with open(path, "rb") as stream:
             kind = sniff(stream)
             if kind is None:
                 raise TrackError(f"{path}: not a location history file; expected {_WHAT_WE_READ}")
             read, numbers = _FORMATS[kind]
-            found = Found(source or path.name, **numbers)
+            found = Found(source or path.name, sink=sink, **numbers)
             stream.seek(0)
             read(stream, found)
     except ET.ParseError as error:
@@ -96,8 +124,7 @@ def read_track(path: str | os.PathLike, source: str | None = None) -> TrackData:
         raise TrackError(f"{path}: broken CSV ({error})") from None
     except OSError as error:
         raise TrackError(f"{path}: cannot be read ({error.strerror or error})") from None
-    return TrackData(found.points.frame(), found.intervals.frame(), found.skipped,
-                     found.first_skip, kind)
+    return found, kind
 
 
 def sniff(stream: BinaryIO) -> str | None:

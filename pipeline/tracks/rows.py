@@ -6,6 +6,8 @@ A row whose time or position cannot be read, or lies out of range, is dropped an
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -52,13 +54,17 @@ class Found:
     """Everything one file yields: its points, its intervals, and the bad rows counted.
 
     `scale` multiplies every coordinate (1e-7 for Google's E7 integers); `naive_utc` reads
-    zoneless times as UTC (GPX only).
+    zoneless times as UTC (GPX only). With a `sink`, each checked chunk is handed to
+    `sink(table, batch)` ("points" or "intervals") as soon as it is parsed, instead of being
+    kept: memory then stays that of one chunk, whatever the file's size.
     """
 
-    def __init__(self, source: str, *, scale: float = 1.0, naive_utc: bool = False):
+    def __init__(self, source: str, *, scale: float = 1.0, naive_utc: bool = False,
+                 sink: Callable[[str, pa.RecordBatch], None] | None = None):
         self.source = source
         self.scale = scale
         self.naive_utc = naive_utc
+        self.sink = sink
         self.skipped = 0
         self.first_skip: str | None = None
         self.points = Points(self)
@@ -68,10 +74,16 @@ class Found:
         self.skipped += count
         self.first_skip = self.first_skip or reason
 
+    def flush(self) -> None:
+        """Parse and check what is pending in both tables (to the sink, when there is one)."""
+        self.points.flush()
+        self.intervals.flush()
+
 
 class _Rows:
     """Rows of one table, parsed and checked CHUNK at a time into Arrow record batches."""
 
+    name: str  # "points" or "intervals", as a sink hears it
     schema: pa.Schema
     times: tuple[str, ...]
     offsets: tuple[str, ...]
@@ -121,8 +133,12 @@ class _Rows:
             known = (minutes == np.round(minutes)) & (minutes >= MIN_OFFSET) & (minutes <= MAX_OFFSET)
             columns[name] = pa.array(np.where(known, minutes, 0).astype(np.int32), mask=~known)
         kept = pa.array(good)  # filtering copies into Arrow's pool, which frame() gives back
-        self._batches.append(pa.RecordBatch.from_arrays(
-            [pc.filter(columns[f.name], kept) for f in self._batch_schema], schema=self._batch_schema))
+        batch = pa.RecordBatch.from_arrays(
+            [pc.filter(columns[f.name], kept) for f in self._batch_schema], schema=self._batch_schema)
+        if found.sink is None:
+            self._batches.append(batch)
+        else:
+            found.sink(self.name, batch)
         for pending in (self._lat, self._lon, *self._texts, *self._numbers, *self._offset_values):
             pending.clear()
 
@@ -196,6 +212,7 @@ _NUMPY = {pa.timestamp("ms", tz="UTC"): np.int64, pa.float64(): np.float64, pa.i
 class Points(_Rows):
     """Points: a position at one instant, with the phone's own UTC offset where it has one."""
 
+    name = "points"
     schema = TRACK_POINTS
     times = ("utc_time",)
     offsets = ("utc_offset_minutes",)
@@ -214,6 +231,7 @@ class Points(_Rows):
 class Intervals(_Rows):
     """Stays: one position from a start to an end instant, with the phone's offsets there."""
 
+    name = "intervals"
     schema = TRACK_INTERVALS
     times = ("utc_start", "utc_end")
     offsets = ("start_offset_minutes", "end_offset_minutes")
