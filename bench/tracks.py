@@ -6,14 +6,16 @@ Writes a Records.json of about the given size into a temporary folder (pretty-pr
 writes it: ISO `timestamp` and older `timestampMs` records, a third with nested activity
 arrays), then runs, each in a fresh child process so its peak memory is its own:
 
-- `read_track` (pipeline.tracks): the whole import into the points table;
+- `tracks add` (runner.run_tracks_add, what `photoflux tracks add` runs): the whole import,
+  zones looked up, into a workspace's data/tracks.parquet;
+- `read_track` (pipeline.tracks): the file read into a points table in memory;
 - the peer: a plain `ijson.items(..., "locations.item")` loop that only counts the records
   (the same C parser with no columns built: the floor for any streaming reader);
 - with --json-load, `json.load` of the same file (how a non-streaming reader would do it;
   needs several GB of memory).
 
 Prints seconds (the read alone, imports excluded), peak RSS (ru_maxrss of the child, imports
-included: pandas and pyarrow alone take about 100 MB) and ratios. Target: read_track's peak
+included: pandas and pyarrow alone take about 100 MB) and ratios. Target: the import's peak
 RSS under 300 MB for the 1 GB file, every record kept.
 """
 from __future__ import annotations
@@ -29,6 +31,12 @@ from pathlib import Path
 
 #: Each contender: what it imports (not timed, but in its peak memory), then what is timed.
 CHILD_CODE = {
+    "tracks add": ("import tempfile\nfrom pipeline.runner import run_tracks_add\n"
+                   "from pipeline.workspace import Workspace", """
+with tempfile.TemporaryDirectory(dir=str(PATH.parent)) as folder:
+    source = run_tracks_add(Workspace(folder), [PATH]).read[0]
+result = {"points": source.points, "skipped": source.skipped}
+"""),
     "read_track": ("from pipeline.tracks import read_track", """
 data = read_track(PATH)
 result = {"points": len(data.points), "skipped": data.skipped}
@@ -73,7 +81,8 @@ def write_records(path: Path, size: int) -> int:
 def run_child(name: str, path: Path) -> dict:
     """Run one contender in a fresh Python; its own wall clock and peak RSS."""
     setup, timed = CHILD_CODE[name]
-    code = (f"import json, resource, time\n{setup}\nPATH = {str(path)!r}\n"
+    code = (f"import json, resource, time\nfrom pathlib import Path\n{setup}\n"
+            f"PATH = Path({str(path)!r})\n"
             f"imports_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
             f"started = time.perf_counter()\n{timed}\nresult['imports_mb'] = imports_mb\n"
             f"result['seconds'] = time.perf_counter() - started\n"
@@ -95,19 +104,19 @@ def main() -> None:
         records = write_records(path, int(args.gigabytes * 1e9))
         print(f"Records.json: {path.stat().st_size / 1e9:.2f} GB, {records:,} records "
               f"(written in {time.perf_counter() - started:.0f} s)")
-        names = ["read_track", "ijson loop"] + (["json.load"] if args.json_load else [])
+        names = ["tracks add", "read_track", "ijson loop"] + (["json.load"] if args.json_load else [])
         results = {name: run_child(name, path) for name in names}
-    ours, peer = results["read_track"], results["ijson loop"]
+    ours, peer = results["tracks add"], results["ijson loop"]
     for name, result in results.items():
-        print(f"{name:>11}: {result['seconds']:6.1f} s  peak RSS {result['peak_mb']:7.0f} MB "
+        print(f"{name:>12}: {result['seconds']:6.1f} s  peak RSS {result['peak_mb']:7.0f} MB "
               f"({result['imports_mb']:.0f} MB of it imports)  "
               f"{result['points']:,} points" + (f", {result['skipped']} skipped"
                                                  if "skipped" in result else ""))
-    print(f"read_track / ijson loop: {ours['seconds'] / peer['seconds']:.2f}x the time, "
+    print(f"tracks add / ijson loop: {ours['seconds'] / peer['seconds']:.2f}x the time, "
           f"{ours['peak_mb'] / peer['peak_mb']:.2f}x the peak memory; "
           f"{records / ours['seconds']:,.0f} points/s")
     if "json.load" in results:
-        print(f"json.load / read_track: {results['json.load']['peak_mb'] / ours['peak_mb']:.0f}x "
+        print(f"json.load / tracks add: {results['json.load']['peak_mb'] / ours['peak_mb']:.0f}x "
               f"the peak memory")
     verdict = "OK" if ours["peak_mb"] < 300 and ours["points"] == records else "MISSED"
     print(f"target: 1 GB imports under 300 MB peak, every point kept: {verdict}")
