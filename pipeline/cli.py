@@ -287,16 +287,28 @@ def echo_track_sources(listing) -> None:
                    f"intervals{skipped}; {span}{gaps}")
 
 
+def tracks_workspace(ctx, ws: Workspace) -> Workspace:
+    """A tracks subcommand's workspace: its own -w, else the one given before the subcommand
+    (`photoflux tracks -w WS add FILE` means WS, not the current folder)."""
+    from click.core import ParameterSource
+
+    if ctx.get_parameter_source("ws") is ParameterSource.DEFAULT:
+        return ctx.parent.params["ws"]
+    return ws
+
+
 @tracks.command("add")
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @workspace_option
-def tracks_add(files, ws: Workspace):
+@click.pass_context
+def tracks_add(ctx, files, ws: Workspace):
     """Import location history files into data/tracks.parquet (a file added before and
     unchanged is skipped; a changed one replaces its rows)."""
     from .runner import run_tracks_add
     from .tracks import TrackError
 
+    ws = tracks_workspace(ctx, ws)
     with writing(ws, "tracks add", TrackError):
         added = run_tracks_add(ws, files)
     for source in added.read:
@@ -312,10 +324,12 @@ def tracks_add(files, ws: Workspace):
 @tracks.command("remove")
 @click.argument("sources", nargs=-1, required=True)
 @workspace_option
-def tracks_remove(sources, ws: Workspace):
+@click.pass_context
+def tracks_remove(ctx, sources, ws: Workspace):
     """Take sources out of data/tracks.parquet, by the names `photoflux tracks` lists."""
     from .runner import run_tracks_remove
 
+    ws = tracks_workspace(ctx, ws)
     with writing(ws, "tracks remove"):
         left = run_tracks_remove(ws, list(sources))
     click.echo(f"removed {', '.join(sources)}; {len(left)} sources left")

@@ -177,12 +177,14 @@ def test_tracks_add_lists_removes_and_feeds_resolve(tmp_path):
     resolved = pd.read_csv(ws / "reports" / "audit.csv")
     assert (resolved.loc[0, "tz_source"], resolved.loc[0, "tz_name"]) == ("track",
                                                                           "America/New_York")
+    run("report", "-w", ws)  # the reviewer sees where the track was, and how near in time
+    assert "track 0 min off at 40.7128, -74.006" in (ws / "reports" / "audit.html").read_text()
 
     os.utime(walk, ns=(0, 0))  # changed: its rows are replaced, not added twice
     assert "added walk.gpx (gpx): 2 points" in run("tracks", "add", walk, "-w", ws)
     assert "no track source named nope (sources: drive.csv, walk.gpx)" in run(
         "tracks", "remove", "nope", "-w", ws, code=1)
-    assert "1 sources left" in run("tracks", "remove", "walk.gpx", "-w", ws)
+    assert "1 sources left" in run("tracks", "-w", ws, "remove", "walk.gpx")  # -w either side
     assert "walk.gpx" not in run("tracks", "-w", ws)
     run("resolve", "-w", ws, "--default-tz", "Europe/Berlin")
     assert pd.read_csv(ws / "reports" / "audit.csv").loc[0, "tz_source"] == "default"

@@ -76,9 +76,7 @@ def track_arrays(table: pa.Table) -> TrackArrays:
     lat, lon = _floats(table.column("lat")), _floats(table.column("lon"))
     offset, end_offset = (_floats(table.column(name))
                           for name in ("utc_offset_minutes", "end_offset_minutes"))
-    p, i = np.flatnonzero(point), np.flatnonzero(~point)
-    p = p[np.argsort(times[p], kind="stable")]  # already so in a stored table: costs one pass
-    i = i[np.argsort(times[i], kind="stable")]
+    p, i = _by_time(np.flatnonzero(point), times), _by_time(np.flatnonzero(~point), times)
     reach_row = _running_argmax(ends[i])
     reach = ends[i][reach_row] if len(i) else ends[i]
     # runs of consecutive points sharing zone and recorded offset, then every interval
@@ -93,6 +91,12 @@ def track_arrays(table: pa.Table) -> TrackArrays:
         np.concatenate([zone[p][first], zone[i]]),
         np.concatenate([offset[p][first], np.where(np.isnan(offset[i]), end_offset[i],
                                                    offset[i])]))
+
+
+def _by_time(rows: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """The rows in time order (a stored table's already are: then only checked)."""
+    mine = times[rows]
+    return rows if (mine[1:] >= mine[:-1]).all() else rows[np.argsort(mine, kind="stable")]
 
 
 def _running_argmax(values: np.ndarray) -> np.ndarray:
