@@ -126,8 +126,13 @@ def test_a_timeline_visit_holds_a_mid_visit_photo_across_a_dst_change(tmp_path):
                                            "2024-03-31T09:00:00.000+02:00",
                                            "52.5200066°, 13.4049540°", 60, 120)), "Timeline.json")
     rows = placed(night, {"datetime_original": "2024:03:30 23:00:00"},
+                  {"datetime_original": "2024:03:31 03:10:00"},
                   {"datetime_original": "2024:03:31 08:00:00"}, settings=Settings("UTC"))
-    evening, morning = rows["IMG_1.jpg"], rows["IMG_2.jpg"]
+    evening, night_owl, morning = rows["IMG_1.jpg"], rows["IMG_2.jpg"], rows["IMG_3.jpg"]
+    # just after the change, nearer the visit's start (+01:00) than its end: still Berlin's
+    # summer time, which the visit's end recorded
+    assert (night_owl["tz_name"], utc(night_owl), flags(night_owl)) == (
+        "Europe/Berlin", "2024-03-31 01:10:00", set())
     assert (evening["tz_source"], evening["tz_name"], utc(evening)) == (
         "track", "Europe/Berlin", "2024-03-30 22:00:00")
     assert (utc(morning), morning["utc_offset_minutes"], morning["track_gap_minutes"]) == (

@@ -4,9 +4,9 @@ A photo without an instant is matched through its local time: for each candidate
 track visits within ±SEARCH_HOURS of it, the instant would be u = local − offset_Z(local); Z
 fits when the track at u (an interval holding u, else the nearest point within the window)
 lies in Z. Where that point or interval carries the phone's own offset (Google Timeline), the
-offset decides: Z fits only with that offset at u, and the offset itself is a candidate (a
-fixed zone like -07:00) for a place whose looked-up zone the phone did not keep. Of several
-fits the nearest in time wins; fits at different instants are ambiguous.
+offset decides: Z fits only with that offset at u, and where no named zone fits, the offset
+itself is a candidate (a fixed zone like -07:00: the phone kept another zone than the place's).
+Of several fits the nearest in time wins; fits at different instants are ambiguous.
 
 Everything is numpy over sorted arrays (np.searchsorted, the arithmetic of merge_asof): one
 pass per candidate zone, never per photo.
@@ -35,8 +35,9 @@ MINUTE_MS = 60_000
 class TrackArrays:
     """data/tracks.parquet as numpy: points by time, intervals by start (with the running
     furthest end and which interval reaches it), zone codes into `zones`, the phone's offsets
-    (NaN where none), and `spans`: runs of consecutive points, then intervals, each with one
-    zone and one recorded offset (what decides which zones a photo's day visits)."""
+    (NaN where none), and `spans`: runs of consecutive points, then the intervals twice (with
+    their start's, then their end's offset), each with one zone and one recorded offset: what
+    decides which candidates a photo's day visits."""
 
     times: np.ndarray
     lat: np.ndarray
@@ -87,10 +88,10 @@ def track_arrays(table: pa.Table) -> TrackArrays:
     return TrackArrays(
         times[p], lat[p], lon[p], zone[p], offset[p], times[i], ends[i], reach, reach_row,
         lat[i], lon[i], zone[i], offset[i], end_offset[i], zones,
-        np.concatenate([times[p][first], times[i]]), np.concatenate([times[p][last], ends[i]]),
-        np.concatenate([zone[p][first], zone[i]]),
-        np.concatenate([offset[p][first], np.where(np.isnan(offset[i]), end_offset[i],
-                                                   offset[i])]))
+        np.concatenate([times[p][first], times[i], times[i]]),
+        np.concatenate([times[p][last], ends[i], ends[i]]),
+        np.concatenate([zone[p][first], zone[i], zone[i]]),
+        np.concatenate([offset[p][first], offset[i], end_offset[i]]))
 
 
 def _by_time(rows: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -111,7 +112,8 @@ def _running_argmax(values: np.ndarray) -> np.ndarray:
 @dataclass
 class Hit:
     """What the track says at each instant: found, where, in which zone (code, -1 none), how
-    far in time from it (ms; 0 inside an interval) and the phone's offset there (NaN)."""
+    far in time from it (ms; 0 inside an interval) and the phone's offsets there (NaN for
+    none: a point's; an interval's at its start and at its end, a DST change between)."""
 
     found: np.ndarray
     lat: np.ndarray
@@ -119,6 +121,11 @@ class Hit:
     zone: np.ndarray
     gap_ms: np.ndarray
     offset: np.ndarray
+    end_offset: np.ndarray
+
+    def recorded(self, minutes) -> np.ndarray:
+        """Where the phone recorded `minutes` (a number or one per instant) there."""
+        return (self.offset == minutes) | (self.end_offset == minutes)
 
 
 def track_at(track: TrackArrays, instants: np.ndarray, window_ms: int) -> Hit:
@@ -127,7 +134,7 @@ def track_at(track: TrackArrays, instants: np.ndarray, window_ms: int) -> Hit:
     n = len(instants)
     valid = instants != NO_TIME
     found = np.zeros(n, bool)
-    lat, lon, offset = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    lat, lon, offset, end_offset = (np.full(n, np.nan) for _ in range(4))
     zone, gap = np.full(n, -1, dtype=np.int64), np.full(n, np.iinfo(np.int64).max)
     if len(track.times):
         after = np.searchsorted(track.times, instants).clip(1, len(track.times)) - 1
@@ -144,15 +151,13 @@ def track_at(track: TrackArrays, instants: np.ndarray, window_ms: int) -> Hit:
         last_start = np.searchsorted(track.starts, instants, "right") - 1
         row = track.reach_row[last_start.clip(0)]
         inside = valid & (last_start >= 0) & (track.reach[last_start.clip(0)] >= instants)
-        nearer_end = (track.ends[row] - instants) < (instants - track.starts[row])
-        recorded = np.where(nearer_end & ~np.isnan(track.end_offset[row]), track.end_offset[row],
-                            track.start_offset[row])
         found |= inside
         gap = np.where(inside, 0, gap)
         lat, lon = np.where(inside, track.ilat[row], lat), np.where(inside, track.ilon[row], lon)
         zone = np.where(inside, track.izone[row], zone)
-        offset = np.where(inside, recorded, offset)
-    return Hit(found, lat, lon, zone, np.where(found, gap, -1), offset)
+        offset = np.where(inside, track.start_offset[row], offset)
+        end_offset = np.where(inside, track.end_offset[row], end_offset)
+    return Hit(found, lat, lon, zone, np.where(found, gap, -1), offset, end_offset)
 
 
 def _visits(track: TrackArrays, spans: np.ndarray, around: np.ndarray, reach_ms: int
@@ -188,6 +193,7 @@ def track_zones(track: TrackArrays, local: np.ndarray, instant: np.ndarray, want
     reach_ms = SEARCH_HOURS * 3_600_000 + window_ms
     candidates = [(name, track.span_zone == code, code, None)
                   for code, name in enumerate(track.zones)]
+    named = len(candidates)
     for minutes in np.unique(track.span_offset[~np.isnan(track.span_offset)]).tolist():
         candidates.append((format_offset([int(minutes)]).iloc[0], track.span_offset == minutes,
                            None, minutes))
@@ -196,7 +202,9 @@ def track_zones(track: TrackArrays, local: np.ndarray, instant: np.ndarray, want
     for number, (name, spans, zone_code, recorded) in enumerate(candidates):
         if not spans.any():  # a zone a removed source left in the table's dictionary
             continue
-        rows = np.flatnonzero(wanted)
+        # an offset only where no named zone fits: the place's zone the phone did not keep
+        rows = np.flatnonzero(wanted & ((best < 0) | (best >= named)) if zone_code is None
+                              else wanted)
         rows = rows[_visits(track, spans, around[rows], reach_ms)]
         if not len(rows):
             continue
@@ -206,11 +214,12 @@ def track_zones(track: TrackArrays, local: np.ndarray, instant: np.ndarray, want
                      around[rows] - np.nan_to_num(applied * MINUTE_MS).astype(np.int64))
         hit = track_at(track, u, window_ms)
         if zone_code is None:  # a recorded offset: the phone said so at u
-            fits = hit.found & (hit.offset == recorded)
+            fits = hit.found & hit.recorded(recorded)
         else:  # the place's zone; where the phone recorded its offset, that offset too
             at_u = zoned["offset"].to_numpy(dtype="float64", na_value=np.nan)
+            unrecorded = np.isnan(hit.offset) & np.isnan(hit.end_offset)
             fits = hit.found & (hit.zone == zone_code) & (
-                np.isnan(hit.offset) | has_instant[rows] | (hit.offset == at_u))
+                unrecorded | has_instant[rows] | hit.recorded(at_u))
         rows, u, gap = rows[fits], u[fits], hit.gap_ms[fits]
         nearer = gap < best_gap[rows]  # on a tie the earlier candidate (a named zone) stays
         best[rows[nearer]], best_gap[rows[nearer]] = number, gap[nearer]

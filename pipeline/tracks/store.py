@@ -36,7 +36,7 @@ from . import TrackData, TrackError, stream_track
 POINT, INTERVAL = "point", "interval"
 KINDS = (POINT, INTERVAL)
 METADATA_KEY = b"photoflux.tracks"
-ROW_GROUP_ROWS = 262_144
+ROW_GROUP_ROWS = 65_536
 BATCH_ROWS = 65_536
 #: What makes two rows of one kind of one file the same (zone follows from the position).
 _ROW_KEY = ("utc_time", "utc_end", "lat", "lon", "utc_offset_minutes", "end_offset_minutes")
@@ -235,7 +235,7 @@ class _Scratch:
             return iter(())
         if not self.in_order:
             return _chunked(_in_order(pq.read_table(self.path, schema=TRACKS)))
-        return _without_repeats(_stored_chunks(pq.ParquetFile(self.path)))
+        return _without_repeats(_stored_chunks(pq.ParquetFile(self.path, pre_buffer=False)))
 
     def remove(self) -> None:
         if self._writer is not None:
@@ -279,7 +279,7 @@ def import_file(path: Path, name: str, folder: Path, added: str) -> Imported:
 
 
 def _stored_chunks(file: pq.ParquetFile, groups: list[int] | None = None) -> Iterator[pa.Table]:
-    for batch in file.iter_batches(batch_size=BATCH_ROWS, row_groups=groups):
+    for batch in file.iter_batches(batch_size=BATCH_ROWS, row_groups=groups, use_threads=False):
         yield pa.Table.from_batches([batch]).replace_schema_metadata(None)
 
 
@@ -287,7 +287,7 @@ def _stored(path: Path | None, kind: str, dropped: set[str]) -> Iterator[pa.Tabl
     """The table's rows of one kind, but those of the `dropped` sources, in its order."""
     if path is None:
         return
-    file = pq.ParquetFile(path)
+    file = pq.ParquetFile(path, pre_buffer=False)
     groups = [group for group in range(file.num_row_groups)
               if file.read_row_group(group, columns=["kind"]).column("kind")[0].as_py() == kind]
     for table in _stored_chunks(file, groups):
