@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..text import dictionary_codes
 from ..zones import format_offset, localize
@@ -60,44 +59,63 @@ class TrackArrays:
     span_offset: np.ndarray
 
 
-def _ms(column) -> np.ndarray:
-    return np.asarray(pc.cast(column, pa.int64()).fill_null(NO_TIME))
+def _ms(column: pa.ChunkedArray) -> np.ndarray:
+    """Timestamps as int64 milliseconds, NO_TIME for null; a column of nulls only (the ends,
+    where there are only points) as a read-only view of one value."""
+    if column.null_count == len(column):
+        return np.broadcast_to(np.int64(NO_TIME), len(column))
+    ints = column.cast(pa.int64())  # the same buffers, read as integers
+    return (ints.fill_null(NO_TIME) if ints.null_count else ints).to_numpy()
 
 
-def _floats(column) -> np.ndarray:
-    return np.asarray(pc.cast(column, pa.float64()).fill_null(np.nan))
+def _floats(column: pa.ChunkedArray) -> np.ndarray:
+    """Numbers as float64, NaN for null; a column of nulls only (the offsets, outside Google
+    Timeline) as a read-only view of one NaN, which costs no memory."""
+    if column.null_count == len(column):
+        return np.broadcast_to(np.float64(np.nan), len(column))
+    return column.to_numpy().astype(np.float64, copy=False)
 
 
 def track_arrays(table: pa.Table) -> TrackArrays:
     """A TRACKS table (stored order: points by time, then intervals by start) as arrays."""
-    kinds, kind_names = dictionary_codes(table.column("kind"))
     zone, zones = dictionary_codes(table.column("zone"))
-    point = kinds == (kind_names.index("point") if "point" in kind_names else -2)
     times, ends = _ms(table.column("utc_time")), _ms(table.column("utc_end"))
+    point = ends == NO_TIME  # an interval always has its end
     lat, lon = _floats(table.column("lat")), _floats(table.column("lon"))
     offset, end_offset = (_floats(table.column(name))
                           for name in ("utc_offset_minutes", "end_offset_minutes"))
     p, i = _by_time(np.flatnonzero(point), times), _by_time(np.flatnonzero(~point), times)
-    reach_row = _running_argmax(ends[i])
-    reach = ends[i][reach_row] if len(i) else ends[i]
+    point_times, point_zone, point_offset = times[p], zone[p], offset[p]
+    starts, stops, stay_zone = times[i], ends[i], zone[i]
+    stay_offset, stay_end_offset = offset[i], end_offset[i]
+    reach_row = _running_argmax(stops)
     # runs of consecutive points sharing zone and recorded offset, then every interval
-    key_zone, key_offset = zone[p], np.nan_to_num(offset[p], nan=1e9)
-    change = np.flatnonzero((key_zone[1:] != key_zone[:-1]) | (key_offset[1:] != key_offset[:-1]))
-    first = np.concatenate([[0], change + 1]) if len(p) else np.array([], dtype=np.int64)
-    last = np.concatenate([change, [len(p) - 1]]) if len(p) else first
+    changed = point_zone[1:] != point_zone[:-1]
+    if point_offset.strides != (0,):  # some offsets recorded (else the one-NaN view)
+        key_offset = np.nan_to_num(point_offset, nan=1e9)
+        changed |= key_offset[1:] != key_offset[:-1]
+    change = np.flatnonzero(changed)
+    count = len(point_times)
+    first = np.concatenate([[0], change + 1]) if count else np.array([], dtype=np.int64)
+    last = np.concatenate([change, [count - 1]]) if count else first
     return TrackArrays(
-        times[p], lat[p], lon[p], zone[p], offset[p], times[i], ends[i], reach, reach_row,
-        lat[i], lon[i], zone[i], offset[i], end_offset[i], zones,
-        np.concatenate([times[p][first], times[i], times[i]]),
-        np.concatenate([times[p][last], ends[i], ends[i]]),
-        np.concatenate([zone[p][first], zone[i], zone[i]]),
-        np.concatenate([offset[p][first], offset[i], end_offset[i]]))
+        point_times, lat[p], lon[p], point_zone, point_offset, starts, stops,
+        stops[reach_row], reach_row, lat[i], lon[i], stay_zone, stay_offset, stay_end_offset,
+        zones, np.concatenate([point_times[first], starts, starts]),
+        np.concatenate([point_times[last], stops, stops]),
+        np.concatenate([point_zone[first], stay_zone, stay_zone]),
+        np.concatenate([point_offset[first], stay_offset, stay_end_offset]))
 
 
-def _by_time(rows: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """The rows in time order (a stored table's already are: then only checked)."""
-    mine = times[rows]
-    return rows if (mine[1:] >= mine[:-1]).all() else rows[np.argsort(mine, kind="stable")]
+def _by_time(rows: np.ndarray, times: np.ndarray) -> slice | np.ndarray:
+    """The rows in time order: a slice (no copy) when they are one sorted run, as each kind
+    of a stored table is; else their positions, sorted."""
+    if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+        run = slice(int(rows[0]), int(rows[-1]) + 1)
+        mine = times[run]
+        if (mine[1:] >= mine[:-1]).all():
+            return run
+    return rows[np.argsort(times[rows], kind="stable")]
 
 
 def _running_argmax(values: np.ndarray) -> np.ndarray:
