@@ -36,6 +36,9 @@ def selection_options(f):
                      help="Local time to (inclusive; a bare date means the whole day)."),
         click.option("--flagged/--unflagged", default=None, help="Only rows with / without flags."),
         click.option("--source", type=click.Choice(TZ_SOURCES), help="Only this tz_source."),
+        click.option("--make", metavar="GLOB", help="fnmatch on the camera's make, any case."),
+        click.option("--model", metavar="GLOB", help="fnmatch on the camera's model, any case."),
+        click.option("--serial", metavar="GLOB", help="fnmatch on the camera's serial number."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -137,16 +140,20 @@ def load_rules(ws: Workspace, overrides: Path | None):
         fail(str(exc))
 
 
-def build_selection(select_all, path_globs, first, last, local_from, local_to, flagged, source):
-    """The options as a Selection, or None when none was given."""
+def build_selection(select_all, path_globs, first, last, local_from, local_to, flagged, source,
+                    **camera):
+    """The options as a Selection, or None when none was given. `camera`: the make, model and
+    serial globs."""
     from .selection import Selection
 
     if (first is None) != (last is None):
         fail("--first and --last go together")
     if not (select_all or path_globs or first or local_from is not None
-            or local_to is not None or source or flagged is not None):
+            or local_to is not None or source or flagged is not None
+            or any(glob is not None for glob in camera.values())):
         return None
-    return Selection(list(path_globs), first, last, local_from, local_to, flagged, source)
+    return Selection(list(path_globs), first, last, local_from, local_to, flagged, source,
+                     **camera)
 
 
 def echo_extract(ws: Workspace, photos, caught) -> None:
@@ -248,7 +255,7 @@ def report(ws: Workspace):
 def run_command(paths, ws: Workspace, default_tz: str, overrides: Path | None, from_stage,
                 quiet: bool, track_window: float):
     """extract -> resolve -> report, each only when its inputs changed (never upload)."""
-    from .runner import run_all
+    from .runner import read_clocks, run_all
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -257,7 +264,8 @@ def run_command(paths, ws: Workspace, default_tz: str, overrides: Path | None, f
     overrides, rules = load_rules(ws, overrides)
     with writing(ws, "run"):
         run_all(ws, paths, settings, rules, overrides, from_stage,
-                progress=show_progress(quiet), on_stage=lambda run: echo_stage(ws, run))
+                progress=show_progress(quiet), on_stage=lambda run: echo_stage(ws, run),
+                clocks=read_clocks(ws))
 
 
 @main.group(invoke_without_command=True)
@@ -349,9 +357,74 @@ def echo_stage(ws: Workspace, run) -> None:
 
 SKIPPED = {
     "extract": "extract: no photo added, changed or removed; skipped",
-    "resolve": "resolve: photos, overrides, approvals and default zone unchanged; skipped",
+    "resolve": "resolve: photos, overrides, clocks, approvals and default zone unchanged; skipped",
     "report": "report: resolved table unchanged; skipped",
 }
+
+
+def time_option(ctx, param, value: str | None):
+    """An ISO 8601 local time or time of day, or either with Z or ±HH:MM (an instant);
+    anything else is a usage error."""
+    if value is None:
+        return None
+    from .text import QUOTE_LIMIT, one_line
+    from .times import parse_time
+
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc} ({one_line(value, QUOTE_LIMIT)})") from None
+
+
+@main.command()
+@click.argument("photo", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--was", required=True, metavar="TIME", callback=time_option,
+              help="The time the screen in PHOTO showed: a local time "
+                   "YYYY-MM-DD[THH:MM[:SS[.fff]]], or an instant with Z or ±HH:MM (read as "
+                   "local time in the photo's zone in resolved.parquet); without the date "
+                   "(HH:MM[:SS[.fff]]), on the day nearest to the photo's time.")
+@workspace_option
+@click.option("--note", help="Free text kept with the sync point.")
+@click.option("--overrides", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Overrides CSV whose shifts win [default: WS/overrides.csv when present].")
+def clock(photo: Path, was, ws: Workspace, note: str | None, overrides: Path | None):
+    """Set a camera's clock right from PHOTO, a photo of a screen (a phone, a GPS) showing the
+    time.
+
+    Appends a sync point to WS/clocks.csv: PHOTO's camera (make, model, serial), its recorded
+    local time, the true one. The next resolve shifts that camera's photos before any zone: by
+    true − recorded for one sync point, by a drift interpolated between two or more.
+    """
+    from .clocks import iso
+    from .runner import run_clock
+    from .times import shift_text
+
+    _, rules = load_rules(ws, overrides)
+    with writing(ws, "clock"):
+        sync = run_clock(ws, photo, was, note, rules)
+    point = sync.point
+    camera = " ".join(filter(None, (point["make"], point["model"])))
+    serial = f" (serial {point['serial']})" if point["serial"] else ""
+    click.echo(f"clock: {camera}{serial}: recorded {iso(point['recorded_local'])}, true "
+               f"{iso(point['true_local'])}: shift {shift_text(sync.shift_ms / 1000)}")
+    if not sync.written:
+        click.echo(f"already in {ws.clocks} line {sync.line}: nothing written")
+        return
+    click.echo(f"-> {ws.clocks} line {sync.line}")
+    moves = sync.moves / 1000
+    if moves.empty:
+        click.echo("no photo of this camera moves")
+    elif len(moves) == 1:
+        click.echo(f"1 photo of this camera moves by {shift_text(moves.iloc[0])}")
+    elif moves.nunique() == 1:
+        click.echo(f"{len(moves)} photos of this camera move by {shift_text(moves.iloc[0])}")
+    else:
+        click.echo(f"{len(moves)} photos of this camera move by {shift_text(moves.min())} to "
+                   f"{shift_text(moves.max())}, {shift_text(moves.mean())} on average")
+    if sync.kept:
+        click.echo(f"{sync.kept} keep the shift of an overrides rule" if sync.kept > 1
+                   else "1 keeps the shift of an overrides rule")
+    click.echo("run 'photoflux resolve' (or 'photoflux run') to apply it")
 
 
 def approval_command(ws: Workspace, command: str, selection_args: dict) -> None:
@@ -361,7 +434,7 @@ def approval_command(ws: Workspace, command: str, selection_args: dict) -> None:
     selection = build_selection(**selection_args)
     if selection is None:
         fail(f"say which photos to {command}: --all, or narrow with --path-glob, --first/--last, "
-             "--local-from/--local-to, --flagged/--unflagged, --source")
+             "--local-from/--local-to, --flagged/--unflagged, --source, --make/--model/--serial")
     with writing(ws, command):
         selected, refused, resolved = change_approvals(ws, command, selection)
     if refused.get("no_time_or_error"):
@@ -470,7 +543,8 @@ def status(ws: Workspace):
 @click.option("--seed", default=0, show_default=True, type=int)
 def sample(directory: Path, count: int, seed: int):
     """Write a sample photo library that exercises every zone source and flag (all but
-    fixed_offset_default, which needs a bare offset as the default zone)."""
+    fixed_offset_default, which needs a bare offset as the default zone, and clock_shifted,
+    which needs a clocks.csv)."""
     from .sample import EXPECTED_NAME, MIN_COUNT, SAMPLE_DEFAULT_TZ, write_sample
     from .workspace import writing_to
 

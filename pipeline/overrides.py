@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .selection import Selection
+from .selection import CAMERA_SELECTORS, Selection
 from .text import QUOTE_LIMIT, one_line
-from .times import MAX_SHIFT_SECONDS, parse_local
+from .times import MAX_SHIFT_SECONDS, parse_local, shift_text
 from .zones import ZoneError, check_zone
 
-OVERRIDE_COLUMNS = ("path_glob", "first", "last", "local_from", "local_to", "tz", "mode", "shift",
-                    "note")
+OVERRIDE_COLUMNS = ("path_glob", "first", "last", "local_from", "local_to", "make", "model",
+                    "serial", "tz", "mode", "shift", "note")
 MODES = ("override", "fallback")
 
 
@@ -58,7 +58,7 @@ def parse_overrides(text: str, source: str = "overrides.csv") -> list[Rule]:
     over 128 KiB (the csv module's limit) or a column named twice is a bad line, not a guess.
     """
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), strict=True)
-    records = _records(reader, source)
+    records = csv_records(reader, source)
     try:
         _, header = next(records)
     except StopIteration:
@@ -80,7 +80,7 @@ def parse_overrides(text: str, source: str = "overrides.csv") -> list[Rule]:
     return rules
 
 
-def _records(reader, source: str):
+def csv_records(reader, source: str):
     """(line where the record starts, its cells) for each CSV record; CSV errors as
     OverridesError naming that line."""
     while True:
@@ -127,7 +127,8 @@ def _rule(row: dict, line: int, source: str) -> Rule:
             raise bad(f"bad shift, {exc}", row["shift"]) from None
     glob = row.get("path_glob")
     selection = Selection([glob] if glob else [], row.get("first"), row.get("last"),
-                          times.get("local_from"), times.get("local_to"))
+                          times.get("local_from"), times.get("local_to"),
+                          **{column: row.get(column) for column in CAMERA_SELECTORS})
     return Rule(line, selection, tz, mode, shift, row.get("note"))
 
 
@@ -137,14 +138,9 @@ def rules_table(rules: list[Rule]) -> pd.DataFrame:
         [{"line": r.line, "path_glob": ";".join(r.selection.path_globs) or None,
           "first": r.selection.first, "last": r.selection.last,
           "local_from": r.selection.local_from, "local_to": r.selection.local_to,
+          **{column: getattr(r.selection, column) for column in CAMERA_SELECTORS},
           "tz": r.tz, "mode": r.mode if r.tz else None,
-          "shift": None if r.shift_seconds is None else _format_shift(r.shift_seconds),
+          "shift": None if r.shift_seconds is None else shift_text(r.shift_seconds),
           "note": r.note} for r in rules],
         columns=["line", *OVERRIDE_COLUMNS],
     )
-
-
-def _format_shift(seconds: int) -> str:
-    sign = "-" if seconds < 0 else "+"
-    hours, rest = divmod(abs(seconds), 3600)
-    return f"{sign}{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"

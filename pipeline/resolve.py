@@ -10,7 +10,9 @@ then TimeZoneOffset) > GPS clock (EXIF, then XMP) > camera (the maker note's zon
 chosen time's XMP offset > GPS position (EXIF, then XMP, then Takeout's) > track (the location
 history, tracks/evidence.py) > takeout (local time minus Takeout's UTC time) > fallback rule >
 carried > default.
-Loops run per overrides rule, per distinct zone and per name pattern, never per photo.
+Before any zone, a rule's `shift` or else clocks.csv (see `clocks`) corrects the camera's clock.
+Loops run per overrides rule, per camera of clocks.csv, per distinct zone and per name pattern,
+never per photo.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .clocks import clock_shifts
 from .overrides import Rule
 from .readers.names import name_times
 from .schema import PHOTOS, RESOLVED, RESOLVED_EXTRA, empty
@@ -415,10 +418,61 @@ def _localize_by_zone(local: pd.Series, instant: np.ndarray, tz_name: pd.Series
     return result
 
 
+def _camera_clock(df: pd.DataFrame, readable: np.ndarray, xmp: dict
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[pa.Array]]:
+    """_local_times with the sub-seconds of the chosen tag added to the local time: what the
+    camera's clock recorded (datetime64[ms], any year)."""
+    recorded, instant, code, warned = _local_times(
+        df, readable, xmp, _epoch_seconds(df["takeout_timestamp"]))
+    subsec = subsec_milliseconds(_belonging(df, SUBSEC_COLUMNS, code))
+    return recorded + subsec.to_numpy().astype("timedelta64[ms]"), instant, code, warned
+
+
+def recorded_local(photos: pd.DataFrame) -> np.ndarray:
+    """Each photo's recorded local time (datetime64[ms]): the camera's own clock, before any
+    shift, as resolve chooses it; NaT for a photo without one (none, or only an instant)."""
+    df = photos[PHOTOS.names].reset_index(drop=True)
+    xmp = {column: parse_iso_datetime(df[column]) for column in TIME_COLUMNS[EXIF_TAGS:]}
+    return _camera_clock(df, df["error"].isna().to_numpy(), xmp)[0]
+
+
+def _clock_columns(df: pd.DataFrame, recorded: np.ndarray, clocks: pd.DataFrame | None,
+                   rule_shift: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """The clocks.csv shift of each photo (whole milliseconds, Int64) where its camera has sync
+    points and no rule shifts it (a rule's shift wins), and the sync lines that set it (text);
+    warns of sync points without photos."""
+    if clocks is None or clocks.empty:
+        return (pd.Series(pd.NA, index=df.index, dtype="Int64"),
+                pd.Series(pd.NA, index=df.index, dtype="string"))
+    shift, basis, idle = clock_shifts(df, recorded, clocks)
+    for line in idle:
+        warnings.warn(f"clocks.csv line {line}: no photo of its camera", ResolveWarning)
+    shift = pd.Series(np.round(shift), index=df.index).astype("Int64").where(rule_shift.isna())
+    moved = (shift.notna() & (shift != 0)).to_numpy(bool)
+    return shift, pd.Series(basis, index=df.index, dtype="string").where(moved)
+
+
+def clock_moves(photos: pd.DataFrame, recorded: np.ndarray, rules: list[Rule],
+                before: pd.DataFrame, after: pd.DataFrame) -> pd.Series:
+    """How far (milliseconds, by row of `photos`, whose `recorded_local` times are `recorded`)
+    resolve moves each photo's local time when clocks.csv's sync points change from `before` to
+    `after`: 0 where they change nothing, NaN where they would move it but a rule's shift wins."""
+    df = photos[PHOTOS.names].reset_index(drop=True)
+    old, new = (np.nan_to_num(np.round(clock_shifts(df, recorded, points)[0]))
+                for points in (before, after))
+    overridden = np.zeros(len(df), dtype=bool)
+    for rule in rules:
+        if rule.shift_seconds is not None:
+            overridden |= rule.selection.mask(df, _within_range(recorded, df.index)).to_numpy()
+    return pd.Series(new - old, index=photos.index).where(~overridden | (new == old))
+
+
 def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
-            settings: Settings = Settings(), tracks: pa.Table | None = None) -> pd.DataFrame:
+            settings: Settings = Settings(), *, clocks: pd.DataFrame | None = None,
+            tracks: pa.Table | None = None) -> pd.DataFrame:
     """The resolved table: every photos column plus the time, zone and audit columns.
-    `tracks`: the location history (schema TRACKS), evidence where the photo has no position."""
+    `clocks`: the sync points of clocks.csv (clocks.parse_clocks); `tracks`: the location
+    history (schema TRACKS), evidence where the photo has no position of its own."""
     df = photos[PHOTOS.names].reset_index(drop=True)
     readable = df["error"].isna().to_numpy()
     xmp = {column: parse_iso_datetime(df[column]) for column in TIME_COLUMNS[EXIF_TAGS:]}
@@ -426,19 +480,19 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
     # 1. Local time, from the first tag (or the file name) that holds one; else an instant.
     # Until they are known to lie in the range photoflux represents, times stay in numpy
     # milliseconds, where no year can overflow.
-    recorded, instant, code, warned = _local_times(
-        df, readable, xmp, _epoch_seconds(df["takeout_timestamp"]))
+    recorded, instant, code, warned = _camera_clock(df, readable, xmp)
     tag = labels(code, list(TIME_SOURCES), df.index)
-    subsec = subsec_milliseconds(_belonging(df, SUBSEC_COLUMNS, code))
-    recorded = recorded + subsec.to_numpy().astype("timedelta64[ms]")
 
     # 2. The user's rules: zones (override, fallback) and clock shifts. They see the camera's own
     # clock, and an instant as a wall clock in the default zone; a shift moves an instant too.
+    # clocks.csv shifts the camera's own clock where no rule shifts it.
     seen = np.where(np.isnat(recorded), _in_zone(instant, settings.default_tz), recorded)
     override_tz, fallback_tz, shift, note = _rule_columns(
         overrides or [], df, _within_range(seen, df.index))
-    shift_ms = shift.fillna(0).to_numpy(dtype="int64").astype("timedelta64[s]")
-    shifted_local, instant = recorded + shift_ms, instant + shift_ms
+    clock_ms, clock_note = _clock_columns(df, recorded, clocks, shift)
+    rule_ms = shift.fillna(0).to_numpy(dtype="int64").astype("timedelta64[s]")
+    local_ms = clock_ms.fillna(0).to_numpy(dtype="int64").astype("timedelta64[ms]") + rule_ms
+    shifted_local, instant = recorded + local_ms, instant + rule_ms
     out_of_range = ((~np.isnat(shifted_local) & ~in_range(shifted_local))
                     | (~np.isnat(instant) & ~_represented(instant)))
     instant = np.where(_represented(instant), instant, NOT_A_TIME)
@@ -542,6 +596,7 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
         "nonexistent": pd.Series(zoned["nonexistent"], index=df.index),
         "fixed_offset_default": (source == "default") & is_fixed(settings.default_tz),
         "shifted": shift.notna() & (shift != 0) & has_time,
+        "clock_shifted": clock_ms.notna() & (clock_ms != 0) & has_time,
         "track_ambiguous": (source == "track") & by_track.ambiguous,
         "track_conflict": located["conflict"],
     })
@@ -549,7 +604,7 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
     out = df.assign(
         local_time=local_time,
         local_time_tag=tag.where(has_time),
-        clock_shift_seconds=shift,
+        clock_shift_seconds=shift.fillna((clock_ms / 1000).round().astype("Int64")),
         utc_offset_minutes=pd.Series(zoned["offset"], index=df.index).astype("Int32"),
         tz_name=tz_name,
         tz_source=source,
@@ -559,7 +614,7 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
         flags=flags,
         warnings=_with_warnings(df["warnings"], [*warned, *gps_warned, xmp_gps_warned,
                                                  camera_warned, *xmp_warned]),
-        override_note=note,
+        override_note=note.str.cat(clock_note, sep=" | ").fillna(note).fillna(clock_note),
         track_lat=located["track_lat"], track_lon=located["track_lon"],
         track_gap_minutes=located["track_gap_minutes"],
         approved=pd.Series(False, index=df.index, dtype="boolean"),

@@ -14,6 +14,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import __version__
@@ -21,7 +22,7 @@ from .approvals import apply_approvals, empty_approvals
 from .overrides import Rule, rules_table
 from .readers import READER_VERSION
 from .resolve import ResolveWarning, Settings, resolve
-from .times import now_iso
+from .times import TimeOfDay, now_iso
 from .workspace import StageError, Workspace, file_digest, writing_to
 
 STAGES = ("extract", "resolve", "report")
@@ -78,6 +79,7 @@ def resolve_inputs(ws: Workspace, settings: Settings, overrides: Path | None) ->
     return {"photos": file_digest(ws.photos), "default_tz": settings.default_tz,
             "overrides": str(overrides) if overrides else None,
             "overrides_text": file_digest(overrides) if overrides else None,
+            "clocks": file_digest(ws.clocks),
             "approvals": file_digest(ws.approvals), "tracks": file_stamp(ws.tracks),
             "track_window_minutes": settings.track_window_minutes, "version": __version__}
 
@@ -172,16 +174,18 @@ def reconcile(ws: Workspace, resolved: pd.DataFrame,
 
 
 def run_resolve(ws: Workspace, settings: Settings, rules: list[Rule], overrides: Path | None,
-                inputs: dict | None = None) -> tuple[pd.DataFrame, list]:
-    """resolved.parquet, audit.csv and overrides_in_force.csv from photos.parquet, the rules
-    and the default zone, written as one change. `inputs`: their fingerprint, when the caller
-    has just computed it."""
+                inputs: dict | None = None, *, clocks: pd.DataFrame | None = None
+                ) -> tuple[pd.DataFrame, list]:
+    """resolved.parquet, audit.csv and overrides_in_force.csv from photos.parquet, the rules,
+    clocks.csv and the default zone, written as one change. `inputs`: their fingerprint, when
+    the caller has just computed it; `clocks`: clocks.csv's sync points, when already read."""
+    clocks = read_clocks(ws) if clocks is None else clocks
     photos = ws.load("photos")
     tracks = ws.load("tracks", arrow=True) if ws.tracks.exists() else None
     inputs = inputs or resolve_inputs(ws, settings, overrides)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResolveWarning)
-        resolved = resolve(photos, rules, settings, tracks)
+        resolved = resolve(photos, rules, settings, clocks=clocks, tracks=tracks)
     resolved = reconcile(ws, resolved)
     with ws.change() as change:
         change.save("resolved", resolved)
@@ -314,9 +318,11 @@ class StageRun:
 
 def run_all(ws: Workspace, paths, settings: Settings, rules: list[Rule],
             overrides: Path | None, from_stage: str | None = None, *,
-            workers: int | None = None, progress: bool = False, on_stage=None) -> list[StageRun]:
+            workers: int | None = None, progress: bool = False, on_stage=None,
+            clocks: pd.DataFrame | None = None) -> list[StageRun]:
     """extract -> resolve -> report, each only when its inputs changed since it last ran or it
-    is `from_stage` or later. `on_stage(StageRun)` hears of each stage as it ends."""
+    is `from_stage` or later. `on_stage(StageRun)` hears of each stage as it ends; `clocks`:
+    clocks.csv's sync points, when already read (a caller checks them before extract writes)."""
     forced = STAGES.index(from_stage) if from_stage else len(STAGES)
     runs: list[StageRun] = []
 
@@ -329,7 +335,7 @@ def run_all(ws: Workspace, paths, settings: Settings, rules: list[Rule],
          else run_extract(ws, paths, workers, progress))
     inputs = resolve_inputs(ws, settings, overrides)
     done("resolve", None if forced > 1 and unchanged(ws, "resolve", inputs)
-         else run_resolve(ws, settings, rules, overrides, inputs))
+         else run_resolve(ws, settings, rules, overrides, inputs, clocks=clocks))
     inputs = report_inputs(ws)
     done("report", None if forced > 2 and unchanged(ws, "report", inputs)
          else run_report(ws, inputs))
@@ -372,6 +378,118 @@ def change_approvals(ws: Workspace, command: str,
         change.save("approvals", kept)
         change.save("resolved", resolved)
     return int(selected.sum()), refused, resolved
+
+
+# --- camera clocks ----------------------------------------------------------------------------
+
+def read_clocks(ws: Workspace) -> pd.DataFrame:
+    """The sync points of WS/clocks.csv (none when it does not exist); a bad line is a
+    StageError naming it (exit code 2)."""
+    return _clocks_file(ws)[1]
+
+
+def _clocks_file(ws: Workspace) -> tuple[str, pd.DataFrame]:
+    """clocks.csv's text ('' when it does not exist) and its sync points."""
+    from .clocks import parse_clocks
+    from .overrides import OverridesError
+
+    try:
+        text = ws.clocks.read_bytes().decode("utf-8") if ws.clocks.exists() else ""
+        return text, parse_clocks(text, source=str(ws.clocks))
+    except OSError as exc:
+        raise StageError(f"{ws.clocks}: cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise StageError(f"{ws.clocks}: not UTF-8 text") from None
+    except OverridesError as exc:
+        raise StageError(str(exc)) from None
+
+
+@dataclass
+class ClockSync:
+    """What `run_clock` did: the sync point (clocks.CLOCK_COLUMNS, times as Timestamps), its
+    line in clocks.csv and whether this run wrote it (False: the same point was there); the
+    milliseconds by which each of the camera's photos whose time changes moves (by path), and
+    how many of the camera's photos keep an overrides shift instead."""
+
+    point: dict
+    line: int
+    written: bool
+    moves: pd.Series
+    kept: int
+
+    @property
+    def shift_ms(self) -> int:
+        """true − recorded local time, in milliseconds."""
+        return (self.point["true_local"] - self.point["recorded_local"]) // pd.Timedelta(
+            milliseconds=1)
+
+
+def run_clock(ws: Workspace, photo, was, note: str | None = None,
+              rules: list[Rule] = ()) -> ClockSync:
+    """Append to WS/clocks.csv the sync point of `photo` (a path extract read): its camera
+    recorded its local time while the true time was `was`, which the photo shows on a screen.
+    `was` (times.parse_time) is a local time (naive), or an instant (UTC), then converted to
+    local time once, in the photo's zone in resolved.parquet; a TimeOfDay takes the day that
+    puts it nearest to the recorded time (of the photo's resolved instant, for UTC). `rules`:
+    the overrides, whose shift wins."""
+    from .clocks import CAMERA_COLUMNS, appended, camera_key, iso, parse_clocks
+    from .extract import absolute_roots
+    from .resolve import clock_moves, recorded_local
+
+    path = absolute_roots([photo])[0]
+    photos = ws.load("photos")
+    row = np.flatnonzero((photos["path"] == path).to_numpy(bool))
+    if not len(row):
+        raise StageError(f"{path} is not in {ws.photos}: extract its folder first")
+    camera = {column: photos[column].iloc[row[0]] for column in CAMERA_COLUMNS}
+    camera = {column: None if pd.isna(value) else value for column, value in camera.items()}
+    if not any(camera.values()):
+        raise StageError(f"{path} names no camera (no make, model or serial): shift its photos "
+                         "with an overrides rule instead")
+    recorded = recorded_local(photos)
+    if np.isnat(recorded[row[0]]):
+        raise StageError(f"{path} has no recorded local time to set its camera's clock by")
+    if isinstance(was, TimeOfDay) and not was.utc:
+        was = was.nearest(pd.Timestamp(recorded[row[0]]))
+    is_local = isinstance(was, pd.Timestamp) and was.tzinfo is None
+    true_local = was if is_local else _local_in_photo_zone(ws, path, was)
+    text, before = _clocks_file(ws)
+    point = {**camera, "photo": path, "recorded_local": pd.Timestamp(recorded[row[0]]),
+             "true_local": true_local, "note": note}
+    key = camera_key(pd.DataFrame([point])).iloc[0]
+    there = before[(camera_key(before) == key) & (before["recorded_local"] == recorded[row[0]])]
+    if len(there) and there["true_local"].iloc[0] != true_local:
+        raise StageError(f"{ws.clocks}:{there['line'].iloc[0]}: already a sync point of this "
+                         f"camera at recorded time {iso(point['recorded_local'])}, with true "
+                         f"time {iso(there['true_local'].iloc[0])}; remove that line first")
+    if len(there):
+        return ClockSync(point, int(there["line"].iloc[0]), False, pd.Series(dtype="float64"), 0)
+    text = appended(text, point)
+    after = parse_clocks(text, source=str(ws.clocks))
+    moves = clock_moves(photos, recorded, rules, before, after).set_axis(photos["path"])
+    with ws.change() as change:
+        change.write_text(ws.clocks, text)
+    return ClockSync(point, int(after["line"].iloc[-1]), True, moves[moves != 0].dropna(),
+                     int(moves.isna().sum()))
+
+
+def _local_in_photo_zone(ws: Workspace, path: str, instant) -> pd.Timestamp:
+    """An instant (a UTC Timestamp, or a UTC TimeOfDay: on the day nearest to the photo's
+    resolved instant) as a wall clock in the zone resolved.parquet gives the photo at `path`."""
+    from .zones import wall_clock
+
+    resolved = ws.load("resolved")
+    row = resolved.loc[resolved["path"] == path, ["tz_name", "utc_time"]].dropna()
+    if row.empty:
+        raise StageError(f"{path} has no zone in {ws.resolved} to read that instant in: run "
+                         "'photoflux resolve' first, or give the time the screen showed as a "
+                         "local time (no Z or offset)")
+    if isinstance(instant, TimeOfDay):
+        instant = instant.nearest(row["utc_time"].iloc[0].tz_convert(None))
+    else:
+        instant = instant.tz_convert(None)
+    local = wall_clock(pd.Series([instant]), row["tz_name"].iloc[0])
+    return pd.Timestamp(local["local"].iloc[0])
 
 
 # --- upload -----------------------------------------------------------------------------------

@@ -43,8 +43,9 @@ path_glob,first,last,local_from,local_to,tz,mode,shift,note
 */2023-04 Tokyo/P1*,,,,,Europe/Berlin,override,,Lumix clock left on Berlin time in Tokyo
 """
 
-#: The one flag of resolve the sample cannot raise: it needs a bare offset as the default zone.
-FLAGS_NOT_IN_SAMPLE = ("fixed_offset_default",)
+#: The flags of resolve the sample cannot raise: fixed_offset_default needs a bare offset as the
+#: default zone, clock_shifted a clocks.csv in the workspace.
+FLAGS_NOT_IN_SAMPLE = ("fixed_offset_default", "clock_shifted")
 
 _SIZE = (64, 48)
 _BODIES = 256  # distinct pictures; a library up to this size has no two alike

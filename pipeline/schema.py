@@ -20,6 +20,7 @@ PHOTOS = pa.schema(
         ("file_type", pa.string()),  # sniffed from the bytes
         ("make", pa.string()),
         ("model", pa.string()),
+        ("serial", pa.string()),  # the camera body's serial number (EXIF, maker note or XMP)
         ("datetime_original", pa.string()),
         ("datetime_digitized", pa.string()),
         ("datetime", pa.string()),
@@ -85,8 +86,9 @@ RESOLVED_EXTRA = [
 
 #: Photos columns an older photoflux did not write: an older table is read with them null (and
 #: extract reads such rows again, so they gain the new evidence).
-ADDED_PHOTOS_COLUMNS = ("warnings", "reader_version", *(name for name in PHOTOS.names if name.startswith(
-    ("timezone_offset", "makernote_", "xmp_", "sidecar_", "json_", "takeout_"))
+ADDED_PHOTOS_COLUMNS = ("warnings", "reader_version", "serial", *(
+    name for name in PHOTOS.names if name.startswith(
+        ("timezone_offset", "makernote_", "xmp_", "sidecar_", "json_", "takeout_"))
     and name != "xmp_date_created"))
 
 #: Resolved columns an older photoflux did not write: read as null.

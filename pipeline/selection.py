@@ -94,19 +94,22 @@ class Selection:
     local_to: pd.Timestamp | None = None
     flagged: bool | None = None
     source: str | None = None
+    make: str | None = None  # a glob on the camera's make, any case
+    model: str | None = None  # a glob on its model, any case
+    serial: str | None = None  # a glob on its serial number
 
     def mask(self, table: pd.DataFrame, local: pd.Series | None = None) -> pd.Series:
         """Boolean column: which rows of `table` this selection picks.
 
         `local` is the local time to compare (default: the table's `local_time`); `flagged`
-        and `source` read the resolved table's `flags` and `tz_source`.
+        and `source` read the resolved table's `flags` and `tz_source`; a photo without a
+        make, model or serial matches no glob on it.
         """
         local = table["local_time"] if local is None else local
         selected = pd.Series(True, index=table.index)
         if self.path_globs:
-            pattern = "|".join(f"(?:{glob_regex(g)})" for g in self.path_globs)
-            found = pc.match_substring_regex(arrow(table["path"].astype("string")), pattern)
-            selected &= series(pc.fill_null(found, False), table.index)
+            selected &= _matches(table["path"], "|".join(f"(?:{glob_regex(g)})"
+                                                         for g in self.path_globs))
         if self.first is not None:
             key = natural_key(_stem(table["file_name"]))
             bounds = natural_key(_stem(pd.Series([self.first, self.last])))
@@ -119,4 +122,19 @@ class Selection:
             selected &= (table["flags"].fillna("") != "") == self.flagged
         if self.source is not None:
             selected &= (table["tz_source"] == self.source).fillna(False)
+        for column, ignore_case in CAMERA_SELECTORS.items():
+            glob = getattr(self, column)
+            if glob is not None:
+                selected &= _matches(table[column], glob_regex(glob), ignore_case)
         return selected.astype(bool)
+
+
+def _matches(values: pd.Series, pattern: str, ignore_case: bool = False) -> pd.Series:
+    """Which values match the regex `pattern` (null never does), in Arrow's RE2."""
+    found = pc.match_substring_regex(arrow(values.astype("string")), pattern,
+                                     ignore_case=ignore_case)
+    return series(pc.fill_null(found, False), values.index)
+
+
+#: The camera selectors (photos columns), and whether their globs ignore case.
+CAMERA_SELECTORS = {"make": True, "model": True, "serial": False}

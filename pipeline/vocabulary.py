@@ -10,7 +10,7 @@ TZ_SOURCES = ("override", "offset", "gps", "camera", "location", "track", "takeo
 FLAGS = ("no_capture_time_tag", "no_time", "out_of_range", "time_from_name", "conflict",
          "stale_gps", "gps_lag", "stale_takeout", "null_island", "sidecar_time_differs",
          "carry_gap", "ambiguous", "nonexistent", "fixed_offset_default", "shifted",
-         "track_ambiguous", "track_conflict")
+         "clock_shifted", "track_ambiguous", "track_conflict")
 
 #: upload_status values that mean the server holds the photo.
 UPLOADED = ("uploaded", "updated")

@@ -149,6 +149,7 @@ class Workspace:
     rules_in_force = property(lambda self: self.data / "overrides_in_force.csv")
     tracks = property(lambda self: self.data / "tracks.parquet")
     approvals = property(lambda self: self.root / "approvals.csv")
+    clocks = property(lambda self: self.root / "clocks.csv")
     audit_csv = property(lambda self: self.reports / "audit.csv")
     audit_xlsx = property(lambda self: self.reports / "audit.xlsx")
     audit_html = property(lambda self: self.reports / "audit.html")
@@ -259,8 +260,8 @@ class Workspace:
                     os.replace(self.root / temp, self.root / target)
             self.journal.unlink()
         for target in (self.photos, self.resolved, self.manifest, self.rules_in_force,
-                       self.tracks, self.approvals, self.audit_csv, self.audit_xlsx, self.audit_html,
-                       self.journal):
+                       self.tracks, self.approvals, self.audit_csv, self.audit_xlsx,
+                       self.audit_html, self.journal, self.clocks):
             for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
                 leftover.unlink(missing_ok=True)
 

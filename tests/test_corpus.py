@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -179,3 +181,63 @@ def test_makernotes_folder_agrees_with_exiftool():
                                f"{tags['makernote_group']}")
     report("makernotes/", checked, disagreeing)
     assert not disagreeing
+
+
+#: Where ExifTool (-G1 -D) finds each serial we read, in our order: group -> tag ids (0xA431
+#: BodySerialNumber, DNG's 0xC62F, then each maker note's, then XMP's), our `serial`'s sources.
+SERIAL_SOURCES = (
+    ("ExifIFD", (0xA431,)), ("IFD0", (0xA431, 0xC62F)), ("Canon", (0x000C, 0x0096)),
+    ("Nikon", (0x001D, 0x00A0)), ("Olympus", (0x101A, 0x0101)), ("Panasonic", (0x0025,)),
+    ("XMP-exifEX", ("BodySerialNumber",)), ("XMP-aux", ("SerialNumber",)),
+)
+
+
+def exiftool_serial(pairs: list[tuple[str, object]], file_type: str) -> str | None:
+    """ExifTool's reading of a file's serial numbers (every copy kept) as our `serial`: the
+    first by SERIAL_SOURCES, trimmed, a Nikon 0x00A0's "NO=" dropped. An RW2 keeps its maker
+    note in the JPEG preview inside it, which photoflux does not read."""
+    found = {}
+    for key, tag in pairs:
+        group = key.split(":")[0]
+        if isinstance(tag, dict) and not (group == "Panasonic" and file_type == "RW2"):
+            found.setdefault((group, tag["id"]), str(tag["val"]).strip())
+    return next((found[(group, tag)].removeprefix("NO=").strip()
+                 for group, tags in SERIAL_SOURCES for tag in tags if found.get((group, tag))),
+                None)
+
+
+def test_the_serial_agrees_with_exiftool(corpus):
+    """Every file of the corpus and of makernotes/, ExifTool's serial (-SerialNumber,
+    -InternalSerialNumber, -CameraSerialNumber, read now) against ours. Makes whose serial
+    photoflux does not read (FLIR, Reconyx, Pentax, Fujifilm, Olympus's PictureInfo) count as
+    none."""
+    exiftool = shutil.which("exiftool")
+    if exiftool is None:
+        pytest.skip("exiftool is not on PATH (apt-get install libimage-exiftool-perl)")
+    _, photos = corpus
+    folder = CORPUS / "makernotes"
+    cameras = [path for path in sorted(folder.iterdir()) if path.suffix not in (".xmp", ".md",
+                                                                                ".json", ".gpx",
+                                                                                ".kml")]
+    ours = {path: photos.at[path, "serial"] for path in photos.index}
+    for path in cameras:
+        with open(path, "rb") as fh:
+            ours[str(path)] = read_tags(fh)["serial"]
+    done = subprocess.run(
+        [exiftool, "-j", "-G1", "-a", "-n", "-D", "-q", "-q", "-SerialNumber",
+         "-InternalSerialNumber", "-CameraSerialNumber", "-FileType", "-r", str(CORPUS / "files"),
+         *map(str, cameras)], capture_output=True, text=True)  # exit 1: some files are broken
+    records = json.loads(done.stdout, object_pairs_hook=lambda pairs: pairs if pairs[0][0] ==
+                         "SourceFile" else dict(pairs))  # a file's tags, each copy kept
+    theirs = {}
+    for pairs in records:
+        record = dict(pairs)
+        file_type = record.get("File:FileType", {}).get("val")
+        theirs[str(Path(record["SourceFile"]).resolve())] = exiftool_serial(pairs, file_type)
+    assert set(theirs) == {str(Path(path).resolve()) for path in ours}
+    disagreeing = [f"{Path(path).name}: exiftool {theirs[str(Path(path).resolve())]!r}, "
+                   f"ours {value!r}" for path, value in ours.items()
+                   if (None if pd.isna(value) else value) != theirs[str(Path(path).resolve())]]
+    present = sum(value is not None for value in theirs.values())
+    report(f"serial ({present} files hold one)", len(theirs), disagreeing)
+    assert not disagreeing and present >= 30

@@ -135,8 +135,8 @@ def test_a_type_1_nikon_note_has_no_world_time():
     (canon_note(size=20), "Canon TimeInfo malformed"),
     (canon_note(minutes=5000), "Canon TimeZone out of range (5000 minutes)"),
     (nikon_note(minutes=-900), "Nikon TimeZone out of range (-900 minutes)"),
-    (lambda at: canon_note()(at)[:10], "Canon TimeInfo unreadable"),
-    (lambda at: b"\xff\xff" + bytes(30), "Canon TimeInfo unreadable"),
+    (lambda at: canon_note()(at)[:10], "Canon maker note unreadable"),
+    (lambda at: b"\xff\xff" + bytes(30), "Canon maker note unreadable"),
 ])
 def test_a_broken_maker_note_record_is_a_warning_and_the_time_is_kept(note, warning):
     tags = read(jpeg(tiff(note)))
@@ -268,3 +268,91 @@ def test_a_timezone_offset_out_of_range_is_a_warning(plain_jpeg, exiftool):
     assert tags["timezone_offset"] is None
     assert tags["warnings"] == "TimeZoneOffset out of range (20)"
     assert tags["datetime_original"] == "2019:08:21 11:21:36"
+
+
+# --- the camera's serial number -----------------------------------------------------------------
+
+
+def ifd(entries: list[tuple], order: str, at: int) -> bytes:
+    """An IFD of (tag, type, count, value) entries, the values longer than 4 bytes after it;
+    `at`: where the IFD lies, counted from what its offsets count from."""
+    table_size = 2 + 12 * len(entries) + 4
+    table, values = struct.pack(order + "H", len(entries)), b""
+    for tag, kind, count, value in entries:
+        table += struct.pack(order + "HHI", tag, kind, count)
+        if len(value) <= 4:
+            table += value.ljust(4, b"\x00")
+        else:
+            table += struct.pack(order + "I", at + table_size + len(values))
+            values += value
+    return table + bytes(4) + values
+
+
+def text_entry(tag: int, text: bytes, kind: int = 2) -> tuple:
+    return tag, kind, len(text), text
+
+
+def long_entry(tag: int, value: int, order: str = "<") -> tuple:
+    return tag, 4, 1, struct.pack(order + "I", value)
+
+
+@pytest.mark.parametrize("make, note, serial", [
+    (b"Canon\x00", lambda at: ifd([long_entry(0x0C, 560018150),
+                                   text_entry(0x96, b"ZA2146315\x00")], "<", at), "560018150"),
+    (b"Canon\x00", lambda at: ifd([text_entry(0x96, b"ZA2146315\xff\xff\x00")], "<", at),
+     "ZA2146315"),  # InternalSerialNumber, the 0xFF a Kiss X3 leaves dropped as ExifTool does
+    (b"NIKON\x00", lambda at: b"Nikon\x00\x02\x10\x00\x00MM\x00*" + struct.pack(">I", 8) + ifd(
+        [text_entry(0x1D, b"3001006\x00"), text_entry(0xA0, b"NO= 3001006    \x00")], ">", 8),
+     "3001006"),
+    (b"NIKON\x00", lambda at: b"Nikon\x00\x02\x10\x00\x00MM\x00*" + struct.pack(">I", 8) + ifd(
+        [text_entry(0xA0, b"NO= 20025585        \x00")], ">", 8), "20025585"),  # a D70's
+    (b"OLYMPUS\x00", lambda at: b"OLYMP\x00\x01\x00" + ifd(
+        [text_entry(0x101A, b"115332808".ljust(32))], "<", at + 8), "115332808"),
+    (b"OLYMPUS\x00", lambda at: b"OLYMPUS\x00II\x03\x00" + ifd(
+        [(0x2010, 13, 1, struct.pack("<I", 30))], "<", 12) + ifd(
+        [text_entry(0x0101, b"G21656736".ljust(32))], "<", 30), "G21656736"),  # Equipment IFD
+    (b"Panasonic\x00", lambda at: b"Panasonic\x00\x00\x00" + ifd(
+        [text_entry(0x25, b"\x00\x00S010604030293\x00", kind=7)], "<", at + 12), "S010604030293"),
+])
+def test_the_serial_in_each_makers_note(make, note, serial):
+    tags = read(jpeg(tiff(note, make=make)))
+    assert (tags["serial"], tags["warnings"], tags["error"]) == (serial, None, None)
+
+
+def test_a_serial_too_long_to_be_one_costs_the_serial_not_the_zone():
+    def with_serial(at: int) -> bytes:
+        time_info = (0x35, 4, 4, struct.pack("<4i", 16, 60, 4, 0))
+        return ifd([time_info, (0x96, 2, 1 << 20, bytes(4))], "<", at)  # a megabyte of serial
+
+    tags = read(jpeg(tiff(with_serial)))
+    assert zone(tags) == ("Canon", 60, False, 4) and tags["serial"] is None
+    assert "Canon SerialNumber unreadable (tag 0x0096 holds 1048576 values, too many for a " \
+           "serial number)" in tags["warnings"]
+
+
+def exiftool_serials(exiftool: str, files: list[Path]) -> dict[str, str | None]:
+    """ExifTool's serial of each file (-n), by our order: EXIF's, the maker note's, XMP's."""
+    records = json.loads(subprocess.run(
+        [exiftool, "-j", "-G1", "-a", "-n", "-ExifIFD:SerialNumber", "-MakerNotes:SerialNumber",
+         "-XMP-aux:SerialNumber", *map(str, files)], capture_output=True, text=True,
+        check=True).stdout)
+    return {Path(r["SourceFile"]).name: next((str(r[k]) for k in (
+        "ExifIFD:SerialNumber", "Canon:SerialNumber", "Nikon:SerialNumber",
+        "XMP-aux:SerialNumber") if k in r), None) for r in records}
+
+
+def test_serials_written_by_exiftool_are_read_as_exiftool_reads_them(cameras, exiftool,
+                                                                     plain_jpeg, tmp_path):
+    canon_raws = [tmp_path / "canon.cr2", cameras["canon.cr3"]]
+    shutil.copyfile(SHARED / "makernotes" / "CanonRaw.cr2", canon_raws[0])  # with a 0x000C
+    nikons = [cameras["nikon.jpg"], cameras["nikon.nef"]]
+    exif_tool(exiftool, "-Canon:SerialNumber=560018150", *canon_raws)
+    exif_tool(exiftool, "-Nikon:SerialNumber=3001006", *nikons)
+    exif_tool(exiftool, "-XMP-aux:SerialNumber=0123456789", plain_jpeg)
+    files = [*canon_raws, *nikons, plain_jpeg]
+    theirs = exiftool_serials(exiftool, files)
+    assert theirs == {"canon.cr2": "560018150", "canon.cr3": "613040000565",  # EXIF's wins
+                      "nikon.jpg": "3001006", "nikon.nef": "3001006", "plain.jpg": "0123456789"}
+    assert {path.name: tags_of(path)["serial"] for path in files} == theirs
+    exif_tool(exiftool, "-ExifIFD:SerialNumber=BODY-7", cameras["nikon.jpg"])
+    assert tags_of(cameras["nikon.jpg"])["serial"] == "BODY-7"

@@ -271,7 +271,7 @@ def test_extract_and_resolve_give_the_expected_answers(library):
     root, expected = library
     table = extract([root], workers=1)
     resolved = resolve(table, parse_overrides(DEMO_OVERRIDES), Settings(SAMPLE_DEFAULT_TZ),
-                       table_of(read_track(root / TRACK_NAME)))
+                       tracks=table_of(read_track(root / TRACK_NAME)))
     resolved["path"] = [Path(p).relative_to(root).as_posix() for p in resolved["path"]]
     got = resolved.set_index("path").loc[expected["path"]]
     want = expected.set_index("path")

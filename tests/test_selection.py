@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from frames import photos
 from pipeline.approvals import apply_approvals, approve, empty_approvals, is_approved, unapprove
+from pipeline.overrides import parse_overrides, rules_table
 from pipeline.resolve import Settings, resolve
 from pipeline.selection import Selection, glob_regex
 
@@ -126,3 +127,39 @@ def test_unapprove_drops_only_the_selected(resolved):
     kept = unapprove(kept, resolved, resolved["file_name"] == "a.jpg")
     assert approved_names(apply_approvals(resolved, kept)) == {"b.jpg"}
     assert approved_names(apply_approvals(resolved, empty_approvals())) == set()
+
+
+# --- camera selectors -------------------------------------------------------------------------
+
+CAMERAS = photos(
+    {"make": "NIKON CORPORATION", "model": "NIKON D70", "serial": "20025585",
+     "datetime_original": "2019:05:01 12:00:00"},
+    {"make": "Nikon", "model": "COOLPIX P900", "datetime_original": "2019:05:01 12:00:00"},
+    {"make": "Canon", "model": "Canon EOS 5D", "serial": "A20025585",
+     "datetime_original": "2019:05:01 12:00:00"},
+    {"datetime_original": "2019:05:01 12:00:00"},  # a scan: no camera at all
+    {"make": "NIKON CORPORATION", "model": "NIKON D70", "serial": "20025585",
+     "datetime_original": "2020:01:01 00:00:00"},
+)
+
+
+@pytest.mark.parametrize("selection, expected", [
+    (Selection(make="nikon*"), [True, True, False, False, True]),  # make and model: any case
+    (Selection(model="*eos*"), [False, False, True, False, False]),
+    (Selection(make="NIKON*", model="*P900"), [False, True, False, False, False]),
+    (Selection(serial="2002*"), [True, False, False, False, True]),
+    (Selection(serial="a2002*"), [False] * 5),  # a serial: exactly
+    (Selection(make="*"), [True, True, True, False, True]),  # no make matches no glob on it
+])
+def test_make_model_and_serial_globs(selection, expected):
+    assert selection.mask(CAMERAS, local=pd.Series(pd.NaT, index=CAMERAS.index)).tolist() == expected
+
+
+def test_the_nikon_was_42_minutes_fast_all_of_2019():
+    rules = parse_overrides("make,local_from,local_to,shift,note\n"
+                            "NIKON*,2019-01-01,2019-12-31,-00:42:00,the Nikon ran fast\n")
+    shifts = resolve(CAMERAS, rules, Settings("UTC")).set_index("file_name")["clock_shift_seconds"]
+    assert shifts.astype("object").to_dict() == {"IMG_1.jpg": -2520, "IMG_2.jpg": -2520,
+                                                 "IMG_3.jpg": None, "IMG_4.jpg": None,
+                                                 "IMG_5.jpg": None}
+    assert rules_table(rules).loc[0, ["make", "model", "serial"]].tolist() == ["NIKON*", None, None]

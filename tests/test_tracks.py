@@ -37,7 +37,7 @@ def track(tmp_path: Path, text: str, name: str = "walk.gpx"):
 
 
 def placed(tracks, *rows: dict, settings: Settings = BERLIN) -> dict[str, pd.Series]:
-    return by_name(resolve(photos(*rows), None, settings, tracks))
+    return by_name(resolve(photos(*rows), None, settings, tracks=tracks))
 
 
 NEW_YORK, CHICAGO, PARIS = (40.7128, -74.0060), (41.8781, -87.6298), (48.8566, 2.3522)

@@ -9,6 +9,9 @@ exifread: `jpeg`, `tiff` (the TIFF family and raws, RAF), `heif` (HEIC/HEIF/AVIF
 
 The XMP packet a container holds gives the xmp_* columns (see `xmp.xmp_fields`).
 
+`serial`, the camera body's serial number: EXIF BodySerialNumber, else DNG's CameraSerialNumber,
+else the maker note's (see `makernotes`), else XMP's (exifEX:BodySerialNumber, aux:SerialNumber).
+
 Nothing here raises on bad input, and faults are per tag: what cost one tag, IFD or block (a
 GPS position or time out of range or unreadable, a text tag stored as numbers, an entry that
 cannot be decoded, a damaged IFD or maker-note record, an Exif segment skipped for a later one,
@@ -30,7 +33,7 @@ from .jpeg import read_jpeg
 from .png import read_png
 from .tiff import read_raf, read_tiff, tiff_type
 from .webp import read_webp
-from .xmp import XMP_COLUMNS, xmp_fields
+from .xmp import XMP_COLUMNS, xmp_fields, xmp_serial
 
 __all__ = ["READER_VERSION", "SNIFF_BYTES", "TAG_COLUMNS", "internal_error", "read_tags",
            "sniff_type"]
@@ -38,12 +41,12 @@ __all__ = ["READER_VERSION", "SNIFF_BYTES", "TAG_COLUMNS", "internal_error", "re
 #: What these readers read, as a number: raised whenever they read a file differently (a new
 #: column, a tag read anew), so extract reads again the rows an older reader wrote.
 #: 1: before issue 11 (no reader_version column); 2: per-tag faults, TimeZoneOffset, the
-#: maker-note zone, every XMP column.
-READER_VERSION = 2
+#: maker-note zone, every XMP column; 3: the camera's serial number.
+READER_VERSION = 3
 
 #: The columns read_tags returns, in the photos table's order.
 TAG_COLUMNS = (
-    "make", "model", "datetime_original", "datetime_digitized", "datetime",
+    "make", "model", "serial", "datetime_original", "datetime_digitized", "datetime",
     "subsec_original", "subsec_digitized", "subsec",
     "offset_time_original", "offset_time_digitized", "offset_time",
     "gps_date", "gps_time", "gps_lat", "gps_lon", "timezone_offset", "makernote_group",
@@ -58,6 +61,9 @@ SNIFF_BYTES = 64 * 1024
 _TEXT_TAGS = {
     "make": ("Image Make", "EXIF Make"),
     "model": ("Image Model", "EXIF Model"),
+    # EXIF BodySerialNumber (0xA431; some cameras put it in IFD0), else DNG's
+    # CameraSerialNumber (0xC62F, which exifread does not name)
+    "serial": ("EXIF BodySerialNumber", "Image BodySerialNumber", "Image Tag 0xC62F"),
     "datetime_original": ("EXIF DateTimeOriginal", "Image DateTimeOriginal"),
     "datetime_digitized": ("EXIF DateTimeDigitized", "Image DateTimeDigitized"),
     "datetime": ("Image DateTime", "EXIF DateTime"),
@@ -144,11 +150,15 @@ def _columns(found: Found) -> dict:
     row["gps_lat"] = gps_degrees(tags, "Latitude", 90, warnings)
     row["gps_lon"] = gps_degrees(tags, "Longitude", 180, warnings)
     row["timezone_offset"] = timezone_offset(tags, warnings)
-    row.update(found.zone)
+    maker_note = dict(found.maker_note)
+    note_serial = maker_note.pop("serial", None)
+    row.update(maker_note)
+    row["serial"] = row["serial"] or note_serial
     if found.xmp:
         xmp = xmp_fields(found.xmp)
         warnings.extend(xmp.pop("warnings"))
         row.update(xmp)
+        row["serial"] = row["serial"] or xmp_serial(found.xmp)
     read_something = any(value is not None for value in row.values())
     row["error"] = None if read_something else message_line(found.problems, "; ")
     row["warnings"] = message_line([*found.problems, *warnings] if read_something else warnings,

@@ -9,7 +9,7 @@ from exifread.tags.exif import GPS_TAGS
 
 from .bounded import boxes, file_end, read_at, read_box
 from .ifd import Found
-from .makernotes import canon_cmt3_zone
+from .makernotes import canon_cmt3_fields
 
 _CANON_CR3_UUID = bytes.fromhex("85c0b687820f11e08111f4ce462b6a48")
 _CR3_XMP_UUID = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
@@ -25,8 +25,9 @@ def read_cr3(fh: BinaryIO, found: Found) -> None:
             found.xmp = read_at(fh, start, stop - start, "CR3 XMP")
         elif block in roles:
             found.decode(read_box(fh, (start, stop)), *roles[block])
-        elif block == b"CMT3" and not found.zone:
-            found.zone = canon_cmt3_zone(BytesIO(read_box(fh, (start, stop))), found.warnings)
+        elif block == b"CMT3" and not found.maker_note:
+            found.maker_note = canon_cmt3_fields(BytesIO(read_box(fh, (start, stop))),
+                                                 found.warnings)
 
 
 def metadata_boxes(fh: BinaryIO, problems: list[str]) -> Iterator[tuple[bytes, int, int]]:

@@ -18,7 +18,7 @@ from typing import BinaryIO
 from exifread.core.exif_header import ExifHeader
 from exifread.tags.fields import FIELD_DEFINITIONS, FieldType
 
-from .makernotes import maker_note_zone
+from .makernotes import maker_note_fields
 
 
 #: Field types a text tag may be stored as (ASCII, or its bytes as BYTE/UNDEFINED).
@@ -32,21 +32,21 @@ class Found:
     """What a container reader has found so far; kept when it stops at damage further on."""
     tags: dict = field(default_factory=dict)  # exifread's, keyed "Image Make", "GPS GPSDate", ...
     xmp: bytes | None = None
-    zone: dict = field(default_factory=dict)  # the maker note's zone setting: makernote_* columns
+    maker_note: dict = field(default_factory=dict)  # its makernote_* columns, and `serial`
     problems: list[str] = field(default_factory=list)  # what cost the file: `error`
     warnings: list[str] = field(default_factory=list)  # what cost one tag: `warnings`
 
     def decode(self, block: bytes | BinaryIO, ifd_name: str = "Image", tag_dict=None) -> None:
-        """Add the tags of a TIFF block, and the zone its maker note holds."""
+        """Add the tags of a TIFF block, and the zone and serial its maker note holds."""
         source = BytesIO(block) if isinstance(block, bytes) else block
         tags = decode_tiff(source, self, ifd_name, tag_dict)
         self.tags.update(tags)
-        if not self.zone:
-            self.zone = maker_note_zone(source, tags, self.warnings)
+        if not self.maker_note:
+            self.maker_note = maker_note_fields(source, tags, self.warnings)
 
     def absorb(self, other: Found) -> None:
-        """Take what another attempt found (its tags and zone replace these)."""
-        self.tags, self.zone = other.tags, other.zone
+        """Take what another attempt found (its tags and maker note replace these)."""
+        self.tags, self.maker_note = other.tags, other.maker_note
         self.problems += other.problems
         self.warnings += other.warnings
 

@@ -21,8 +21,14 @@ from functools import lru_cache
 _EXIF = "http://ns.adobe.com/exif/1.0/"
 _PHOTOSHOP = "http://ns.adobe.com/photoshop/1.0/"
 _XMP = "http://ns.adobe.com/xap/1.0/"
+_EXIF_EX = "http://cipa.jp/exif/1.0/"
+_AUX = "http://ns.adobe.com/exif/1.0/aux/"
 #: Namespace -> the prefixes writers use for it, which stand for it when a packet declares none.
-_USUAL_PREFIXES = {_EXIF: ("exif",), _PHOTOSHOP: ("photoshop",), _XMP: ("xmp", "xap")}
+_USUAL_PREFIXES = {_EXIF: ("exif",), _PHOTOSHOP: ("photoshop",), _XMP: ("xmp", "xap"),
+                   _EXIF_EX: ("exifEX",), _AUX: ("aux",)}
+#: Where XMP keeps the camera body's serial number, in order of preference (Lightroom and
+#: Camera Raw write aux:SerialNumber).
+_SERIALS = ((_EXIF_EX, "BodySerialNumber"), (_AUX, "SerialNumber"))
 
 #: Column <- the XMP property holding a date (or date-time), kept as written.
 _DATES = {
@@ -71,6 +77,14 @@ def xmp_fields(packet: bytes) -> dict:
                                limit, warnings)
     row["warnings"] = warnings
     return row
+
+
+def xmp_serial(packet: bytes) -> str | None:
+    """The camera body's serial number an XMP packet holds, as written; None when none."""
+    text = _decode(packet)
+    prefixes = _prefixes(text)
+    return next(filter(None, (_property(text, prefixes[namespace], name)
+                              for namespace, name in _SERIALS)), None)
 
 
 def _decode(packet: bytes) -> str:
