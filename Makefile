@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/resolve.py
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/convert.py
+	$(BIN)/python bench/tracks.py
 
 clean:
 	rm -rf $(VENV) demo

@@ -4,7 +4,12 @@ The floor is reading the photos table and writing it back as Parquet and CSV: re
 that much I/O anyway. Both run in this one script, side by side; it prints seconds, the ratio
 (target: resolve at most 3x the floor) and resolve's peak memory (target: under 4 GB).
 
-    .venv/bin/python bench/resolve.py [--rows 1000000]
+Then the same resolve with a location history of `--track-points` points (default ten million,
+a fix every few seconds over the library's three years) in data/tracks.parquet, against the
+resolve without it, each run twice, alternating, the faster of each kept (target: at most 10 %
+slower with the track).
+
+    .venv/bin/python bench/resolve.py [--rows 1000000] [--track-points 10000000]
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipeline.schema import PHOTOS  # noqa: E402
+from pipeline.schema import PHOTOS, TRACKS  # noqa: E402
 from pipeline.workspace import Workspace, read_table, write_csv, write_table  # noqa: E402
 
 PLACES = np.array([(40.7128, -74.0060), (51.5074, -0.1278), (35.68, 139.69), (-33.87, 151.21),
@@ -73,6 +78,35 @@ def photos_table(rows: int, seed: int = 0) -> pd.DataFrame:
     return table
 
 
+def write_track(path: Path, points: int, start: pd.Timestamp, end: pd.Timestamp) -> None:
+    """A TRACKS table of `points` fixes from `start` to `end`, a week at each place of PLACES in
+    turn (jittered, zones looked up once per place as an import does)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline.zones import place_zone_codes
+
+    rng = np.random.default_rng(1)
+    ms = np.linspace(start.value // 10**6, end.value // 10**6, points).astype(np.int64)
+    place = (ms // (7 * 86_400_000)) % len(PLACES)
+    codes, names = place_zone_codes(PLACES[:, 0], PLACES[:, 1])
+    lat = PLACES[place, 0] + rng.normal(0, 0.01, points)
+    lon = PLACES[place, 1] + rng.normal(0, 0.01, points)
+    columns = {
+        "kind": pa.DictionaryArray.from_arrays(pa.array(np.zeros(points, np.int8)), ["point"]),
+        "utc_time": pa.array(ms, pa.timestamp("ms", tz="UTC")),
+        "utc_end": pa.nulls(points, pa.timestamp("ms", tz="UTC")),
+        "lat": pa.array(lat), "lon": pa.array(lon),
+        "zone": pa.DictionaryArray.from_arrays(pa.array(codes[place].astype(np.int32)), names),
+        "utc_offset_minutes": pa.nulls(points, pa.int32()),
+        "end_offset_minutes": pa.nulls(points, pa.int32()),
+        "source": pa.DictionaryArray.from_arrays(pa.array(np.zeros(points, np.int32)),
+                                                 ["bench.gpx"]),
+    }
+    pq.write_table(pa.table([columns[n] for n in TRACKS.names], schema=TRACKS), path,
+                   row_group_size=262_144)
+
+
 def timed(step) -> float:
     started = time.perf_counter()
     step()
@@ -82,11 +116,14 @@ def timed(step) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    rows = parser.parse_args().rows
+    parser.add_argument("--track-points", type=int, default=10_000_000)
+    args = parser.parse_args()
+    rows = args.rows
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace(Path(tmp) / "ws")
         print(f"building a {rows:,}-row photos table ...", flush=True)
-        write_table(ws.photos, photos_table(rows), PHOTOS)
+        photos = photos_table(rows)
+        write_table(ws.photos, photos, PHOTOS)
 
         def floor():
             table = read_table(ws.photos, PHOTOS)
@@ -102,6 +139,24 @@ def main() -> None:
         print(f"photoflux resolve (whole process):      {resolve_seconds:6.2f} s")
         print(f"ratio resolve / floor: {resolve_seconds / floor_seconds:.2f}x (target <= 3x)")
         print(f"resolve peak memory: {peak_gb:.2f} GB (target < 4 GB)")
+        if not args.track_points:
+            return
+        local = pd.to_datetime(photos["datetime_original"], format="%Y:%m:%d %H:%M:%S")
+        aside = Path(tmp) / "tracks.parquet"
+        write_track(aside, args.track_points, local.min() - pd.Timedelta(days=1),
+                    local.max() + pd.Timedelta(days=1))
+        runs = {"without": [], "with": []}
+        for _ in range(2):
+            for name in runs:
+                if name == "with":
+                    aside.rename(ws.tracks)
+                runs[name].append(timed(lambda: subprocess.run(command, check=True)))
+                if name == "with":
+                    ws.tracks.rename(aside)
+        without, with_track = min(runs["without"]), min(runs["with"])
+        print(f"resolve without a track: {without:6.2f} s; with {args.track_points:,} track "
+              f"points: {with_track:6.2f} s: {100 * (with_track / without - 1):+.1f} % "
+              "(target <= +10 %)")
 
 
 if __name__ == "__main__":

@@ -67,6 +67,14 @@ def server_options(f):
     return f
 
 
+def track_window_option(f):
+    """--track-window: how near in time a track point must be to place a photo."""
+    return click.option("--track-window", default=30.0, show_default=True, metavar="MINUTES",
+                        type=click.FloatRange(0, 24 * 60),
+                        help="A location history point this many minutes from the photo's "
+                             "instant places it.")(f)
+
+
 def local_time_option(ctx, param, value: str | None):
     """--local-from/--local-to as ISO 8601 local times; anything else is a usage error."""
     if value is None:
@@ -127,12 +135,12 @@ def show_progress(quiet: bool = False) -> bool:
     return sys.stderr.isatty() and not quiet
 
 
-def settings_from(default_tz: str):
+def settings_from(default_tz: str, track_window: float):
     from .resolve import Settings
     from .zones import ZoneError, is_fixed
 
     try:
-        settings = Settings(default_tz)
+        settings = Settings(default_tz, track_window)
     except ZoneError as exc:
         fail(f"--default-tz: {exc}")
     if is_fixed(settings.default_tz):
@@ -252,11 +260,12 @@ def extract(paths, ws: Workspace, prune: bool, rebuild: bool, quiet: bool, worke
                    "evidence.")
 @click.option("--overrides", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Overrides CSV [default: WS/overrides.csv when present].")
-def resolve_command(ws: Workspace, default_tz: str, overrides: Path | None):
+@track_window_option
+def resolve_command(ws: Workspace, default_tz: str, overrides: Path | None, track_window: float):
     """Give every photo a zone, its source and its UTC instant; write the audit CSV."""
     from .runner import run_resolve
 
-    settings = settings_from(default_tz)
+    settings = settings_from(default_tz, track_window)
     overrides, rules = load_rules(ws, overrides)
     require(ws, "photos")
     with writing(ws, "resolve"):
@@ -296,20 +305,96 @@ def server_counts(ws: Workspace) -> str | None:
 @click.option("--from", "from_stage", type=click.Choice(["extract", "resolve", "report"]),
               default=None, help="Run this stage and every later one even if unchanged.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@track_window_option
 def run_command(paths, ws: Workspace, default_tz: str, overrides: Path | None, from_stage,
-                quiet: bool):
+                quiet: bool, track_window: float):
     """extract -> resolve -> report, each only when its inputs changed (never upload)."""
     from .runner import read_clocks, run_all
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
-    settings = settings_from(default_tz)
+    settings = settings_from(default_tz, track_window)
     overrides, rules = load_rules(ws, overrides)
     with writing(ws, "run"):
         run_all(ws, paths, settings, rules, overrides, from_stage,
                 progress=show_progress(quiet), on_stage=lambda run: echo_stage(ws, run),
                 clocks=read_clocks(ws))
+
+
+@main.group(invoke_without_command=True)
+@workspace_option
+@click.pass_context
+def tracks(ctx, ws: Workspace):
+    """Location history (GPX, KML/KMZ, Google Takeout and Timeline, GeoJSON, CSV) as evidence
+    of each photo's zone: list the sources added."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from .runner import tracks_listing
+
+    with one_line_errors():
+        listing = tracks_listing(ws)
+    echo_track_sources(listing)
+
+
+def echo_track_sources(listing) -> None:
+    """One line per source: its name, format, counts, span and largest gaps."""
+    if listing.empty:
+        click.echo("no location history; add some with 'photoflux tracks add FILE... -w WS'")
+    for row in listing.itertuples():
+        skipped = f", {row.skipped} skipped" if row.skipped else ""
+        span = f"{row.first} .. {row.last}" if row.first else "no rows"
+        gaps = f"; largest gaps: {row.largest_gaps}" if row.largest_gaps else ""
+        click.echo(f"{row.source} ({row.format}): {row.points} points, {row.intervals} "
+                   f"intervals{skipped}; {span}{gaps}")
+
+
+def tracks_workspace(ctx, ws: Workspace) -> Workspace:
+    """A tracks subcommand's workspace: its own -w, else the one given before the subcommand
+    (`photoflux tracks -w WS add FILE` means WS, not the current folder)."""
+    from click.core import ParameterSource
+
+    if ctx.get_parameter_source("ws") is ParameterSource.DEFAULT:
+        return ctx.parent.params["ws"]
+    return ws
+
+
+@tracks.command("add")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@workspace_option
+@click.pass_context
+def tracks_add(ctx, files, ws: Workspace):
+    """Import location history files into data/tracks.parquet (a file added before and
+    unchanged is skipped; a changed one replaces its rows)."""
+    from .runner import run_tracks_add
+    from .tracks import TrackError
+
+    ws = tracks_workspace(ctx, ws)
+    with writing(ws, "tracks add", TrackError):
+        added = run_tracks_add(ws, files)
+    for source in added.read:
+        skipped = (f", {source.skipped} unreadable skipped (first: {source.first_skip})"
+                   if source.skipped else "")
+        click.echo(f"added {source.name} ({source.format}): {source.points} points, "
+                   f"{source.intervals} intervals{skipped}")
+    for name in added.unchanged:
+        click.echo(f"{name}: unchanged; skipped")
+    click.echo(f"tracks: {len(added.sources)} sources -> {ws.tracks}")
+
+
+@tracks.command("remove")
+@click.argument("sources", nargs=-1, required=True)
+@workspace_option
+@click.pass_context
+def tracks_remove(ctx, sources, ws: Workspace):
+    """Take sources out of data/tracks.parquet, by the names `photoflux tracks` lists."""
+    from .runner import run_tracks_remove
+
+    ws = tracks_workspace(ctx, ws)
+    with writing(ws, "tracks remove"):
+        left = run_tracks_remove(ws, list(sources))
+    click.echo(f"removed {', '.join(sources)}; {len(left)} sources left")
 
 
 def echo_stage(ws: Workspace, run) -> None:

@@ -2,13 +2,14 @@
 
     python -m pipeline.demo DIR
 
-Writes DIR/photos (the sample, once), DIR/overrides.csv (fixes the fast camera clock), runs
-extract and resolve; then puts a few photos on the timeline the way the original notebook did
-(whole seconds, a whole-hour offset, plain HTTP requests one by one); approve --unflagged;
-reconcile finds them `wrong_time` (the report shows it); upload (the right copies),
-reconcile --delete-wrong --yes (the wrong ones go), report and status, as a user would type
-them, against a `photoflux serve` on loopback (its store in DIR/server, kept between runs, so a
-second demo finds every photo already there), then stops the server. A DIR whose sample an older photoflux
+Writes DIR/photos (the sample, once, with the trip's GPX), DIR/overrides.csv (fixes the fast
+camera clock), runs extract, tracks add (the GPX) and resolve; then puts a few photos on the
+timeline the way the original notebook did (whole seconds, a whole-hour offset, plain HTTP
+requests one by one); approve --unflagged; reconcile finds them `wrong_time` (the report shows
+it); upload (the right copies), reconcile --delete-wrong --yes (the wrong ones go), report and
+status, as a user would type them, against a `photoflux serve` on loopback (its store in
+DIR/server, kept between runs, so a second demo finds every photo already there), then stops
+the server. A DIR whose sample an older photoflux
 wrote is emptied first: its photos, times and uploads are not this sample's.
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from .sample import (EXPECTED_NAME, SAMPLE_DEFAULT_TZ, sample_is_current, write_demo_overrides,
+from .sample import (EXPECTED_NAME, SAMPLE_DEFAULT_TZ, TRACK_NAME, sample_is_current, write_demo_overrides,
                      write_sample)
 
 PHOTOFLUX = str(Path(sys.executable).with_name("photoflux"))
@@ -115,6 +116,8 @@ def main(root: str = "demo") -> None:
     print(f"server: {url} (user {user}, store {root_path / 'server'})")
     try:
         step("extract", str(photos), "-w", ws, "--quiet")
+        step("tracks", "add", str(photos / TRACK_NAME), "-w", ws)
+        step("tracks", "-w", ws)
         step("resolve", "-w", ws, "--default-tz", SAMPLE_DEFAULT_TZ, "--overrides", str(overrides))
         login = {"FLUXTREAM_PASSWORD": password}
         notebook_uploads(root_path, url, user, password)

@@ -73,6 +73,12 @@ REGISTRY = (
          "a shift rule of your overrides moved the time"),
     Flag("clock_shifted", FOR_INFORMATION,
          "clocks.csv (the camera's sync points) moved the time"),
+    Flag("track_ambiguous", NEEDS_A_LOOK,
+         "the location history fits more than one zone (a day you crossed a zone border): the "
+         "nearest point in time won"),
+    Flag("track_conflict", NEEDS_A_LOOK,
+         "the photo's own position is more than 50 km from where the location history puts it "
+         "(a wrong camera clock, or a wrong track)"),
 )
 FLAGS = tuple(flag.name for flag in REGISTRY)
 BY_NAME = {flag.name: flag for flag in REGISTRY}

@@ -35,6 +35,7 @@ NO_OVERRIDES = ("No overrides in force: every zone comes from the photos' own ev
 SOURCE_COLOURS = {
     "offset": "#1f77b4", "gps": "#2ca02c", "camera": "#bcbd22", "location": "#17becf",
     "takeout": "#e377c2", "carried": "#ff7f0e", "default": "#8c8c8c", "override": "#9467bd",
+    "track": "#8c564b",
 }
 FLAG_OUTLINE = "#c00018"
 
@@ -95,10 +96,15 @@ def _basename(paths: pd.Series) -> pd.Series:
 
 
 def _evidence_text(df: pd.DataFrame) -> pd.Series:
-    """'own' when a photo is its own evidence, else the file name of the photo it relies on."""
+    """'own' when a photo is its own evidence, else the file name of the photo it relies on;
+    for a zone from the location history, where and how near in time the track was."""
     ev = _text(df["evidence_path"])
     shown = (ev != "") & (_text(df["tz_source"]) != "")  # no zone, no evidence to speak of
-    return _basename(ev).where(ev != _text(df["path"]), "own").where(shown, "")
+    own = _basename(ev).where(ev != _text(df["path"]), "own").where(shown, "")
+    track = ("track " + df["track_gap_minutes"].round(0).astype("Int64").astype("string")
+             + " min off at " + df["track_lat"].round(4).astype("string") + ", "
+             + df["track_lon"].round(4).astype("string")).fillna("")
+    return own.where(_text(df["tz_source"]) != "track", track)
 
 
 def _escape(s: pd.Series) -> pd.Series:

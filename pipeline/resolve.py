@@ -7,9 +7,9 @@ photoTakenTime), read as a wall clock in the zone the rules below give it.
 
 The zone, from the first that applies: override rule > the chosen time's offset tag (OffsetTime*,
 then TimeZoneOffset) > GPS clock (EXIF, then XMP) > camera (the maker note's zone setting) > the
-chosen time's XMP offset > GPS position (EXIF, then XMP, then Takeout's) > takeout (local time
-minus Takeout's UTC time) > fallback rule > carried > default. Each photo with a time then gets
-its segment (pipeline/segments.py).
+chosen time's XMP offset > GPS position (EXIF, then XMP, then Takeout's) > track (the location
+history, tracks/evidence.py) > takeout (local time minus Takeout's UTC time) > fallback rule >
+carried > default. Each photo with a time then gets its segment (pipeline/segments.py).
 Before any zone, a rule's `shift` or else clocks.csv (see `clocks`) corrects the camera's clock.
 Loops run per overrides rule, per camera of clocks.csv, per distinct zone and per name pattern,
 never per photo.
@@ -30,6 +30,7 @@ from .overrides import Rule
 from .readers.names import name_times
 from .schema import PHOTOS, RESOLVED, RESOLVED_EXTRA, empty
 from .segments import segment_ids
+from .tracks.evidence import WINDOW_MINUTES, TrackEvidence
 from .text import (arrow, escaped, extract, has_text, labels, parse_datetime, parse_iso_datetime,
                    series, sorted_positions, subsec_milliseconds)
 from .times import in_range
@@ -61,7 +62,7 @@ CANON_CITY_UNSET = (0, 32766)  # TimeZoneCity "n/a" and "(not set)": the zone me
 POSITIONS = (("gps_lat", "gps_lon", True), ("xmp_gps_lat", "xmp_gps_lon", True),
              ("takeout_lat", "takeout_lon", False))
 #: The photo's own evidence (what carries forward), and how each kind reports as tz_source.
-OWN_EVIDENCE = ("offset", "gps", "camera", "xmp_offset", "location", "takeout")
+OWN_EVIDENCE = ("offset", "gps", "camera", "xmp_offset", "location", "track", "takeout")
 REPORTED_AS = {"xmp_offset": "offset", "fallback": "override"}
 NOT_A_TIME = np.datetime64("NaT", "ms")
 ONE_DAY = np.timedelta64(1, "D")
@@ -76,6 +77,7 @@ class Settings:
     """What resolve needs besides the photos and the rules."""
 
     default_tz: str = "UTC"
+    track_window_minutes: float = WINDOW_MINUTES  # a track point this near the instant counts
 
     def __post_init__(self):
         object.__setattr__(self, "default_tz", check_zone(self.default_tz))
@@ -464,10 +466,11 @@ def clock_moves(photos: pd.DataFrame, recorded: np.ndarray, rules: list[Rule],
 
 
 def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
-            settings: Settings = Settings(), *, clocks: pd.DataFrame | None = None
-            ) -> pd.DataFrame:
+            settings: Settings = Settings(), *, clocks: pd.DataFrame | None = None,
+            tracks: pa.Table | None = None) -> pd.DataFrame:
     """The resolved table: every photos column plus the time, zone and audit columns.
-    `clocks`: the sync points of clocks.csv (clocks.parse_clocks)."""
+    `clocks`: the sync points of clocks.csv (clocks.parse_clocks); `tracks`: the location
+    history (schema TRACKS), evidence where the photo has no position of its own."""
     df = photos[PHOTOS.names].reset_index(drop=True)
     readable = df["error"].isna().to_numpy()
     xmp = {column: parse_iso_datetime(df[column]) for column in TIME_COLUMNS[EXIF_TAGS:]}
@@ -529,6 +532,12 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
                              ) - df["takeout_timestamp"].astype("float64") / 60
     takeout_offset, _, stale_takeout = _real_offset_near(takeout_diff)
 
+    # 7b. The location history, where nothing above gives a zone.
+    tracked = TrackEvidence(tracks, settings.track_window_minutes)
+    by_track = tracked.zones(clock_local, instant, (
+        has_time & override_tz.isna() & offset_tag.isna() & gps_offset.isna() & camera.isna()
+        & xmp_offset.isna() & place_zone.isna()).to_numpy(bool))
+
     # Each kind of evidence as a zone-name column, in order of precedence.
     evidence = {
         "override": arrow(override_tz.where(has_time)),
@@ -537,6 +546,7 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
         "camera": arrow(format_offset(camera)),
         "xmp_offset": arrow(format_offset(xmp_offset)),
         "location": arrow(place_zone),
+        "track": arrow(by_track.zone),
         "takeout": arrow(format_offset(takeout_offset)),
         "fallback": arrow(fallback_tz.where(has_time)),
     }
@@ -565,6 +575,7 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
     local_time = pd.Series(zoned["local"], index=df.index, dtype="datetime64[ms]")
     utc = local_time - pd.to_timedelta(zoned["applied"], unit="m")
     utc = utc.dt.tz_localize("UTC")
+    located = tracked.at(utc, lat, lon)
 
     flags = _flags({
         "no_capture_time_tag": tag == "DateTime",
@@ -584,6 +595,8 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
         "fixed_offset_default": (source == "default") & is_fixed(settings.default_tz),
         "shifted": shift.notna() & (shift != 0) & has_time,
         "clock_shifted": clock_ms.notna() & (clock_ms != 0) & has_time,
+        "track_ambiguous": (source == "track") & by_track.ambiguous,
+        "track_conflict": located["conflict"],
     })
 
     out = df.assign(
@@ -600,6 +613,8 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
         warnings=_with_warnings(df["warnings"], [*warned, *gps_warned, xmp_gps_warned,
                                                  camera_warned, *xmp_warned]),
         override_note=note.str.cat(clock_note, sep=" | ").fillna(note).fillna(clock_note),
+        track_lat=located["track_lat"], track_lon=located["track_lon"],
+        track_gap_minutes=located["track_gap_minutes"],
         approved=pd.Series(False, index=df.index, dtype="boolean"),
     )
     blank = empty(RESOLVED)

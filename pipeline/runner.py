@@ -86,7 +86,17 @@ def resolve_inputs(ws: Workspace, settings: Settings, overrides: Path | None) ->
             "overrides": str(overrides) if overrides else None,
             "overrides_text": file_digest(overrides) if overrides else None,
             "clocks": file_digest(ws.clocks),
-            "approvals": file_digest(ws.approvals), "version": __version__}
+            "approvals": file_digest(ws.approvals), "tracks": file_stamp(ws.tracks),
+            "track_window_minutes": settings.track_window_minutes, "version": __version__}
+
+
+def file_stamp(path: Path) -> str | None:
+    """SIZE:MTIME_NS of a file photoflux replaces whole whenever it changes (tracks.parquet:
+    hashing millions of points would cost resolve more than reading them); None when absent."""
+    if not path.exists():
+        return None
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def report_inputs(ws: Workspace) -> dict:
@@ -177,11 +187,12 @@ def run_resolve(ws: Workspace, settings: Settings, rules: list[Rule], overrides:
     the caller has just computed it; `clocks`: clocks.csv's sync points, when already read."""
     clocks = read_clocks(ws) if clocks is None else clocks
     photos = ws.load("photos")
+    tracks = ws.load("tracks", arrow=True) if ws.tracks.exists() else None
     inputs = inputs or resolve_inputs(ws, settings, overrides)
     held = _approved_paths(ws)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResolveWarning)
-        resolved = resolve(photos, rules, settings, clocks=clocks)
+        resolved = resolve(photos, rules, settings, clocks=clocks, tracks=tracks)
     approvals = read_approvals(ws)
     resolved = reconcile(ws, resolved, approvals)
     lapsed = approvals_lapsed(approvals, resolved)
@@ -230,6 +241,101 @@ def run_report(ws: Workspace, inputs: dict | None = None) -> pd.DataFrame:
         change.manifest_entry("report", {"rows": len(resolved), "finished": now_iso(),
                                          "inputs": inputs})
     return resolved
+
+
+# --- location history -------------------------------------------------------------------------
+
+@dataclass
+class TracksAdded:
+    """What `run_tracks_add` did: the sources read now (new files, or changed ones replacing
+    their rows), the files found unchanged (by source name), and every source after it."""
+
+    read: list
+    unchanged: list[str]
+    sources: list
+
+
+def track_sources(ws: Workspace) -> list:
+    """The sources data/tracks.parquet records, in the order added ([] before any);
+    TableUnreadable when the file cannot be used."""
+    from .tracks.store import sources_of
+
+    metadata = ws.metadata("tracks")
+    try:
+        return sources_of(metadata)
+    except ValueError as exc:
+        raise ws.unreadable("tracks", exc) from None
+
+
+def run_tracks_add(ws: Workspace, files) -> TracksAdded:
+    """Import location history files into data/tracks.parquet: a file added before and
+    unchanged (size, mtime) is skipped; a changed one replaces its source's rows. Every file is
+    read before anything is written, so a file that is no location history (TrackError, exit
+    2) leaves the table as it was."""
+    from .tracks.store import import_file, source_name, write_tracks
+
+    sources = track_sources(ws)
+    taken = {source.name: source.path for source in sources}
+    by_name = {source.name: source for source in sources}
+    added, unchanged, imported = now_iso(), [], []
+    ws.data.mkdir(parents=True, exist_ok=True)
+    try:
+        for file in files:
+            path = Path(file).absolute()
+            name = source_name(path, taken)
+            if name in by_name and by_name[name].unchanged(path):
+                unchanged.append(name)
+                continue
+            if name in (part.source.name for part in imported):  # the same file named twice
+                continue
+            with writing_to(ws.tracks):
+                imported.append(import_file(path, name, ws.data, added))
+            taken[name] = str(path)
+        if not imported:
+            return TracksAdded([], unchanged, sources)
+        replaced = {part.source.name for part in imported}
+        after = [s for s in sources if s.name not in replaced] + [p.source for p in imported]
+        with ws.change() as change:
+            change.write(ws.tracks, lambda temp: write_tracks(
+                temp, ws.tracks if ws.tracks.exists() else None, replaced, imported, after))
+            change.manifest_entry("tracks", _tracks_entry(after))
+    finally:
+        for part in imported:
+            part.remove()
+    return TracksAdded([part.source for part in imported], unchanged, after)
+
+
+def run_tracks_remove(ws: Workspace, names) -> list:
+    """Take the named sources' rows out of data/tracks.parquet; returns the sources left.
+    NothingSelected (exit 1) when a name is no source's."""
+    from .tracks.store import write_tracks
+
+    sources = track_sources(ws)
+    unknown = [name for name in names if name not in {s.name for s in sources}]
+    if unknown:
+        listed = ", ".join(s.name for s in sources) or "none"
+        raise NothingSelected(f"no track source named {', '.join(unknown)} (sources: {listed})")
+    after = [s for s in sources if s.name not in names]
+    with ws.change() as change:
+        change.write(ws.tracks, lambda temp: write_tracks(temp, ws.tracks, set(names), [], after))
+        change.manifest_entry("tracks", _tracks_entry(after))
+    return after
+
+
+def _tracks_entry(sources: list) -> dict:
+    return {"sources": len(sources), "rows": sum(s.points + s.intervals for s in sources),
+            "points": sum(s.points for s in sources),
+            "intervals": sum(s.intervals for s in sources), "finished": now_iso()}
+
+
+def tracks_listing(ws: Workspace) -> pd.DataFrame:
+    """`photoflux tracks`: one row per source (see tracks.store.listing)."""
+    from .tracks.store import listing
+
+    sources = track_sources(ws)
+    if not sources:
+        return listing(None, [])
+    return listing(ws.load("tracks", arrow=True), sources)
 
 
 @dataclass

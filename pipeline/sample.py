@@ -4,7 +4,8 @@
 where a scenario wants one, an XMP packet where one has no EXIF date), a few sidecars beside them
 (an XMP sidecar, Google Takeout JSON), into a few folders, and returns the answer resolve must
 give for every photo under `SAMPLE_DEFAULT_TZ` and `DEMO_OVERRIDES`; the same answer is written
-beside the photos as `sample-expected.csv` (extract reads only image files and their sidecars).
+beside the photos as `sample-expected.csv` (extract reads only image files and their sidecars),
+with the trip's location history, `sample-track.gpx`, that resolve needs for the Fuji's answers.
 
 The library is a fixed set of scenario photos, each with its expected answer written next to it
 below, plus `count - len(scenarios)` bulk photos of the plain kinds (phone with offset tag, GPS
@@ -31,6 +32,8 @@ from PIL import Image
 
 SAMPLE_DEFAULT_TZ = "Europe/Berlin"
 EXPECTED_NAME = "sample-expected.csv"
+#: The trip's location history (a watch's GPX), beside the photos: `photoflux tracks add` it.
+TRACK_NAME = "sample-track.gpx"
 
 #: Fixes the demo's cameras: the Sony clock ran 42 minutes fast (a shift: the zone still comes
 #: from the phone beside it, carried), and the Lumix clock stayed on Berlin time in Tokyo.
@@ -53,6 +56,17 @@ LISBON = (38.7223, -9.1393)
 NEW_YORK = (40.7128, -74.0060)
 SYDNEY = (-33.8688, 151.2093)
 ATLANTIC = (30.0, -40.0)  # open sea: nautical zone Etc/GMT+3
+CHICAGO = (41.8781, -87.6298)
+MILWAUKEE = (43.0389, -87.9065)  # 130 km north of Chicago, same zone
+BENTON_HARBOR = (42.1167, -86.4542)  # Michigan: America/Detroit
+MICHIGAN_CITY = (41.7075, -86.8950)  # Indiana, 40 km on: America/Chicago
+
+#: The watch's track of the Chicago week (lat, lon, UTC): all the Fuji has to go by.
+TRIP_TRACK = (
+    (*CHICAGO, "2023-09-09T18:40:00Z"), (*CHICAGO, "2023-09-09T19:12:00Z"),
+    (*BENTON_HARBOR, "2023-09-10T16:05:00Z"), (*MICHIGAN_CITY, "2023-09-10T17:10:00Z"),
+    (*CHICAGO, "2023-09-11T15:03:00Z"),
+)
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,7 @@ EPSON = Camera("EPSON", "Perfection V600", "")  # a scanner: only IFD0 DateTime,
 NIKON = Camera("NIKON CORPORATION", "NIKON D750", "_DSC{:04d}.JPG")  # zone in its maker note
 CANON_EOS = Camera("Canon", "Canon EOS R6", "IMG_{:04d}.JPG")  # zone in its maker note
 OLD_IPHONE = Camera("Apple", "iPhone 8", "IMG_{:04d}.JPG")  # no offset tags; location off
+FUJI = Camera("FUJIFILM", "X100V", "DSCF{:04d}.JPG")  # no GPS: only the watch's track places it
 
 
 @dataclass(frozen=True)
@@ -202,7 +217,7 @@ def _scenarios() -> list[Shot]:
     """The fixed photos, each with the answer written beside it (default zone Europe/Berlin)."""
     berlin, tokyo, lisbon = "2023 Berlin", "2023-04 Tokyo", "2023-08 Lisbon"
     ny, sea, india = "2023-10 New York", "2023-10 Atlantic crossing", "2023-11 India"
-    sydney = "2024-01 Sydney"
+    sydney, chicago = "2024-01 Sydney", "2023-09 Chicago"
     B, T9, I530 = "Europe/Berlin", "+09:00", "+05:30"
     NYC = "America/New_York"
     p = _photo
@@ -317,6 +332,18 @@ def _scenarios() -> list[Shot]:
         p(ny, "airplane_mode", HTC, "2023-11-05 12:30", ("carried", NYC, -300)),  # 17:30Z
         # Three and a half days after the last evidence: still carried, flagged carry_gap; 14:00Z.
         p(ny, "carry_gap", HTC, "2023-11-08 09:00", ("carried", NYC, -300, "carry_gap")),
+
+        # -- Chicago, a Fuji without GPS and a watch's GPX (TRIP_TRACK): the track places it. --
+        # 14:00 fits America/Chicago: 19:00Z, the watch's point 12 minutes away.
+        p(chicago, "track", FUJI, "2023-09-09 14:00", ("track", "America/Chicago", -300)),
+        # Driving home across the Michigan/Indiana line: 12:00 fits Detroit's 16:00Z (a point
+        # 5 minutes away) and Chicago's 17:00Z (one 10 minutes away); the nearer wins, flagged.
+        p(chicago, "track_ambiguous", FUJI, "2023-09-10 12:00",
+          ("track", "America/Detroit", -240, "track_ambiguous")),
+        # The HTC's position says Milwaukee while the watch was in Chicago at 15:00Z: its own
+        # position holds, flagged track_conflict (130 km apart).
+        p(chicago, "track_conflict", HTC, "2023-09-11 10:00",
+          ("location", "America/Chicago", -300, "track_conflict"), **_at(MILWAUKEE)),
 
         # -- Open sea: the nautical zone of 40 W; 15:00Z. --
         p(sea, "open_sea", HTC, "2023-10-15 12:00", ("location", "Etc/GMT+3", -180),
@@ -727,7 +754,7 @@ def _clear_previous(directory: Path) -> None:
     """Remove an earlier sample's files (listed in its expected CSV); refuse any other folder."""
     listing = directory / EXPECTED_NAME
     if not listing.exists():
-        if directory.exists() and any(directory.iterdir()):
+        if directory.exists() and any(p.name != TRACK_NAME for p in directory.iterdir()):
             raise FileExistsError(f"{directory} is not empty and holds no earlier sample")
         return
     written = pd.read_csv(listing, dtype=str, keep_default_na=False)
@@ -738,6 +765,7 @@ def _clear_previous(directory: Path) -> None:
     for folder in sorted({(directory / p).parent for p in paths}, reverse=True):
         if folder != directory and not any(folder.iterdir()):
             folder.rmdir()
+    (directory / TRACK_NAME).unlink(missing_ok=True)
     listing.unlink()
 
 
@@ -761,8 +789,18 @@ def write_sample(directory, count: int = 200, seed: int = 0) -> pd.DataFrame:
             with open(os.path.join(root, shot.folder, name), "wb") as out:
                 out.write(content)
     expected = expected_table(shots)
+    (directory / TRACK_NAME).write_text(track_gpx(), encoding="utf-8")
     (directory / EXPECTED_NAME).write_text(_expected_csv(expected), encoding="utf-8")
     return expected
+
+
+def track_gpx() -> str:
+    """TRIP_TRACK as GPX 1.1, as a watch writes it."""
+    points = "".join(f'\n   <trkpt lat="{lat}" lon="{lon}"><time>{time}</time></trkpt>'
+                     for lat, lon, time in TRIP_TRACK)
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="photoflux '
+            'sample" xmlns="http://www.topografix.com/GPX/1/1">\n <trk><name>Chicago week</name>'
+            f"<trkseg>{points}\n </trkseg></trk>\n</gpx>\n")
 
 
 def write_demo_overrides(path) -> Path:

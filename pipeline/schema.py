@@ -79,6 +79,9 @@ RESOLVED_EXTRA = [
     ("uploaded_capture_time_secs_utc", pa.float64()),  # what the server holds, when it differs
     ("uploaded_sha256", pa.string()),  # blocked_changed: the file's sha256 when it was sent
     ("segment", pa.string()),  # the trip leg: a stable short hash (folder, first path, first offset)
+    ("track_lat", pa.float64()),  # where the location history puts the photo (tz_source track,
+    ("track_lon", pa.float64()),  # track_conflict): the track's position at its instant
+    ("track_gap_minutes", pa.float64()),  # |instant - that point's time|; 0 inside an interval
 ]
 
 #: Photos columns an older photoflux did not write: an older table is read with them null (and
@@ -89,7 +92,8 @@ ADDED_PHOTOS_COLUMNS = ("warnings", "reader_version", "serial", *(
     and name != "xmp_date_created"))
 
 #: Resolved columns an older photoflux did not write: read as null.
-ADDED_RESOLVED_COLUMNS = (*ADDED_PHOTOS_COLUMNS, "uploaded_sha256", "segment")
+ADDED_RESOLVED_COLUMNS = (*ADDED_PHOTOS_COLUMNS, "uploaded_sha256", "segment", "track_lat",
+                          "track_lon", "track_gap_minutes")
 
 RESOLVED = pa.schema(list(PHOTOS) + [pa.field(n, t) for n, t in RESOLVED_EXTRA])
 
@@ -165,5 +169,52 @@ SERVER = pa.schema(
         ("whole_hours", pa.bool_()),  # the difference is a whole number of hours (not 0): the notebook's signature
         ("verdict", pa.string()),  # same, wrong_time, duplicate, unapproved, unknown
         ("in_ledger", pa.bool_()),  # the upload ledger holds this copy as sent or adopted
+    ]
+)
+
+
+#: Where a person was at one instant, from an imported location history (`pipeline/tracks`).
+#: `source` names the file it came from, as `photoflux tracks` lists it; dictionary-encoded, since
+#: millions of points share a handful of names. `utc_offset_minutes` is the offset the phone itself
+#: recorded for that time (Google Timeline), never one read from a timestamp's text.
+TRACK_POINTS = pa.schema(
+    [
+        ("utc_time", pa.timestamp("ms", tz="UTC")),
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
+        ("source", pa.dictionary(pa.int32(), pa.string())),
+        ("utc_offset_minutes", pa.int32()),
+    ]
+)
+
+#: A stay at one place from `utc_start` to `utc_end` (a Google visit, a KML TimeSpan), with the
+#: phone's own offsets at its start and end where the export recorded them.
+TRACK_INTERVALS = pa.schema(
+    [
+        ("utc_start", pa.timestamp("ms", tz="UTC")),
+        ("utc_end", pa.timestamp("ms", tz="UTC")),
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
+        ("source", pa.dictionary(pa.int32(), pa.string())),
+        ("start_offset_minutes", pa.int32()),
+        ("end_offset_minutes", pa.int32()),
+    ]
+)
+
+#: data/tracks.parquet (`photoflux tracks add`): every point and interval of the location
+#: history files added, points first in time order, then intervals by start. `zone` is the
+#: IANA zone of the position, looked up once at import; the offsets are the phone's own
+#: (Google Timeline), never one read from a timestamp's text.
+TRACKS = pa.schema(
+    [
+        ("kind", pa.dictionary(pa.int8(), pa.string())),  # "point" or "interval"
+        ("utc_time", pa.timestamp("ms", tz="UTC")),  # a point's instant, an interval's start
+        ("utc_end", pa.timestamp("ms", tz="UTC")),  # an interval's end; null for a point
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
+        ("zone", pa.dictionary(pa.int32(), pa.string())),
+        ("utc_offset_minutes", pa.int32()),  # recorded at utc_time
+        ("end_offset_minutes", pa.int32()),  # recorded at utc_end
+        ("source", pa.dictionary(pa.int32(), pa.string())),  # as `photoflux tracks` lists it
     ]
 )

@@ -197,6 +197,15 @@ def labels(codes: np.ndarray, names: list, index: pd.Index) -> pd.Series:
     return series(pc.cast(encoded, pa.large_string()), index, "str")
 
 
+def dictionary_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list]:
+    """A dictionary-encoded text column -> (int32 codes, -1 where null; the names they index),
+    one dictionary for all its chunks: millions of rows compared as integers, not strings."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks else pa.array([], column.type)
+    codes = np.asarray(column.indices.fill_null(-1)).astype(np.int32)
+    return codes, column.dictionary.to_pylist()
+
+
 #: How much of a bad value a message quotes.
 QUOTE_LIMIT = 80
 

@@ -6,7 +6,7 @@ from .flags import FLAGS  # noqa: F401  (the flags and their kinds live in pipel
 
 #: Every value tz_source may take, in order of precedence (a fallback-mode rule also reports
 #: `override`; an XMP offset, below `camera`, reports `offset`).
-TZ_SOURCES = ("override", "offset", "gps", "camera", "location", "takeout", "carried", "default")
+TZ_SOURCES = ("override", "offset", "gps", "camera", "location", "track", "takeout", "carried", "default")
 
 #: upload_status values that mean the server holds the photo.
 UPLOADED = ("uploaded", "updated")

@@ -103,7 +103,7 @@ _RERESOLVE = "run 'photoflux resolve -w {root} --default-tz ZONE' again to rebui
 @functools.cache
 def catalog() -> dict[str, Stored]:
     from .schema import (ADDED_PHOTOS_COLUMNS, ADDED_RESOLVED_COLUMNS, APPROVALS, PHOTOS, RESOLVED,
-                         SEGMENTS, SERVER)
+                         SEGMENTS, SERVER, TRACKS)
 
     return {
         "photos": Stored(PHOTOS, "photoflux extract", _REEXTRACT, ADDED_PHOTOS_COLUMNS),
@@ -115,6 +115,8 @@ def catalog() -> dict[str, Stored]:
         "server": Stored(SERVER, "photoflux reconcile",
                          "run 'photoflux reconcile -w {root} --server URL --user NAME' again to "
                          "list the server afresh"),
+        "tracks": Stored(TRACKS, "photoflux tracks add", "move it aside and add the location "
+                         "history files again with 'photoflux tracks add FILE... -w {root}'"),
     }
 
 
@@ -150,6 +152,7 @@ class Workspace:
     manifest = property(lambda self: self.data / "manifest.json")
     uploads = property(lambda self: self.data / "uploads.sqlite")
     rules_in_force = property(lambda self: self.data / "overrides_in_force.csv")
+    tracks = property(lambda self: self.data / "tracks.parquet")
     approvals = property(lambda self: self.root / "approvals.csv")
     clocks = property(lambda self: self.root / "clocks.csv")
     audit_csv = property(lambda self: self.reports / "audit.csv")
@@ -163,8 +166,9 @@ class Workspace:
 
     # --- tables by name ---------------------------------------------------------------------
 
-    def load(self, name: str) -> pd.DataFrame:
-        """The catalog's table `name`, checked against its declared schema.
+    def load(self, name: str, arrow: bool = False) -> pd.DataFrame | pa.Table:
+        """The catalog's table `name`, checked against its declared schema (with `arrow`, as
+        an Arrow table: millions of track points go to numpy without a pandas copy).
 
         StageError when it does not exist; TableUnreadable (exit code 2) when it is damaged,
         empty, truncated or not photoflux's, saying what to do.
@@ -179,10 +183,31 @@ class Workspace:
                 return _read_approvals(path, stored.schema)
             if stored.schema is None:
                 return pd.read_csv(path, dtype="string", encoding="utf-8-sig")
-            return _read_parquet(path, stored.schema, stored.optional)
+            return _read_parquet(path, stored.schema, stored.optional, arrow)
         except (pa.ArrowException, OSError, ValueError) as exc:  # pandas' parse errors too
-            raise TableUnreadable(f"{path}: cannot be read ({_detail(exc)}); "
-                                  + stored.remedy.format(root=self.root)) from None
+            raise self.unreadable(name, exc) from None
+
+    def metadata(self, name: str) -> dict[bytes, bytes]:
+        """The key-value metadata of the catalog's Parquet table `name`, read from its footer
+        alone, its schema checked as `load` checks it; {} when the file does not exist.
+        TableUnreadable as for `load`."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        stored = catalog()[name]
+        path = getattr(self, name)
+        if not path.exists():
+            return {}
+        try:
+            _check_schema(path, stored.schema, stored.optional)
+            return pq.read_metadata(path).metadata or {}
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise self.unreadable(name, exc) from None
+
+    def unreadable(self, name: str, exc: BaseException) -> TableUnreadable:
+        """What `load` raises when the catalog's table `name` cannot be used, saying what to do."""
+        return TableUnreadable(f"{getattr(self, name)}: cannot be read ({_detail(exc)}); "
+                               + catalog()[name].remedy.format(root=self.root))
 
     def require(self, name: str) -> Path:
         """The path of the catalog's table `name`; StageError, saying which command makes it,
@@ -273,8 +298,9 @@ class Workspace:
                     os.replace(self.root / temp, self.root / target)
             self.journal.unlink()
         for target in (self.photos, self.resolved, self.segments, self.manifest,
-                       self.rules_in_force, self.approvals, self.audit_csv, self.audit_xlsx,
-                       self.audit_html, self.server, self.server_csv, self.journal, self.clocks):
+                       self.rules_in_force, self.tracks, self.approvals, self.audit_csv,
+                       self.audit_xlsx, self.audit_html, self.server, self.server_csv,
+                       self.journal, self.clocks):
             for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
                 leftover.unlink(missing_ok=True)
 
@@ -421,10 +447,20 @@ class Change:
         self.staged = []
 
 
-def _read_parquet(path: Path, schema: pa.Schema, optional: tuple[str, ...]) -> pd.DataFrame:
+def _read_parquet(path: Path, schema: pa.Schema, optional: tuple[str, ...], arrow: bool = False
+                  ) -> pd.DataFrame | pa.Table:
     import pyarrow.parquet as pq
 
     from .schema import to_pandas
+
+    _check_schema(path, schema, optional)
+    table = pq.read_table(path, schema=schema)
+    return table if arrow else to_pandas(table)
+
+
+def _check_schema(path: Path, schema: pa.Schema, optional: tuple[str, ...]) -> None:
+    """ValueError unless the Parquet file's columns are the schema's (optional ones may lack)."""
+    import pyarrow.parquet as pq
 
     found = pq.read_schema(path)
     declared = dict(zip(schema.names, schema.types))
@@ -436,7 +472,6 @@ def _read_parquet(path: Path, schema: pa.Schema, optional: tuple[str, ...]) -> p
         raise ValueError("not a photoflux table: " + "; ".join(
             ([f"unknown columns {unknown[:5]}"] if unknown else [])
             + ([f"missing columns {missing[:5]}"] if missing else []) + mistyped[:3]))
-    return to_pandas(pq.read_table(path, schema=schema))
 
 
 def _read_approvals(path: Path, schema: pa.Schema) -> pd.DataFrame:

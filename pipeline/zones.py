@@ -165,11 +165,21 @@ def zone_of_place(lat: pd.Series, lon: pd.Series) -> pd.Series:
     Positions are rounded to 1e-4 degrees (about 11 m) before the lookup so a trip's photos
     share lookups; null or out-of-range positions give null. tzfpy answers offline.
     """
+    codes, names = place_zone_codes(lat.to_numpy(dtype="float64", na_value=np.nan),
+                                    lon.to_numpy(dtype="float64", na_value=np.nan))
+    return labels(codes, names, lat.index)
+
+
+def place_zone_codes(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, list]:
+    """`zone_of_place` as codes: for each position the index of its zone in the returned list
+    (one entry per distinct 1e-4 degree cell, None where tzfpy knows none; -1 for a null or
+    out-of-range position). What a table of millions of positions stores without a string
+    per row."""
     import tzfpy
 
-    valid = (lat.between(-90, 90) & lon.between(-180, 180)).fillna(False).to_numpy()
-    lat_e4, lon_e4 = (np.round(np.where(valid, degrees.to_numpy(dtype="float64", na_value=0), 0)
-                               * 1e4).astype(np.int64) for degrees in (lat, lon))
+    valid = (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
+    lat_e4, lon_e4 = (np.round(np.where(valid, degrees, 0) * 1e4).astype(np.int64)
+                      for degrees in (lat, lon))
     place = lat_e4 * 4_000_000 + lon_e4  # one integer per 1e-4 degree cell
     place_code, distinct = pd.factorize(place[valid])
     lat_of, lon_of = np.divmod(distinct + 2_000_000, 4_000_000)
@@ -177,4 +187,4 @@ def zone_of_place(lat: pd.Series, lon: pd.Series) -> pd.Series:
              for a, b in zip(lat_of.tolist(), lon_of.tolist())]
     codes = np.full(len(lat), -1)
     codes[valid] = place_code
-    return labels(codes, names, lat.index)
+    return codes, names

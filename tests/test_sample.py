@@ -27,8 +27,10 @@ from pipeline.extract import extract
 from pipeline.overrides import parse_overrides
 from pipeline.resolve import Settings, resolve
 from pipeline.sample import (DEMO_OVERRIDES, EXPECTED_NAME, FLAGS_NOT_IN_SAMPLE, MIN_COUNT,
-                             SAMPLE_DEFAULT_TZ, _exif, _exif_tags, plan, sample_is_current,
+                             SAMPLE_DEFAULT_TZ, TRACK_NAME, _exif, _exif_tags, plan, sample_is_current,
                              write_demo_overrides, write_sample)
+from pipeline.tracks import read_track
+from pipeline.tracks.store import table_of
 from pipeline.vocabulary import FLAGS, TZ_SOURCES
 
 #: What issues 7 and 11 ask the sample to hold, by scenario name.
@@ -45,6 +47,7 @@ SCENARIOS = {
     "xmp_only", "sidecar_time_differs",  # XMP embedded, an XMP sidecar
     "takeout", "takeout_instant", "stale_takeout",  # Google Takeout JSON beside the photo
     "name_time", "pixel_name",  # times in file names
+    "track", "track_ambiguous", "track_conflict",  # the watch's GPX places the Fuji
 }
 
 
@@ -56,9 +59,10 @@ def library(tmp_path_factory):
 
 
 def files(root: Path) -> dict[str, bytes]:
-    """Every file of the library (photos and sidecars) but the expected answers."""
+    """Every file of the library (photos and sidecars) but the expected answers and track."""
     return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != EXPECTED_NAME}
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name not in (EXPECTED_NAME, TRACK_NAME)}
 
 
 def listed(expected: pd.DataFrame) -> list[str]:
@@ -266,7 +270,8 @@ def test_gps_clocks_agree_with_their_answers():
 def test_extract_and_resolve_give_the_expected_answers(library):
     root, expected = library
     table = extract([root], workers=1)
-    resolved = resolve(table, parse_overrides(DEMO_OVERRIDES), Settings(SAMPLE_DEFAULT_TZ))
+    resolved = resolve(table, parse_overrides(DEMO_OVERRIDES), Settings(SAMPLE_DEFAULT_TZ),
+                       tracks=table_of(read_track(root / TRACK_NAME)))
     resolved["path"] = [Path(p).relative_to(root).as_posix() for p in resolved["path"]]
     got = resolved.set_index("path").loc[expected["path"]]
     want = expected.set_index("path")
@@ -313,7 +318,8 @@ def test_exiftool_reads_the_zones_xmp_and_sidecars_as_meant(library):
 def test_count_scales(tmp_path):
     expected = write_sample(tmp_path, count=3000, seed=5)
     assert len(expected) == 3000
-    assert len(listed(expected)) == sum(len(fs) for _, _, fs in os.walk(tmp_path)) - 1
+    # besides: the expected answers and the track
+    assert len(listed(expected)) == sum(len(fs) for _, _, fs in os.walk(tmp_path)) - 2
     assert set(expected["scenario"]) == SCENARIOS
     small = plan(count=MIN_COUNT)
     assert {s.scenario for s in small} == SCENARIOS - {"gps_clock", "default"}
