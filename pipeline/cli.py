@@ -34,8 +34,13 @@ def selection_options(f):
                      help="Local time from (inclusive), YYYY-MM-DD[THH:MM[:SS[.fff]]]."),
         click.option("--local-to", metavar="ISO", callback=local_time_option,
                      help="Local time to (inclusive; a bare date means the whole day)."),
-        click.option("--flagged/--unflagged", default=None, help="Only rows with / without flags."),
+        click.option("--flagged/--unflagged", default=None,
+                     help="Only photos with / without a flag that needs a look (flags for "
+                          "information, such as shifted, do not count)."),
         click.option("--source", type=click.Choice(TZ_SOURCES), help="Only this tz_source."),
+        click.option("--segment", "segments", multiple=True, metavar="ID",
+                     help="Only the photos of this segment (repeatable: any of them; "
+                          "'photoflux segments' lists them)."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -84,6 +89,12 @@ def one_line_errors(*expected: type[Exception]):
         fail(str(exc), getattr(exc, "code", 2))
 
 
+def require(ws: Workspace, table: str) -> None:
+    """Stop (exit 2) before the lock is taken, creating nothing, when `table` is missing."""
+    with one_line_errors():
+        ws.require(table)
+
+
 @contextmanager
 def writing(ws: Workspace, command: str, *expected: type[Exception]):
     """Hold the writer lock for `command` (a second writer is told who holds it); failures
@@ -129,16 +140,18 @@ def load_rules(ws: Workspace, overrides: Path | None):
         fail(str(exc))
 
 
-def build_selection(select_all, path_globs, first, last, local_from, local_to, flagged, source):
+def build_selection(select_all, path_globs, first, last, local_from, local_to, flagged, source,
+                    segments):
     """The options as a Selection, or None when none was given."""
     from .selection import Selection
 
     if (first is None) != (last is None):
         fail("--first and --last go together")
     if not (select_all or path_globs or first or local_from is not None
-            or local_to is not None or source or flagged is not None):
+            or local_to is not None or source or flagged is not None or segments):
         return None
-    return Selection(list(path_globs), first, last, local_from, local_to, flagged, source)
+    return Selection(list(path_globs), first, last, local_from, local_to, flagged, source,
+                     list(segments))
 
 
 def echo_extract(ws: Workspace, photos, caught) -> None:
@@ -160,7 +173,19 @@ def echo_resolve(resolved, caught) -> None:
     click.echo(resolve_summary(resolved))
 
 
-@click.group()
+class WholeHelpCommand(click.Command):
+    """A command whose line in `photoflux --help` is its whole first sentence, never cut to
+    the terminal's width with '...'."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return super().get_short_help_str(limit=10_000)
+
+
+class Photoflux(click.Group):
+    command_class = WholeHelpCommand
+
+
+@click.group(cls=Photoflux)
 @click.version_option(package_name="photoflux")
 def main():
     """Put years of photos on a Fluxtream timeline at the right instant."""
@@ -211,6 +236,7 @@ def resolve_command(ws: Workspace, default_tz: str, overrides: Path | None):
 
     settings = settings_from(default_tz)
     overrides, rules = load_rules(ws, overrides)
+    require(ws, "photos")
     with writing(ws, "resolve"):
         echo_resolve(*run_resolve(ws, settings, rules, overrides))
 
@@ -221,6 +247,7 @@ def report(ws: Workspace):
     """Write reports/audit.xlsx and reports/audit.html from the resolved table."""
     from .runner import run_report
 
+    require(ws, "resolved")
     with writing(ws, "report"):
         run_report(ws)
     click.echo(f"wrote {ws.audit_xlsx}, {ws.audit_html} and {ws.audit_csv}")
@@ -270,22 +297,28 @@ SKIPPED = {
 
 
 def approval_command(ws: Workspace, command: str, selection_args: dict) -> None:
+    """approve/unapprove: what this run changed, then where the workspace stands."""
     from .approvals import counts
     from .runner import change_approvals
 
     selection = build_selection(**selection_args)
     if selection is None:
         fail(f"say which photos to {command}: --all, or narrow with --path-glob, --first/--last, "
-             "--local-from/--local-to, --flagged/--unflagged, --source")
+             "--local-from/--local-to, --flagged/--unflagged, --source, --segment")
+    require(ws, "resolved")
     with writing(ws, command):
-        selected, refused, resolved = change_approvals(ws, command, selection)
-    if refused.get("no_time_or_error"):
-        click.echo(f"refused {refused['no_time_or_error']} photos without a time or with a read "
-                   "error (they can never be uploaded)", err=True)
-    if refused.get("before_epoch"):
-        click.echo(f"refused {refused['before_epoch']} photos dated before 1970-01-01 UTC "
-                   "(Fluxtream cannot hold them: its API refuses negative times)")
-    click.echo(f"{command}: {selected} selected; {counts(resolved)}")
+        change = change_approvals(ws, command, selection)
+    if command == "approve":
+        look = f" ({change.newly_look} of them need a look)" if change.newly_look else ""
+        refused = [f"{n} {why}" for why, n in change.refused.items() if n]
+        done = [f"{change.newly} newly approved{look}", f"{change.already} already approved",
+                f"{sum(change.refused.values())} refused"
+                + (f" ({', '.join(refused)}: never uploadable)" if refused else "")]
+    else:
+        done = [f"{change.withdrawn} approvals withdrawn", f"{change.not_approved} were not "
+                "approved"]
+    click.echo(f"{command}: {change.selected} selected: {', '.join(done)}")
+    click.echo(f"now {counts(change.resolved)}")
 
 
 @main.command()
@@ -370,12 +403,28 @@ def upload(ws: Workspace, server, user, workers, tags, tag_folder, no_convert, d
 @main.command()
 @workspace_option
 def status(ws: Workspace):
-    """One screen: what has run, what the photos look like, what to do next."""
+    """One screen: what has run, what changed, what the photos look like, what to do next."""
     from .status import status_text
 
     with one_line_errors():
         resolved = ws.load("resolved") if ws.resolved.exists() else None
         click.echo(status_text(ws, resolved))
+
+
+@main.command("segments")
+@workspace_option
+@click.option("--flagged", is_flag=True,
+              help="Only segments with a photo that needs a look (see the README's flags).")
+def segments_command(ws: Workspace, flagged: bool):
+    """List the segments (trip legs: runs of photos in a folder with one UTC offset) to
+    review and approve by (approve --segment ID)."""
+    import shutil
+
+    from .segments import listing
+
+    with one_line_errors():
+        table = ws.load("segments")
+    click.echo(listing(table, flagged, shutil.get_terminal_size().columns))
 
 
 @main.command()

@@ -11,16 +11,17 @@ import hashlib
 import os
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from . import __version__
-from .approvals import apply_approvals, empty_approvals
+from .approvals import apply_approvals, empty_approvals, lapsed as approvals_lapsed
 from .overrides import Rule, rules_table
 from .readers import READER_VERSION
 from .resolve import ResolveWarning, Settings, resolve
+from .segments import summarize
 from .times import now_iso
 from .workspace import StageError, Workspace, file_digest, writing_to
 
@@ -40,7 +41,12 @@ class Stopped(StageError):
 
 
 def selected_rows(resolved: pd.DataFrame, selection) -> pd.Series:
-    """The selection's mask over the table; NothingSelected when it picks no row."""
+    """The selection's mask over the table; NothingSelected when it names a segment the table
+    does not have or picks no row."""
+    unknown = selection.unknown_segments(resolved)
+    if unknown:
+        raise NothingSelected(f"no segment {', '.join(unknown)} in the resolved table "
+                              "('photoflux segments' lists them)")
     selected = selection.mask(resolved)
     if not selected.any():
         raise NothingSelected("the selection matches no photo")
@@ -168,18 +174,37 @@ def run_resolve(ws: Workspace, settings: Settings, rules: list[Rule], overrides:
     has just computed it."""
     photos = ws.load("photos")
     inputs = inputs or resolve_inputs(ws, settings, overrides)
+    held = _approved_paths(ws)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResolveWarning)
         resolved = resolve(photos, rules, settings)
-    resolved = reconcile(ws, resolved)
+    approvals = read_approvals(ws)
+    resolved = reconcile(ws, resolved, approvals)
+    lapsed = approvals_lapsed(approvals, resolved)
+    resolved.attrs["lapsed"] = {"now": int(lapsed["path"].isin(held).sum()), "all": len(lapsed)}
     with ws.change() as change:
         change.save("resolved", resolved)
+        change.save("segments", summarize(resolved))
         change.save("rules_in_force", rules_table(rules))
         change.manifest_entry("resolve", {
             "default_tz": settings.default_tz, "overrides": str(overrides) if overrides else None,
             "rows": len(resolved), "finished": now_iso(), "inputs": inputs,
+            "lapsed": resolved.attrs["lapsed"],
         })
     return resolved, caught
+
+
+def _approved_paths(ws: Workspace) -> pd.Series:
+    """The paths whose approval held in the resolved table a resolve is about to replace (none
+    when there is no readable one: resolve is how a damaged table is rebuilt)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(ws.resolved, columns=["path", "approved"]).to_pandas()
+    except (pa.ArrowException, OSError, KeyError):
+        return pd.Series([], dtype="string")
+    return table.loc[table["approved"].fillna(False).astype(bool), "path"]
 
 
 def run_report(ws: Workspace, inputs: dict | None = None) -> pd.DataFrame:
@@ -231,41 +256,77 @@ def run_all(ws: Workspace, paths, settings: Settings, rules: list[Rule],
 
 
 def resolve_summary(resolved: pd.DataFrame) -> str:
+    """What resolve found, the flags as pipeline/flags.py counts them, and the approvals that
+    lapsed (`resolved.attrs["lapsed"]`, when run_resolve set it)."""
+    from .flags import counts, counts_text
+
     sources = resolved["tz_source"].value_counts()
     by_source = ", ".join(f"{n} {name}" for name, n in sources.items())
-    flagged = int((resolved["flags"].fillna("") != "").sum())
-    no_time = int(resolved["local_time"].isna().sum())
-    return (f"resolved {len(resolved)} photos ({by_source}); {flagged} flagged, "
-            f"{no_time} without a time")
+    segments = resolved["segment"].nunique()
+    lines = [f"resolved {len(resolved)} photos ({by_source}) in {segments} segments; "
+             + counts_text(counts(resolved))]
+    lapsed = resolved.attrs.get("lapsed", {})
+    if lapsed.get("all"):
+        earlier = lapsed["all"] - lapsed["now"]
+        lines.append(f"approvals: {lapsed['now']} lapsed in this resolve"
+                     + (f" and {earlier} earlier" if earlier else "")
+                     + " (the photo's time or file changed; approve it again once checked); "
+                     "'photoflux status' lists them")
+    return "\n".join(lines)
 
 
-def change_approvals(ws: Workspace, command: str,
-                     selection) -> tuple[int, dict[str, int], pd.DataFrame]:
-    """approve/unapprove the selected rows: approvals.csv and the tables' `approved`, written
-    as one change.
+@dataclass
+class ApprovalChange:
+    """What one approve or unapprove did to the selected rows: `newly` approved, `already`
+    approved, `refused` and why ({"no time or unreadable": n, "before 1970-01-01 UTC": m}:
+    never uploadable), `withdrawn`, `not_approved` (unapprove found no approval), how many of
+    the newly approved need a look, and the table after it."""
 
-    Returns how many rows were selected, how many of them approve refused and why
-    ({"no_time_or_error": n, "before_epoch": m}: never uploadable), and the updated table.
-    """
+    command: str
+    selected: int
+    resolved: pd.DataFrame
+    newly: int = 0
+    newly_look: int = 0
+    already: int = 0
+    refused: dict = field(default_factory=dict)
+    withdrawn: int = 0
+    not_approved: int = 0
+
+
+def change_approvals(ws: Workspace, command: str, selection) -> ApprovalChange:
+    """approve/unapprove the selected rows: approvals.csv, the tables' `approved` and the
+    segments' approved counts, written as one change."""
     from . import approvals
+    from .flags import needs_a_look
 
     resolved = ws.load("resolved")
     selected = selected_rows(resolved, selection)
+    before = approvals.is_approved(resolved)
     kept = read_approvals(ws)
-    refused = {}
     if command == "approve":
-        uploadable = approvals.uploadable(resolved)
-        refused = {"no_time_or_error": int((selected & ~uploadable).sum()),
-                   "before_epoch": int((selected & uploadable
-                                        & approvals.before_epoch(resolved)).sum())}
         kept = approvals.approve(kept, resolved, selected, now_iso())
     else:
         kept = approvals.unapprove(kept, resolved, selected)
-    resolved = reconcile(ws, resolved, kept)
+    changed = reconcile(ws, resolved, kept)
+    after = approvals.is_approved(changed)
     with ws.change() as change:
         change.save("approvals", kept)
-        change.save("resolved", resolved)
-    return int(selected.sum()), refused, resolved
+        change.save("resolved", changed)
+        change.save("segments", summarize(changed))
+    result = ApprovalChange(command, int(selected.sum()), changed)
+    if command == "approve":
+        newly = selected & after & ~before
+        uploadable = approvals.uploadable(resolved)
+        result.newly, result.already = int(newly.sum()), int((selected & before).sum())
+        result.newly_look = int((newly & needs_a_look(resolved["flags"])).sum())
+        result.refused = {
+            "no time or unreadable": int((selected & ~uploadable).sum()),
+            "before 1970-01-01 UTC": int((selected & uploadable
+                                          & approvals.before_epoch(resolved)).sum())}
+    else:
+        result.withdrawn = int((selected & before & ~after).sum())
+        result.not_approved = int((selected & ~before).sum())
+    return result
 
 
 # --- upload -----------------------------------------------------------------------------------

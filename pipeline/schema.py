@@ -124,11 +124,12 @@ def conform(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pandas(df[names], schema=schema, preserve_index=False)
 
 
-#: data/segments.parquet: one row per segment (a run of photos in capture order within a folder
-#: with one UTC offset and no gap over 6 hours), what a reviewer checks a trip by.
+#: data/segments.parquet: one row per segment (see pipeline/segments.py: a run of photos in
+#: capture order within a folder with one UTC offset and no gap over 6 hours), what a reviewer
+#: checks a trip by; in order of first local time. Written by resolve, approve and unapprove.
 SEGMENTS = pa.schema(
     [
-        ("segment", pa.string()),
+        ("segment", pa.string()),  # the id: resolved's `segment`
         ("folder", pa.string()),
         ("first_local_time", pa.timestamp("ms")),
         ("last_local_time", pa.timestamp("ms")),
@@ -139,6 +140,7 @@ SEGMENTS = pa.schema(
         ("sources", pa.string()),  # "offset:12;gps:3": tz_source counts, most first
         ("flags", pa.string()),  # "carry_gap:2;conflict:1": flag counts, most first
         ("photos", pa.int64()),
-        ("approved", pa.int64()),
+        ("approved", pa.int64()),  # photos whose approval holds
+        ("needs_a_look", pa.int64()),  # photos with a flag that needs a look (pipeline/flags.py)
     ]
 )

@@ -102,11 +102,13 @@ _RERESOLVE = "run 'photoflux resolve -w {root} --default-tz ZONE' again to rebui
 
 @functools.cache
 def catalog() -> dict[str, Stored]:
-    from .schema import ADDED_PHOTOS_COLUMNS, ADDED_RESOLVED_COLUMNS, APPROVALS, PHOTOS, RESOLVED
+    from .schema import (ADDED_PHOTOS_COLUMNS, ADDED_RESOLVED_COLUMNS, APPROVALS, PHOTOS, RESOLVED,
+                         SEGMENTS)
 
     return {
         "photos": Stored(PHOTOS, "photoflux extract", _REEXTRACT, ADDED_PHOTOS_COLUMNS),
         "resolved": Stored(RESOLVED, "photoflux resolve", _RERESOLVE, ADDED_RESOLVED_COLUMNS),
+        "segments": Stored(SEGMENTS, "photoflux resolve", _RERESOLVE),
         "approvals": Stored(APPROVALS, "photoflux approve",
                             "fix it, or move it aside to start approving afresh"),
         "rules_in_force": Stored(None, "photoflux resolve", _RERESOLVE),
@@ -141,6 +143,7 @@ class Workspace:
 
     photos = property(lambda self: self.data / "photos.parquet")
     resolved = property(lambda self: self.data / "resolved.parquet")
+    segments = property(lambda self: self.data / "segments.parquet")
     manifest = property(lambda self: self.data / "manifest.json")
     uploads = property(lambda self: self.data / "uploads.sqlite")
     rules_in_force = property(lambda self: self.data / "overrides_in_force.csv")
@@ -164,9 +167,7 @@ class Workspace:
         import pyarrow as pa
 
         stored = catalog()[name]
-        path = getattr(self, name)
-        if not path.exists():
-            raise StageError(f"{path} does not exist: run '{stored.made_by}' first")
+        path = self.require(name)
         try:
             if name == "approvals":
                 return _read_approvals(path, stored.schema)
@@ -176,6 +177,15 @@ class Workspace:
         except (pa.ArrowException, OSError, ValueError) as exc:  # pandas' parse errors too
             raise TableUnreadable(f"{path}: cannot be read ({_detail(exc)}); "
                                   + stored.remedy.format(root=self.root)) from None
+
+    def require(self, name: str) -> Path:
+        """The path of the catalog's table `name`; StageError, saying which command makes it,
+        when it does not exist. A command checks this before taking the lock, so that one
+        that cannot run creates nothing (not even the workspace folder)."""
+        path = getattr(self, name)
+        if not path.exists():
+            raise StageError(f"{path} does not exist: run '{catalog()[name].made_by}' first")
+        return path
 
     def save(self, name: str, df: pd.DataFrame) -> None:
         """Write one table of the catalog (resolved: with reports/audit.csv) as one change."""
@@ -218,7 +228,28 @@ class Workspace:
             self.recover()
             yield self
         finally:
+            self.lock_owner.unlink(missing_ok=True)
             lock.release()
+
+    def holder(self) -> str | None:
+        """The command writing the workspace now ("'photoflux upload' (pid 123)"), or None.
+        Read without touching the lock (taking it even for a moment could refuse a writer):
+        the holder names itself in the owner file and removes it when done; a name whose
+        process is gone (killed with kill -9) is no holder."""
+        try:
+            owner = self.lock_owner.read_text().strip()
+        except OSError:
+            return None
+        found = re.search(r"\(pid (\d+)\)$", owner)
+        if found is None:
+            return None
+        try:
+            os.kill(int(found.group(1)), 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:  # another user's process: alive
+            pass
+        return owner
 
     def recover(self) -> None:
         """Roll a journalled change forward (its temp files are complete), then remove the temp
@@ -232,9 +263,9 @@ class Workspace:
                 if (self.root / temp).exists():
                     os.replace(self.root / temp, self.root / target)
             self.journal.unlink()
-        for target in (self.photos, self.resolved, self.manifest, self.rules_in_force,
-                       self.approvals, self.audit_csv, self.audit_xlsx, self.audit_html,
-                       self.journal):
+        for target in (self.photos, self.resolved, self.segments, self.manifest,
+                       self.rules_in_force, self.approvals, self.audit_csv, self.audit_xlsx,
+                       self.audit_html, self.journal):
             for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
                 leftover.unlink(missing_ok=True)
 
@@ -294,6 +325,15 @@ class Change:
         self.ws = ws
         self.staged: list[tuple[Path, Path]] = []  # (temp file, target)
         self.entries: dict = {}
+
+    def require(self, name: str) -> Path:
+        """The path of the catalog's table `name`; StageError, saying which command makes it,
+        when it does not exist. A command checks this before taking the lock, so that one
+        that cannot run creates nothing (not even the workspace folder)."""
+        path = getattr(self, name)
+        if not path.exists():
+            raise StageError(f"{path} does not exist: run '{catalog()[name].made_by}' first")
+        return path
 
     def save(self, name: str, df: pd.DataFrame) -> None:
         """Stage a catalog table; the resolved table brings its CSV view, reports/audit.csv."""

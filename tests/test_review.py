@@ -75,9 +75,22 @@ def test_approval_lapses_when_the_bytes_change(ws, tmp_path):
 
 def test_approve_refuses_rows_without_time_or_with_errors(ws):
     output = run(ws, "approve", "--all")
-    assert "refused 2" in output
+    assert output.splitlines() == [
+        "approve: 6 selected: 4 newly approved (1 of them need a look), 0 already approved, "
+        "2 refused (2 no time or unreadable: never uploadable)",
+        "now 4 approved (1 of them need a look), 0 still unapproved"]
     assert approved(ws) == {"IMG_0001.jpg", "IMG_0002.jpg", "IMG_0010.jpg", "DSC_0001.jpg"}
-    assert "4 approved (1 of them flagged), 0 still unapproved" in output
+
+
+def test_approve_and_unapprove_say_what_this_run_changed(ws):
+    run(ws, "approve", "--first", "IMG_0001", "--last", "IMG_0002")
+    output = run(ws, "approve", "--local-to", "2019-07-05T09:30")
+    assert output.splitlines()[0] == ("approve: 3 selected: 1 newly approved, 2 already "
+                                      "approved, 0 refused")
+    output = run(ws, "unapprove", "--path-glob", "*/IMG_*")
+    assert output.splitlines() == ["unapprove: 3 selected: 3 approvals withdrawn, 0 were not "
+                                   "approved", "now 0 approved (0 of them need a look), "
+                                   "4 still unapproved"]
 
 
 @pytest.mark.parametrize("args, expected", [
