@@ -243,14 +243,24 @@ def resolve_command(ws: Workspace, default_tz: str, overrides: Path | None):
 
 @main.command()
 @workspace_option
-def report(ws: Workspace):
-    """Write reports/audit.xlsx and reports/audit.html from the resolved table."""
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def report(ws: Workspace, quiet: bool):
+    """Write reports/audit.xlsx and reports/audit.html (thumbnails cached in data/thumbs/)."""
     from .runner import run_report
 
     require(ws, "resolved")
     with writing(ws, "report"):
-        run_report(ws)
+        resolved = run_report(ws, progress=show_progress(quiet))
     click.echo(f"wrote {ws.audit_xlsx}, {ws.audit_html} and {ws.audit_csv}")
+    echo_report(resolved.attrs["report"])
+
+
+def echo_report(made: dict) -> None:
+    """The page's thumbnails (made, from the cache, none) and what the page says of itself."""
+    click.echo(f"thumbnails: {made['made']} made, {made['cached']} from the cache, "
+               f"{made['failed']} without one")
+    for note in made["notes"]:
+        click.echo(note)
 
 
 @main.command("run")
@@ -287,6 +297,7 @@ def echo_stage(ws: Workspace, run) -> None:
         echo_resolve(*run.result)
     else:
         click.echo(f"report: wrote {ws.audit_html} and {ws.audit_xlsx}")
+        echo_report(run.result.attrs["report"])
 
 
 SKIPPED = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -207,19 +208,50 @@ def _approved_paths(ws: Workspace) -> pd.Series:
     return table.loc[table["approved"].fillna(False).astype(bool), "path"]
 
 
-def run_report(ws: Workspace, inputs: dict | None = None) -> pd.DataFrame:
-    """audit.xlsx and audit.html from resolved.parquet and the rules it was resolved with."""
+def run_report(ws: Workspace, inputs: dict | None = None, progress: bool = False) -> pd.DataFrame:
+    """audit.xlsx and audit.html from resolved.parquet and the rules it was resolved with; the
+    page's thumbnails from the cache in data/thumbs/, made there first when missing. What the
+    page says about itself (and the thumbnails' counts) is in the result's attrs["report"]."""
     from . import report
+    from .report.thumbs import thumbnails
 
     resolved = ws.load("resolved")
     inputs = inputs or report_inputs(ws)
     rules = ws.load("rules_in_force") if ws.rules_in_force.exists() else rules_table([])
+    page = report.Page.build(resolved, rules, ws.read_manifest().get("extract", {}).get("roots", []))
+    thumbs = thumbnails(ws.thumbs, page.wanted(), progress=progress)
+    rendered = page.render(thumbs.jpegs)
     with ws.change() as change:
         change.write_bytes(ws.audit_xlsx, report.workbook_bytes(resolved, rules))
-        change.write_text(ws.audit_html, report.html_page(resolved, rules))
+        change.write_text(ws.audit_html, rendered.html)
         change.manifest_entry("report", {"rows": len(resolved), "finished": now_iso(),
                                          "inputs": inputs})
+    _place_beside(ws, rendered.beside)
+    resolved.attrs["report"] = {"notes": rendered.notes, "made": thumbs.made,
+                                "cached": thumbs.cached, "failed": thumbs.failed,
+                                "beside": len(rendered.beside)}
     return resolved
+
+
+def _place_beside(ws: Workspace, beside: dict[str, str]) -> None:
+    """The thumbnails a big page refers to, in reports/audit_thumbs/ (linked from the cache
+    where the file system allows); those no page refers to any more removed."""
+    from .report.thumbs import cache_file
+
+    folder = ws.audit_thumbs
+    if beside:
+        folder.mkdir(parents=True, exist_ok=True)
+    present = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+    for name in present - set(beside):
+        (folder / name).unlink(missing_ok=True)
+    for name in set(beside) - present:
+        source, target = cache_file(ws.thumbs, beside[name]), folder / name
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copyfile(source, target)
+    if folder.is_dir() and not beside:
+        folder.rmdir()
 
 
 @dataclass
@@ -251,7 +283,7 @@ def run_all(ws: Workspace, paths, settings: Settings, rules: list[Rule],
          else run_resolve(ws, settings, rules, overrides, inputs))
     inputs = report_inputs(ws)
     done("report", None if forced > 2 and unchanged(ws, "report", inputs)
-         else run_report(ws, inputs))
+         else run_report(ws, inputs, progress))
     return runs
 
 

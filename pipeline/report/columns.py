@@ -69,9 +69,10 @@ def relative(paths: pd.Series, roots: list[str]) -> pd.Series:
         prefix = top.rstrip(os.sep) + os.sep
         name = os.path.basename(top) if several else ""
         rest = pc.utf8_slice_codeunits(values, len(prefix))
-        below = pc.binary_join_element_wise(name + os.sep if name else "", rest, "")
+        below = pc.binary_join_element_wise(pa.scalar(name + os.sep if name else "", pa.large_string()),
+                                            rest, pa.scalar("", pa.large_string()))
         shown = pc.if_else(pc.starts_with(values, pattern=prefix), below, shown)
-        shown = pc.if_else(pc.equal(values, top), name or ".", shown)
+        shown = pc.if_else(pc.equal(values, top), pa.scalar(name or ".", pa.large_string()), shown)
     return pd.Series(shown.to_numpy(zero_copy_only=False), index=paths.index, dtype=object)
 
 

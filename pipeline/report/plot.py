@@ -19,7 +19,7 @@ from ..vocabulary import TZ_SOURCES
 #: Above this many timed photos the plot keeps offset changes, photos that need a look and an
 #: even sample.
 PLOT_MAX_POINTS = 10_000
-#: At most this share of the photos (and at least one, from 20 photos on) may lie beyond each
+#: At most this share of the photos (and at least one, from 5 photos on) may lie beyond each
 #: end of the time axis, and only when a gap wider than the rest's whole span parts them from it.
 OUTLIER_SHARE = 0.05
 
@@ -81,7 +81,7 @@ def axis_range(times: np.ndarray) -> tuple[np.datetime64, np.datetime64]:
     OUTLIER_SHARE), with a margin of 3 % (at least an hour) on each side."""
     t = np.sort(times.astype("datetime64[ms]").astype(np.int64))
     n = len(t)
-    most = int(n * OUTLIER_SHARE) if n >= 20 else 0
+    most = max(1, int(n * OUTLIER_SHARE)) if n >= 5 else 0
     low, high = 0, n - 1
     if most:
         k = np.arange(1, most + 1)
