@@ -324,7 +324,7 @@ def approval_command(ws: Workspace, command: str, selection_args: dict) -> None:
         refused = [f"{n} {why}" for why, n in change.refused.items() if n]
         done = [f"{change.newly} newly approved{look}", f"{change.already} already approved",
                 f"{sum(change.refused.values())} refused"
-                + (f" ({', '.join(refused)}: never uploadable)" if refused else "")]
+                + (f" ({'; '.join(refused)})" if refused else "")]
     else:
         done = [f"{change.withdrawn} approvals withdrawn", f"{change.not_approved} were not "
                 "approved"]
@@ -365,7 +365,8 @@ def unapprove(ws: Workspace, **selection_args):
 @click.option("--no-convert", is_flag=True,
               help="Send JPEG, PNG and GIF only; without it HEIC/HEIF, AVIF, WebP and TIFF go "
                    "as a JPEG and raw files as their embedded JPEG preview.")
-@click.option("--dry-run", is_flag=True, help="Show what would be sent; send and write nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="Check the credentials and show what would be sent; send and write nothing.")
 @click.option("--allow-http", is_flag=True, help="Allow plain http to a non-loopback host.")
 @click.option("--allow-retime", is_flag=True,
               help="Send photos already on the server at another time (makes a second copy).")
@@ -384,6 +385,7 @@ def upload(ws: Workspace, server, user, workers, tags, tag_folder, no_convert, d
     request = {"server": server, "user": user, "selection": selection_args, "tags": tags,
                "tag_folder": tag_folder, "no_convert": no_convert, "allow_http": allow_http,
                "allow_retime": allow_retime, "allow_resend": allow_resend}
+    require(ws, "resolved")
     if not dry_run:  # a rerun with nothing to send is answered before pandas is even imported
         with writing(ws, "upload"):
             idle = ws.idle_rerun("upload", ws.upload_inputs(request))
@@ -397,12 +399,12 @@ def upload(ws: Workspace, server, user, workers, tags, tag_folder, no_convert, d
     options = Options(allow_retime=allow_retime, allow_resend=allow_resend,
                       convert=not no_convert, tags=tags, tag_folder=tag_folder,
                       **({"workers": workers} if workers else {}))
+    prompt = (lambda text: click.prompt(text, hide_input=True)) if sys.stdin.isatty() else None
     if dry_run:
         with one_line_errors(UploadError):
             click.echo(upload_dry_run(ws, server, user, selection, allow_http=allow_http,
-                                      options=options))
+                                      options=options, prompt=prompt, cacert=cacert, warn=warn))
         return
-    prompt = (lambda text: click.prompt(text, hide_input=True)) if sys.stdin.isatty() else None
     with writing(ws, "upload", UploadError):
         outcome = run_upload(ws, server, user, selection, prompt=prompt, options=options,
                              allow_http=allow_http, cacert=cacert, progress=show_progress(),

@@ -94,9 +94,9 @@ def main(root: str = "demo") -> None:
         step("resolve", "-w", ws, "--default-tz", SAMPLE_DEFAULT_TZ, "--overrides", str(overrides))
         step("approve", "-w", ws, "--unflagged")
         step("report", "-w", ws)
-        step("upload", "-w", ws, "--server", url, "--user", user, "--dry-run")
-        step("upload", "-w", ws, "--server", url, "--user", user,
-             env={"FLUXTREAM_PASSWORD": password})
+        for dry_run in (["--dry-run"], []):  # a dry run checks the credentials too
+            step("upload", "-w", ws, "--server", url, "--user", user, *dry_run,
+                 env={"FLUXTREAM_PASSWORD": password})
         step("status", "-w", ws)
     finally:
         server.terminate()

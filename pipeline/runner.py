@@ -310,8 +310,8 @@ def resolve_summary(resolved: pd.DataFrame) -> str:
 @dataclass
 class ApprovalChange:
     """What one approve or unapprove did to the selected rows: `newly` approved, `already`
-    approved, `refused` and why ({"no time or unreadable": n, "before 1970-01-01 UTC": m}:
-    never uploadable), `withdrawn`, `not_approved` (unapprove found no approval), how many of
+    approved, `refused` by why ({"without a time or unreadable: ...": n, "dated before
+    1970-01-01 UTC: ...": m}), `withdrawn`, `not_approved` (unapprove found no approval), how many of
     the newly approved need a look, and the table after it."""
 
     command: str
@@ -352,8 +352,8 @@ def change_approvals(ws: Workspace, command: str, selection) -> ApprovalChange:
         result.newly, result.already = int(newly.sum()), int((selected & before).sum())
         result.newly_look = int((newly & needs_a_look(resolved["flags"])).sum())
         result.refused = {
-            "no time or unreadable": int((selected & ~uploadable).sum()),
-            "before 1970-01-01 UTC": int((selected & uploadable
+            "without a time or unreadable: never uploadable": int((selected & ~uploadable).sum()),
+            "dated before 1970-01-01 UTC: Fluxtream cannot hold them": int((selected & uploadable
                                           & approvals.before_epoch(resolved)).sum())}
     else:
         result.withdrawn = int((selected & before & ~after).sum())
@@ -364,15 +364,30 @@ def change_approvals(ws: Workspace, command: str, selection) -> ApprovalChange:
 # --- upload -----------------------------------------------------------------------------------
 
 def upload_dry_run(ws: Workspace, server: str, user: str, selection=None, *,
-                   allow_http: bool = False, options=None) -> str:
-    """What `run_upload` would send, as text; sends and writes nothing."""
+                   allow_http: bool = False, options=None, password: str | None = None,
+                   prompt=None, cacert: str | None = None, warn=None) -> str:
+    """What `run_upload` would send, as text, once the server has accepted the credentials
+    (asked for as `run_upload` asks for them); sends and writes nothing. `warn(text)` hears
+    what the allow options would put on the timeline twice."""
     from . import upload as client_side
 
     base = client_side.check_transport(server, allow_http)
     resolved = ws.load("resolved")
     selected = selected_rows(resolved, selection) if selection is not None else None
-    return client_side.dry_run_text(client_side.candidates(resolved, selected), ws.uploads,
-                                    base, user, options or client_side.Options())
+    text = client_side.dry_run_text(client_side.candidates(resolved, selected), ws.uploads,
+                                    base, user, options or client_side.Options(), warn)
+    _client(base, user, password, prompt, cacert).guest()  # after the ledger, as a run asks
+    return text
+
+
+def _client(base: str, user: str, password: str | None, prompt, cacert: str | None):
+    """upload's Client for `user` at `base`; the password is `password`, else read (see
+    upload.read_password) only when the server first asks for it."""
+    from . import upload as client_side
+
+    return client_side.Client(
+        base, user, password if password is not None
+        else lambda: client_side.read_password(base, user, prompt), verify=cacert or True)
 
 
 def run_upload(ws: Workspace, server: str, user: str, selection=None, *,
@@ -396,9 +411,7 @@ def run_upload(ws: Workspace, server: str, user: str, selection=None, *,
     base = client_side.check_transport(server, allow_http)
     resolved = ws.load("resolved")
     selected = selected_rows(resolved, selection) if selection is not None else None
-    client = client_side.Client(
-        base, user, password if password is not None
-        else lambda: client_side.read_password(base, user, prompt), verify=cacert or True)
+    client = _client(base, user, password, prompt, cacert)
     with writing_to(ws.uploads):  # the ledger's disk filling up stops the run
         outcome = client_side.run(ws, resolved, selected, client,
                                   options or client_side.Options(),

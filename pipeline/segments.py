@@ -13,6 +13,7 @@ it never comes to mean another trip when folders are added or photos resolved ag
 from __future__ import annotations
 
 import hashlib
+import os
 
 import numpy as np
 import pandas as pd
@@ -132,12 +133,13 @@ def _tally(code: np.ndarray, values: pa.Array, segments: int, counted: bool = Tr
 
 def listing(table: pd.DataFrame, flagged: bool = False, width: int = 120) -> str:
     """The segments table as terminal text, one segment a line, fitted to `width` columns:
-    ids whole, times to the minute, the folder cut from its left end when it must be, the
-    flags last and whole. `flagged`: only segments with a photo that needs a look."""
+    ids whole, times to the minute, the folder under the folders' common parent (cut from
+    its left end when it must be), the flags last and whole. `flagged`: only segments with a photo that needs a look."""
     shown = table[table["needs_a_look"] > 0] if flagged else table
     if shown.empty:
         return ("no segment has a photo that needs a look" if flagged and len(table)
                 else "no segments: no photo has a time")
+    root = os.path.commonpath([os.path.dirname(folder) for folder in table["folder"].unique()])
     columns = {
         "segment": shown["segment"],
         "first local": shown["first_local_time"].dt.strftime("%Y-%m-%d %H:%M"),
@@ -147,7 +149,7 @@ def listing(table: pd.DataFrame, flagged: bool = False, width: int = 120) -> str
         "approved": shown["approved"].astype(str),
         "look": shown["needs_a_look"].astype(str),
         "zones": shown["zones"].fillna("-").str.replace(";", ", "),
-        "folder": shown["folder"],
+        "folder": shown["folder"].str.slice(len(root.rstrip(os.sep)) + 1),
         "flags": shown["flags"].fillna("-").str.replace(";", ", "),
     }
     widths = {name: max(len(name), int(values.str.len().max())) for name, values in
@@ -158,7 +160,8 @@ def listing(table: pd.DataFrame, flagged: bool = False, width: int = 120) -> str
     columns["zones"] = _cut(columns["zones"], widths["zones"], keep="start")
     columns["folder"] = _cut(columns["folder"], widths["folder"], keep="end")
     numbers = ("photos", "approved", "look")
-    lines = ["  ".join(name.rjust(widths[name]) if name in numbers else name.ljust(widths[name])
+    lines = [f"folders under {root}",
+             "  ".join(name.rjust(widths[name]) if name in numbers else name.ljust(widths[name])
                        for name in columns).rstrip()]
     padded = [values.str.rjust(widths[name]) if name in numbers
               else values.str.ljust(widths[name]) for name, values in columns.items()]

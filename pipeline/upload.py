@@ -670,11 +670,15 @@ def send_all(plan: Plan, client: Client, ledger: Ledger, guest_id: int, options:
 
 
 def dry_run_text(rows: pd.DataFrame, ledger_path: Path, server: str, user: str,
-                 options: Options) -> str:
-    """What a real run would send: counts, first and last time, total bytes, conversions."""
+                 options: Options, warn=None) -> str:
+    """What a real run would send: counts, first and last time, total bytes, conversions.
+    `warn` hears first, as a real run's would, what the allow options would put on the
+    timeline twice."""
     plan = make_plan(rows, read_history(ledger_path, server, user), options)
+    _warn_twice(plan, options, warn)
     send = plan.send
     lines = [f"dry run: {len(rows)} approved photos selected for {user} at {server}",
+             f"  credentials: the server knows {user} and the password",
              f"  would send {len(send)} photos, {int(send['file_size'].sum()):,} bytes "
              "before conversion"]
     if len(send):
@@ -773,7 +777,23 @@ def _outcome(plan: Plan, statuses) -> Outcome:
              if n and name not in ("retimed_sent", "changed_sent", "converted")}
     summary = (f"upload: {len(plan.rows)} approved photos selected; "
                + ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in shown.items()))
-    return Outcome(len(plan.rows), counts, int(this_run.isin(NOT_DONE).sum()), summary)
+    advice = [f"  {counts[name]} {text}" for name, text in ADVICE.items() if counts.get(name)]
+    return Outcome(len(plan.rows), counts, int(this_run.isin(NOT_DONE).sum()),
+                   "\n".join([summary, *advice]))
+
+
+#: What to do about the photos a run left with each status a person must see to.
+ADVICE = {
+    "failed": "failed: run upload again; it asks the server about each before sending it again",
+    "rejected": "rejected: the server refused them (see upload_status in reports/audit.csv); "
+                "sending them again gets the same answer",
+    "blocked_retimed": "blocked_retimed: the server already holds them at another time "
+                       "(uploaded_capture_time_secs_utc in the audit). If that time was wrong, "
+                       "upload with --allow-retime (the timeline then shows both: Fluxtream "
+                       "cannot delete); if it was right, fix the zone and resolve again",
+    "blocked_changed": "blocked_changed: their file changed since it was sent. To put the new "
+                       "version on the timeline beside the old one, upload with --allow-resend",
+}
 
 
 def _warn_twice(plan: Plan, options: Options, warn) -> None:

@@ -225,8 +225,11 @@ class Workspace:
                 owner = "another photoflux command"
             raise WorkspaceBusy(f"workspace {self.root} is busy: {owner} is writing it") from None
         try:
-            with writing_to(self.lock_owner):
+            try:  # a courtesy to `status` and a refused writer: a full disk is told by the
+                # command's own writes, about the file it could not write
                 self.lock_owner.write_text(f"'photoflux {command}' (pid {os.getpid()})\n")
+            except OSError:
+                self.lock_owner.unlink(missing_ok=True)
             self.recover()
             yield self
         finally:
@@ -327,15 +330,6 @@ class Change:
         self.ws = ws
         self.staged: list[tuple[Path, Path]] = []  # (temp file, target)
         self.entries: dict = {}
-
-    def require(self, name: str) -> Path:
-        """The path of the catalog's table `name`; StageError, saying which command makes it,
-        when it does not exist. A command checks this before taking the lock, so that one
-        that cannot run creates nothing (not even the workspace folder)."""
-        path = getattr(self, name)
-        if not path.exists():
-            raise StageError(f"{path} does not exist: run '{catalog()[name].made_by}' first")
-        return path
 
     def save(self, name: str, df: pd.DataFrame) -> None:
         """Stage a catalog table; the resolved table brings its CSV view, reports/audit.csv."""

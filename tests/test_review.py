@@ -77,7 +77,7 @@ def test_approve_refuses_rows_without_time_or_with_errors(ws):
     output = run(ws, "approve", "--all")
     assert output.splitlines() == [
         "approve: 6 selected: 4 newly approved (1 of them need a look), 0 already approved, "
-        "2 refused (2 no time or unreadable: never uploadable)",
+        "2 refused (2 without a time or unreadable: never uploadable)",
         "now 4 approved (1 of them need a look), 0 still unapproved"]
     assert approved(ws) == {"IMG_0001.jpg", "IMG_0002.jpg", "IMG_0010.jpg", "DSC_0001.jpg"}
 

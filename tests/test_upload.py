@@ -71,7 +71,14 @@ def test_a_retimed_photo_is_blocked_unless_allowed(tmp_path, serve_factory):
     (ws.root / "overrides.csv").write_text("first,last,tz\nIMG_0001,IMG_0001,Asia/Tokyo\n")
     cli(ws, "resolve", "--default-tz", "Europe/Berlin")
     cli(ws, "approve", "--all")
-    upload(ws, server, code=1)  # a blocked photo waits for a person's decision
+    output = upload(ws, server, code=1)  # a blocked photo waits for a person's decision
+    assert "\n  1 blocked_retimed: the server already holds them at another time" in output
+    assert "upload with --allow-retime" in output  # it says what to do
+    dry = CliRunner(env={"FLUXTREAM_PASSWORD": server.password}).invoke(main, [
+        "upload", "-w", str(ws.root), "--server", server.url, "--user", server.user,
+        "--allow-retime", "--dry-run"])
+    assert dry.exit_code == 0 and dry.output.startswith(
+        "photoflux: warning: --allow-retime: 1 photos already on the server")  # up front
     table = read_table(ws.resolved, RESOLVED).set_index("file_name")
     row = table.loc["IMG_0001.jpg"]
     assert row["upload_status"] == "blocked_retimed"
@@ -94,6 +101,16 @@ def test_wrong_password_stops_before_anything_is_sent(tmp_path, serve_factory):
     assert result.exit_code == 2
     assert result.output.strip().count("\n") == 0 and "wrong user or password" in result.output
     assert len(on_server(server)) == 0
+
+
+def test_a_dry_run_checks_the_credentials(tmp_path, serve_factory):
+    server = serve_factory()
+    ws = make_workspace(tmp_path, 2)
+    result = CliRunner(env={"FLUXTREAM_PASSWORD": "not-it"}).invoke(main, [
+        "upload", "-w", str(ws.root), "--server", server.url, "--user", server.user,
+        "--dry-run"])
+    assert result.exit_code == 2 and "wrong user or password" in result.output
+    assert "credentials: the server knows" in upload(ws, server, "--dry-run")
 
 
 def test_plain_http_to_another_host_is_refused(tmp_path):
