@@ -12,6 +12,7 @@ import os
 import shutil
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -218,11 +219,14 @@ def run_report(ws: Workspace, inputs: dict | None = None, progress: bool = False
     resolved = ws.load("resolved")
     inputs = inputs or report_inputs(ws)
     rules = ws.load("rules_in_force") if ws.rules_in_force.exists() else rules_table([])
-    page = report.Page.build(resolved, rules, ws.read_manifest().get("extract", {}).get("roots", []))
-    thumbs = thumbnails(ws.thumbs, page.wanted(), progress=progress)
-    rendered = page.render(thumbs.jpegs)
+    with _beside_process(report.workbook_bytes, resolved, rules) as workbook:
+        page = report.Page.build(resolved, rules,
+                                 ws.read_manifest().get("extract", {}).get("roots", []))
+        thumbs = thumbnails(ws.thumbs, page.wanted(), progress=progress)
+        rendered = page.render(thumbs.jpegs)
+        xlsx = workbook.result()
     with ws.change() as change:
-        change.write_bytes(ws.audit_xlsx, report.workbook_bytes(resolved, rules))
+        change.write_bytes(ws.audit_xlsx, xlsx)
         change.write_text(ws.audit_html, rendered.html)
         change.manifest_entry("report", {"rows": len(resolved), "finished": now_iso(),
                                          "inputs": inputs})
@@ -231,6 +235,24 @@ def run_report(ws: Workspace, inputs: dict | None = None, progress: bool = False
                                 "cached": thumbs.cached, "failed": thumbs.failed,
                                 "beside": len(rendered.beside)}
     return resolved
+
+
+@contextmanager
+def _beside_process(work, *args):
+    """`work(*args)` in a process of its own while this one goes on (the workbook, which
+    xlsxwriter writes cell by cell, takes as long as the page): its Future."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .extract import pool_context, stop_pool, worker_start
+
+    pool = ProcessPoolExecutor(1, mp_context=pool_context(), initializer=worker_start,
+                               initargs=(os.getpid(),))
+    try:
+        yield pool.submit(work, *args)
+    except BaseException:
+        stop_pool(pool)
+        raise
+    pool.shutdown()
 
 
 def _place_beside(ws: Workspace, beside: dict[str, str]) -> None:

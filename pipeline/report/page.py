@@ -115,7 +115,7 @@ class Page:
                 self._summary_section(), self._overrides_section(), *sections]
         shell = _shell(self._header(), body, self.timeline.figure, self.map.figure)
         sha = text(self.photos["sha256"]).to_numpy(dtype=object)
-        has = np.fromiter((s in jpegs for s in sha), bool, len(sha))
+        has = pd.Series(sha).isin(jpegs.keys()).to_numpy()
         candidates = pd.unique(np.concatenate([self.contact, self.timeline.shown,
                                                self.map.shown]).astype(np.int64))
         candidates = candidates[has[candidates]]
@@ -123,7 +123,7 @@ class Page:
         sizes = np.array([4 * -(-len(jpegs[s]) // 3) + 30 for s in unique_sha])  # data URI
         unthumbed = _script_literal(self._photo_data(np.full(len(sha), -1)))
         fixed = len(shell.encode("utf-8")) + len(unthumbed.encode("utf-8")) + 4 * len(sha)
-        in_sheets = np.isin(unique_sha, sha[self.contact])
+        in_sheets = pd.Series(unique_sha).isin(set(sha[self.contact])).to_numpy()
         beside = (len(self.photos) > INLINE_MAX_PHOTOS
                   or fixed + sizes[in_sheets].sum() > INLINE_MAX_BYTES)
         if beside:
@@ -140,7 +140,7 @@ class Page:
             kept = unique_sha[fits]
             uris = ["data:image/jpeg;base64," + base64.b64encode(jpegs[s]).decode("ascii")
                     for s in kept]
-            hover = np.isin(sha[self.timeline.shown], kept).sum()
+            hover = pd.Series(sha[self.timeline.shown]).isin(set(kept)).sum()
             if not fits.all():
                 notes.append(f"Hovering shows the thumbnail of {hover:,} of the "
                              f"{len(self.timeline.shown):,} photos in the plot (the page keeps "
