@@ -151,7 +151,6 @@ def timeline(photos: pd.DataFrame, segment: np.ndarray, look: np.ndarray) -> Tim
         if name in counts:
             traces.append({"type": "scatter", "mode": "markers", "x": [None], "y": [None],
                            "name": f"{name} ({counts[name]:,})", "hoverinfo": "skip",
-                           "legendgroup": "sources",
                            "marker": {"color": SOURCE_COLOURS.get(name, OTHER_COLOUR), "size": 9}})
     layout = {
         **LAYOUT, "height": 440,
