@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from pipeline import report
 from pipeline.cli import main
 from pipeline.overrides import OVERRIDE_COLUMNS
-from pipeline.report import page as page_module, plot, thumbs
+from pipeline.report import columns, page as page_module, plot, thumbs
 from pipeline.sample import MIN_COUNT, SAMPLE_DEFAULT_TZ, write_sample
 from pipeline.schema import RESOLVED, conform, empty
 from pipeline.segments import segment_ids
@@ -311,8 +311,7 @@ def test_thumbnails_inline_within_the_budget_and_beside_past_it(monkeypatch):
     monkeypatch.setattr(page_module, "INLINE_MAX_PHOTOS", 10_000)  # hover pictures cut to fit 25 MB
     monkeypatch.setattr(page_module, "INLINE_MAX_BYTES", len(inline.html) - 100_000)
     cut = page.render(jpegs)
-    sheets = {df["sha256"][0] for _ in [0]} | set(page.photos["sha256"][page.contact])
-    assert cut.beside == {} and all(n for n in cut.notes)
+    assert cut.beside == {}
     assert len(cut.html.encode()) <= page_module.INLINE_MAX_BYTES
     assert any("Hovering shows the thumbnail of" in n for n in cut.notes)
     assert cut.html.count("data:image/jpeg;base64,") >= len(set(page.photos["sha256"][page.contact]))
@@ -458,12 +457,6 @@ def test_page_in_chromium(browser, tmp_path):
     assert all(box["x"] + box["width"] <= 1400 for box in head.values())
 
     # hovering a dot shows its thumbnail
-    x, y = page.evaluate("""() => {
-        const gd = document.getElementById('timeline'), r = gd.getBoundingClientRect();
-        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-        const tr = gd._fullData.find(t => (t.mode || '').includes('lines'));
-        return [r.left + xa._offset + xa.d2p(tr.x[0]), r.top + ya._offset + ya.d2p(tr.y[0])];
-    }""")
     page.locator("#timeline").scroll_into_view_if_needed()
     x, y = page.evaluate("""() => {
         const gd = document.getElementById('timeline'), r = gd.getBoundingClientRect();
@@ -492,3 +485,13 @@ def test_page_in_chromium(browser, tmp_path):
         shutil.copyfile(shot, target)
     assert problems == []
     page.close()
+
+
+def test_paths_are_shown_relative_to_their_own_root():
+    paths = pd.Series(["/home/me/Pictures/2019/a.jpg", "/mnt/old/Pictures/b.jpg", "/mnt/old/c.jpg",
+                       "/elsewhere/d.jpg", "/home/me/Pictures"])
+    one = columns.relative(paths, ["/home/me/Pictures"])
+    assert one.tolist() == ["2019/a.jpg", *paths[1:4], "."]
+    several = columns.relative(paths, ["/home/me/Pictures/", "/mnt/old", "/mnt/old/Pictures"])
+    assert several.tolist() == ["Pictures/2019/a.jpg", "Pictures/b.jpg", "old/c.jpg", "/elsewhere/d.jpg",
+                                "Pictures"]  # the deepest root a path lies under names it
