@@ -315,9 +315,10 @@ def resolve_summary(resolved: pd.DataFrame) -> str:
     from .flags import counts, counts_text
 
     sources = resolved["tz_source"].value_counts()
-    by_source = ", ".join(f"{n} {name}" for name, n in sources.items())
+    by_source = f" ({', '.join(f'{n} {name}' for name, n in sources.items())})" if len(
+        sources) else ""
     segments = resolved["segment"].nunique()
-    lines = [f"resolved {len(resolved)} photos ({by_source}) in {segments} segments; "
+    lines = [f"resolved {len(resolved)} photos{by_source} in {segments} segments; "
              + counts_text(counts(resolved))]
     lapsed = resolved.attrs.get("lapsed", {})
     if lapsed.get("all"):

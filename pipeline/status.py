@@ -33,17 +33,23 @@ def report_is_stale(ws: Workspace, manifest: dict) -> bool:
     return bool(shown) and shown.get("resolved") != report_inputs(ws)["resolved"]
 
 
-def resolve_is_stale(ws: Workspace, manifest: dict) -> bool:
-    """Whether the photos table or the overrides changed since resolve last ran (the file it
-    read, or WS/overrides.csv that has appeared since)."""
+def resolve_staleness(ws: Workspace, manifest: dict) -> str | None:
+    """Why the resolved table is out of date, or None: the photos table or the overrides
+    changed since resolve last ran (the file it read, or WS/overrides.csv that has appeared
+    since), or an older photoflux made it (it has no segments table)."""
     inputs = manifest.get("resolve", {}).get("inputs", {})
+    if ws.resolved.exists() and not ws.segments.exists():
+        return "made by an older photoflux, without segments"
     if not inputs:
-        return False
+        return None
     overrides = inputs.get("overrides")
     if overrides is None:
-        return (ws.root / "overrides.csv").exists() or inputs.get("photos") != file_digest(ws.photos)
-    return (inputs.get("photos") != file_digest(ws.photos)
-            or inputs.get("overrides_text") != file_digest(Path(overrides)))
+        changed = ((ws.root / "overrides.csv").exists()
+                   or inputs.get("photos") != file_digest(ws.photos))
+    else:
+        changed = (inputs.get("photos") != file_digest(ws.photos)
+                   or inputs.get("overrides_text") != file_digest(Path(overrides)))
+    return "photos or overrides changed since" if changed else None
 
 
 def next_step(ws: Workspace, resolved: pd.DataFrame | None, manifest: dict) -> str:
@@ -53,9 +59,10 @@ def next_step(ws: Workspace, resolved: pd.DataFrame | None, manifest: dict) -> s
         return f"photoflux extract PATH... {w}"
     if resolved is None:
         return f"photoflux resolve {w} --default-tz ZONE"
-    if resolve_is_stale(ws, manifest):
-        zone = manifest["resolve"].get("default_tz", "ZONE")
-        return f"photoflux resolve {w} --default-tz {zone}   (photos or overrides changed since)"
+    stale = resolve_staleness(ws, manifest)
+    if stale:
+        zone = manifest.get("resolve", {}).get("default_tz", "ZONE")
+        return f"photoflux resolve {w} --default-tz {zone}   ({stale})"
     unapproved = waiting(resolved)
     look = needs_a_look(resolved["flags"])
     if "report" not in manifest or (unapproved.any() and report_is_stale(ws, manifest)):
@@ -70,8 +77,10 @@ def next_step(ws: Workspace, resolved: pd.DataFrame | None, manifest: dict) -> s
                 f"approve a segment you checked: photoflux approve {w} --segment ID")
     approved = is_approved(resolved)
     status = resolved["upload_status"].fillna("").str.replace(r":.*", "", regex=True)
-    if (approved & ~status.isin([*UPLOADED, *HELD])).any():
-        return f"photoflux upload {w} --server URL --user NAME --dry-run"
+    unsent = approved & ~status.isin([*UPLOADED, *HELD])
+    if unsent.any():
+        return (f"photoflux upload {w} --server URL --user NAME   ({int(unsent.sum())} approved "
+                "photos not on the server yet; --dry-run first shows what it would send)")
     blocked = approved & status.str.startswith("blocked_")
     if blocked.any():
         return (f"{int(blocked.sum())} approved photos are blocked (see upload_status): check "
@@ -108,14 +117,15 @@ def status_text(ws: Workspace, resolved: pd.DataFrame | None) -> str:
     if holder is not None:
         lines.append(f"busy     {holder} is writing this workspace: what follows may be about "
                      "to change")
+    stale = {"resolve": resolve_staleness(ws, manifest),
+             "report": report_is_stale(ws, manifest)
+             and "the resolved table changed since (resolve, approve or upload)"}
     for stage in STAGES:
         entry = manifest.get(stage)
         line = f"  {stage:<8} " + (f"ran {entry.get('finished', '?')}, "
                                    f"{entry.get('rows', '?')} rows" if entry else "not run")
-        if stage == "report" and entry and report_is_stale(ws, manifest):
-            line += ": STALE, the resolved table changed since (resolve, approve or upload)"
-        if stage == "resolve" and entry and resolve_is_stale(ws, manifest):
-            line += ": STALE, photos or overrides changed since"
+        if entry and stale.get(stage):
+            line += f": STALE, {stale[stage]}"
         lines.append(line)
     if resolved is not None:
         approved = is_approved(resolved)
