@@ -121,8 +121,8 @@ class Page:
         candidates = candidates[has[candidates]]
         unique_sha = pd.unique(sha[candidates])
         sizes = np.array([4 * -(-len(jpegs[s]) // 3) + 30 for s in unique_sha])  # data URI
-        unthumbed = _script_literal(self._photo_data(np.full(len(sha), -1)))
-        fixed = len(shell.encode("utf-8")) + len(unthumbed.encode("utf-8")) + 4 * len(sha)
+        photo_data = _script_literal(self._photo_data())
+        fixed = len(shell.encode("utf-8")) + len(photo_data.encode("utf-8")) + 6 * len(sha)
         in_sheets = pd.Series(unique_sha).isin(set(sha[self.contact])).to_numpy()
         beside = (len(self.photos) > INLINE_MAX_PHOTOS
                   or fixed + sizes[in_sheets].sum() > INLINE_MAX_BYTES)
@@ -151,7 +151,8 @@ class Page:
         if missing:
             notes.append(f"{missing:,} photo(s) of the contact sheets have no thumbnail (a "
                          "file that is gone, changed since extract, or cannot be decoded).")
-        data = _script_literal(self._photo_data(thumb)) + ";\nconst THUMBS=" + _script_literal(uris)
+        data = (photo_data + ";\nPHOTOS.thumb=" + _script_literal(thumb.tolist())
+                + ";\nconst THUMBS=" + _script_literal(uris))
         page = shell.replace("/*DATA*/", data, 1).replace(
             "<!--NOTES-->", "".join(f'<p class="note">{esc(n)}</p>' for n in notes), 1)
         return Rendered(page, {f"{s}.jpg": s for s in kept} if beside else {}, notes)
@@ -274,7 +275,7 @@ neighbours' has a zone that does not match where it was taken. Hover a dot for i
                        f'<div class="scroll">{_table(cells, "overrides", rows)}</div>'
                        '<p class="note">When several rules match a photo, the later rule wins.</p>')
 
-    def _photo_data(self, thumb: np.ndarray) -> dict:
+    def _photo_data(self) -> dict:
         """The photos as columns for the page's script (the expanded segments and the hover)."""
         p = self.photos
         kind = kinds(p)
@@ -288,7 +289,6 @@ neighbours' has a zone that does not match where it was taken. Hover a dot for i
             "evidence": evidence_text(p).tolist(), "note": text(p["override_note"]).tolist(),
             "approved": is_approved(p).astype(int).tolist(),
             "upload": text(p["upload_status"]).tolist(), "error": text(p["error"]).tolist(),
-            "thumb": thumb.tolist(),
         }
 
 

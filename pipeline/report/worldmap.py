@@ -45,10 +45,10 @@ def outlines_script() -> str:
     return "window.PlotlyGeoAssets={topojson:{world_110m:" + OUTLINES.read_text("utf-8") + "}};"
 
 
-def _span(values: np.ndarray, low: float, high: float) -> list[float]:
-    """An axis range around `values`: a margin of 15 %, at least MIN_SPAN wide, within bounds."""
+def _span(values: np.ndarray, low: float, high: float, least: float = MIN_SPAN) -> list[float]:
+    """An axis range around `values`: a margin of 15 %, at least `least` wide, within bounds."""
     lo, hi = float(values.min()), float(values.max())
-    pad = max((hi - lo) * 0.15, (MIN_SPAN - (hi - lo)) / 2, 0)
+    pad = max((hi - lo) * 0.15, (least - (hi - lo)) / 2, 0)
     return [max(low, lo - pad), min(high, hi + pad)]
 
 
@@ -76,13 +76,15 @@ def world_map(photos: pd.DataFrame) -> WorldMap:
             "marker": {"color": PALETTE[i % len(PALETTE)], "size": 7, "opacity": 0.85,
                        "line": {"color": "white", "width": 0.5}},
         })
+    lon_range = _span(lon[shown], -180, 180)
     geo = {
         "scope": "world", "resolution": 110, "projection": {"type": "natural earth"},
         "showland": True, "landcolor": "#eef0ea", "showcountries": True,
         "countrycolor": "#c3c9c0", "showcoastlines": True, "coastlinecolor": "#9aa59a",
         "showocean": False, "bgcolor": "#f5f9fc", "showframe": False,
-        "lonaxis": {"range": _span(lon[shown], -180, 180)},
-        "lataxis": {"range": _span(lat[shown], -90, 90)},
+        "lonaxis": {"range": lon_range},
+        # at least half as tall as wide, as the projection draws the world: never a thin strip
+        "lataxis": {"range": _span(lat[shown], -90, 90, (lon_range[1] - lon_range[0]) / 2)},
     }
     layout = {**LAYOUT, "height": 460, "geo": geo, "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
               "legend": {"title": {"text": "zone (photos)"}, "itemsizing": "constant"}}
