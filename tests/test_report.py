@@ -495,3 +495,25 @@ def test_paths_are_shown_relative_to_their_own_root():
     several = columns.relative(paths, ["/home/me/Pictures/", "/mnt/old", "/mnt/old/Pictures"])
     assert several.tolist() == ["Pictures/2019/a.jpg", "Pictures/b.jpg", "old/c.jpg", "/elsewhere/d.jpg",
                                 "Pictures"]  # the deepest root a path lies under names it
+
+
+def test_a_photo_that_cannot_be_decoded_is_not_tried_again(tmp_path, monkeypatch):
+    import hashlib
+
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0" + bytes(200))  # a JPEG's start, nothing after it
+    good = tmp_path / "good.heic"
+    heic(good)
+    photos = pd.DataFrame({"path": [str(broken), str(good)],
+                           "sha256": [hashlib.sha256(p.read_bytes()).hexdigest() for p in (broken, good)],
+                           "file_type": ["JPEG", "HEIC"]})
+    tried = []
+    decode = thumbs.convert.thumbnail
+    monkeypatch.setattr(thumbs.convert, "thumbnail", lambda *a: tried.append(a[1]) or decode(*a))
+    first = thumbs.thumbnails(tmp_path / "cache", photos)
+    assert (first.made, first.failed, tried) == (1, 1, ["JPEG", "HEIC"])
+    again = thumbs.thumbnails(tmp_path / "cache", photos)
+    assert (again.cached, again.failed, tried) == (1, 1, ["JPEG", "HEIC"])  # nothing decoded again
+    good.write_bytes(b"changed")  # a file changed since extract gets no thumbnail, and no marker
+    fresh = thumbs.thumbnails(tmp_path / "other", photos.iloc[1:])
+    assert (fresh.made, fresh.failed) == (0, 1) and not list((tmp_path / "other").rglob("*.none"))
