@@ -518,3 +518,11 @@ def test_a_photo_that_cannot_be_decoded_is_not_tried_again(tmp_path, monkeypatch
     good.write_bytes(b"changed")  # a file changed since extract gets no thumbnail, and no marker
     fresh = thumbs.thumbnails(tmp_path / "other", photos.iloc[1:])
     assert (fresh.made, fresh.failed) == (0, 1) and not list((tmp_path / "other").rglob("*.none"))
+
+
+def test_a_later_stage_adds_its_own_section(resolved):
+    extra = report.Section("reconcile", "Server reconcile: what the server holds", "<p>3 photos differ</p>")
+    html = report.Page.build(resolved).render(sections=[extra]).html
+    assert '<a href="#section-reconcile">Server reconcile</a>' in html
+    assert html.index('id="section-overrides"') < html.index('id="section-reconcile"')
+    assert "<p>3 photos differ</p>" in html

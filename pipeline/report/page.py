@@ -113,7 +113,8 @@ class Page:
         notes = []
         body = [self._segments_section(), self._timeline_section(), self._map_section(),
                 self._summary_section(), self._overrides_section(), *sections]
-        shell = _shell(self._header(), body, self.timeline.figure, self.map.figure)
+        header = self._header()
+        shell = _shell(header, body, self.timeline.figure, self.map.figure)  # without data
         sha = text(self.photos["sha256"]).to_numpy(dtype=object)
         has = pd.Series(sha).isin(jpegs.keys()).to_numpy()
         candidates = pd.unique(np.concatenate([self.contact, self.timeline.shown,
@@ -153,8 +154,8 @@ class Page:
                          "file that is gone, changed since extract, or cannot be decoded).")
         data = (photo_data + ";\nPHOTOS.thumb=" + _script_literal(thumb.tolist())
                 + ";\nconst THUMBS=" + _script_literal(uris))
-        page = shell.replace("/*DATA*/", data, 1).replace(
-            "<!--NOTES-->", "".join(f'<p class="note">{esc(n)}</p>' for n in notes), 1)
+        page = _shell(header, body, self.timeline.figure, self.map.figure, data,
+                      "".join(f'<p class="note">{esc(n)}</p>' for n in notes))
         return Rendered(page, {f"{s}.jpg": s for s in kept} if beside else {}, notes)
 
     # ------------------------------------------------------------------------------------------
@@ -184,8 +185,7 @@ class Page:
                 f'<div class="legend"><p class="note">Each photo counts once: with a time and a '
                 f"flag that needs a look (red), with flags for information only (grey), with a "
                 f"time and no flag, or without a time. Photos per flag (a photo with two flags "
-                f'counts under both; hover for its meaning):</p><ul id="flags">{legend}</ul>'
-                "<!--NOTES--></div>")
+                f'counts under both; hover for its meaning):</p><ul id="flags">{legend}</ul></div>')
 
     def _segments_section(self) -> Section:
         seg = self.segments
@@ -298,11 +298,6 @@ def html_page(resolved: pd.DataFrame, overrides: pd.DataFrame | None = None,
     return Page.build(resolved, overrides, roots).render(jpegs).html
 
 
-def wanted_thumbnails(resolved: pd.DataFrame) -> pd.DataFrame:
-    """The photos whose thumbnails the page of `resolved` can show."""
-    return Page.build(resolved).wanted()
-
-
 # ---------------------------------------------------------------------------------------------
 # helpers
 
@@ -363,8 +358,9 @@ def _script_literal(value) -> str:
 
 
 def _shell(header: str, sections: list[Section], timeline_figure: dict | None,
-           map_figure: dict | None) -> str:
-    """The whole page around a /*DATA*/ placeholder for the photos and thumbnails."""
+           map_figure: dict | None, data: str = "null", notes: str = "") -> str:
+    """The whole page: `data` the script's photos and thumbnails, `notes` what the page says
+    of itself under the header (HTML)."""
     from plotly.offline import get_plotlyjs
 
     plotted = timeline_figure is not None or map_figure is not None
@@ -382,13 +378,14 @@ def _shell(header: str, sections: list[Section], timeline_figure: dict | None,
 <style>{_CSS}</style>
 </head><body>
 {header}
+<div class="legend">{notes}</div>
 <nav>{nav}</nav>
 <main>
 {body}
 </main>
 <div id="tip" hidden></div>
 {libraries}
-<script>const PHOTOS=/*DATA*/;
+<script>const PHOTOS={data};
 {figures}
 {_JS}</script>
 </body></html>
