@@ -22,6 +22,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/resolve.py
 	$(BIN)/python bench/upload.py
+	$(BIN)/python bench/report.py
 	$(BIN)/python bench/convert.py
 	$(BIN)/python bench/tracks.py
 

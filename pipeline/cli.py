@@ -203,7 +203,7 @@ def echo_resolve(resolved, caught) -> None:
     click.echo(resolve_summary(resolved))
 
 
-class WholeHelpCommand(click.Command):
+class WholeHelp:
     """A command whose line in `photoflux --help` is its whole first sentence, never cut to
     the terminal's width with '...'."""
 
@@ -211,8 +211,19 @@ class WholeHelpCommand(click.Command):
         return super().get_short_help_str(limit=10_000)
 
 
+class WholeHelpCommand(WholeHelp, click.Command):
+    """A command listed whole (see WholeHelp)."""
+
+
+class WholeHelpGroup(WholeHelp, click.Group):
+    """A group of subcommands (tracks), listed whole like the commands and listing its own whole."""
+
+    command_class = WholeHelpCommand
+
+
 class Photoflux(click.Group):
     command_class = WholeHelpCommand
+    group_class = WholeHelpGroup
 
 
 @click.group(cls=Photoflux)
@@ -274,17 +285,27 @@ def resolve_command(ws: Workspace, default_tz: str, overrides: Path | None, trac
 
 @main.command()
 @workspace_option
-def report(ws: Workspace):
-    """Write reports/audit.xlsx and reports/audit.html from the resolved table."""
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def report(ws: Workspace, quiet: bool):
+    """Write reports/audit.xlsx and reports/audit.html (thumbnails cached in data/thumbs/)."""
     from .runner import run_report
 
     require(ws, "resolved")
     with writing(ws, "report"):
-        run_report(ws)
+        resolved = run_report(ws, progress=show_progress(quiet))
         server = server_counts(ws)
     click.echo(f"wrote {ws.audit_xlsx}, {ws.audit_html} and {ws.audit_csv}")
+    echo_report(resolved.attrs["report"])
     if server:
         click.echo(f"on the server: {server}")
+
+
+def echo_report(made: dict) -> None:
+    """The page's thumbnails (made, from the cache, none) and what the page says of itself."""
+    click.echo(f"thumbnails: {made['made']} made, {made['cached']} from the cache, "
+               f"{made['failed']} without one")
+    for note in made["notes"]:
+        click.echo(note)
 
 
 def server_counts(ws: Workspace) -> str | None:
@@ -407,6 +428,7 @@ def echo_stage(ws: Workspace, run) -> None:
         echo_resolve(*run.result)
     else:
         click.echo(f"report: wrote {ws.audit_html} and {ws.audit_xlsx}")
+        echo_report(run.result.attrs["report"])
 
 
 SKIPPED = {

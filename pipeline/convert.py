@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import re
 import struct
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 from .readers.bounded import (TYPE_SIZES, Corrupt, byte_order, entry_value, ifd_entries,
@@ -76,19 +76,51 @@ def to_jpeg(data: bytes, file_type: str) -> Converted:
         return Converted(raw_preview(data, file_type), f"raw preview (photoflux convert {VERSION})")
     if file_type not in DECODED:
         raise Unsupported(file_type)
-    from PIL import Image
-
-    try:
+    with _failing_as(file_type):
         image, exif, icc, turned = _decode(data, file_type)
         image = _upright(_eight_bit(image, icc), 1 if turned else _orientation(exif))
         out = io.BytesIO()
         image.save(out, "JPEG", quality=JPEG_QUALITY, icc_profile=image.info.get("icc_profile"),
                    exif=exif_segment(exif, orientation=1) if exif else b"")
+    return Converted(out.getvalue(), f"{file_type} -> JPEG q{JPEG_QUALITY} ({_libraries()})")
+
+
+def thumbnail(data: bytes, file_type: str, size: int):
+    """The photo as a person sees it (upright, 8-bit RGB or L, transparency over white), at
+    most `size` pixels on its long side, as a Pillow image: HEIC/AVIF/WebP/TIFF through the
+    decoders `to_jpeg` uses, a raw through its embedded preview, a JPEG decoded at a reduced
+    scale to begin with. Unsupported or ConversionFailed as for `to_jpeg`."""
+    from PIL import Image, ImageOps
+
+    with _failing_as(file_type):
+        if file_type in RAW:
+            data, file_type = raw_preview(data, file_type), "JPEG"  # it keeps the raw's EXIF
+        if file_type in DECODED:
+            image, exif, icc, turned = _decode(data, file_type)
+            image = _upright(image, 1 if turned else _orientation(exif))
+        elif file_type in AS_THEY_ARE:
+            image = Image.open(io.BytesIO(data), formats=[file_type])
+            image.draft("RGB", (size, size))  # a JPEG decodes at 1/2 to 1/8 scale; others ignore it
+            icc = image.info.get("icc_profile")
+            image = ImageOps.exif_transpose(image)
+        else:
+            raise Unsupported(file_type)
+        image = _eight_bit(image, icc)
+        image.thumbnail((size, size))
+    return image
+
+
+@contextmanager
+def _failing_as(file_type: str):
+    """A decoder's or encoder's error inside the block as ConversionFailed, in words."""
+    from PIL import Image
+
+    try:
+        yield
     except (OSError, ValueError, SyntaxError, RuntimeError, EOFError, MemoryError,
             Image.DecompressionBombError, struct.error) as exc:
         why = re.sub(r" ?<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(exc))  # no address
         raise ConversionFailed(f"{file_type}: {why}") from None
-    return Converted(out.getvalue(), f"{file_type} -> JPEG q{JPEG_QUALITY} ({_libraries()})")
 
 
 def _libraries() -> str:

@@ -332,10 +332,10 @@ def _read_all(files: list[FileStat], workers: int | None, advance, check):
     """
     if not files:
         return
-    workers = workers or _cores()
+    workers = workers or cores()
     size = max(1, min(64, len(files) // (workers * 8)))
     batches = (files[i:i + size] for i in range(0, len(files), size))
-    pool = ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=_worker_start,
+    pool = ProcessPoolExecutor(workers, mp_context=pool_context(), initializer=worker_start,
                                initargs=(os.getpid(),))
     try:
         running = {_submit(pool, batch): batch for batch in islice(batches, 2 * workers)}
@@ -354,7 +354,7 @@ def _read_all(files: list[FileStat], workers: int | None, advance, check):
                 for queued in islice(batches, 1):  # the next batch, if any, takes its place
                     running[_submit(pool, queued)] = queued
     except BaseException:
-        _stop(pool)
+        stop_pool(pool)
         raise
     pool.shutdown()
 
@@ -370,7 +370,7 @@ def _submit(pool: ProcessPoolExecutor, batch: list[FileStat]) -> Future:
         return failed
 
 
-def _worker_start(parent: int) -> None:
+def worker_start(parent: int) -> None:
     """A worker's first act: die with the process that forked it (on Linux the kernel sends
     SIGKILL when it dies; if it died before this ran, exit now). Ctrl-C is the parent's to
     handle; SIGTERM ends a worker at once."""
@@ -382,7 +382,7 @@ def _worker_start(parent: int) -> None:
         os._exit(1)
 
 
-def _stop(pool: ProcessPoolExecutor) -> None:
+def stop_pool(pool: ProcessPoolExecutor) -> None:
     """Cancel the batches not started and end the workers now, not after their current file."""
     processes = list((pool._processes or {}).values())  # no public handle before Python 3.14
     pool.shutdown(wait=False, cancel_futures=True)
@@ -435,14 +435,14 @@ def _stop_on_signals():
         restore()
 
 
-def _cores() -> int:
+def cores() -> int:
     """Cores this process may run on (a container's share, not the host's)."""
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
 
 
-def _pool_context():
+def pool_context():
     """fork where it is safe and fast (Linux: workers start in milliseconds and run only the
     pure-Python reader); the platform default elsewhere."""
     if sys.platform == "linux":

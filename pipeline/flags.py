@@ -102,8 +102,10 @@ def having(flags: pd.Series, names) -> np.ndarray:
     import pyarrow.compute as pc
 
     wanted = set(names)
-    encoded = pc.dictionary_encode(pa.array(flags.astype("string"), from_pandas=True,
-                                            type=pa.large_string()))
+    values = pa.array(flags.astype("string"), from_pandas=True, type=pa.large_string())
+    if isinstance(values, pa.ChunkedArray):  # an empty pandas string column comes unchunked
+        values = values.combine_chunks()
+    encoded = pc.dictionary_encode(values)
     answers = np.array([bool(wanted.intersection(text.split(";")))
                         for text in encoded.dictionary.to_pylist()] + [False])
     indices = pc.fill_null(encoded.indices, len(encoded.dictionary))

@@ -248,7 +248,7 @@ def _xmp_offset(code: np.ndarray, recorded: np.ndarray, xmp: dict, index: pd.Ind
     return pd.Series(minutes, index=index).astype("Int64"), problems
 
 
-def _position(df: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+def position(df: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     """The first usable position of POSITIONS (latitude, longitude; NaN for none), and where
     the first position given is a flagged 0/0 (Null Island: no evidence)."""
     lat, lon = (np.full(len(df), np.nan) for _ in range(2))
@@ -524,7 +524,7 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
     xmp_offset = xmp_offset.where(has_time)
 
     # 6. The position: EXIF's, else XMP's, else Takeout's.
-    lat, lon, null_island = _position(df)
+    lat, lon, null_island = position(df)
     place_zone = zone_of_place(lat.where(has_time), lon)
 
     # 7. Takeout's UTC time against the local time, by the GPS clock's rule.

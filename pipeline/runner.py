@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -222,24 +224,38 @@ def _approved_paths(ws: Workspace) -> pd.Series:
     return table.loc[table["approved"].fillna(False).astype(bool), "path"]
 
 
-def run_report(ws: Workspace, inputs: dict | None = None) -> pd.DataFrame:
-    """audit.xlsx and audit.html from resolved.parquet and the rules it was resolved with."""
+def run_report(ws: Workspace, inputs: dict | None = None, progress: bool = False) -> pd.DataFrame:
+    """audit.xlsx and audit.html from resolved.parquet and the rules it was resolved with; the
+    page's thumbnails from the cache in data/thumbs/, made there first when missing. What the
+    page says about itself (and the thumbnails' counts) is in the result's attrs["report"]."""
     from . import report
+    from .report.thumbs import thumbnails
 
     resolved = ws.load("resolved")
     inputs = inputs or report_inputs(ws)
     rules = ws.load("rules_in_force") if ws.rules_in_force.exists() else rules_table([])
-    server = None
+    sections = []
     if ws.server.exists():  # what the last reconcile found on the server: the audit's section
         from .reconcile import audit_note, audit_rows
 
         listed = ws.load("server")
-        server = audit_rows(listed), audit_note(listed, ws.read_manifest().get("reconcile"))
+        sections.append(report.server_section(
+            audit_rows(listed), audit_note(listed, ws.read_manifest().get("reconcile"))))
+    with _beside_process(report.workbook_bytes, resolved, rules) as workbook:
+        page = report.Page.build(resolved, rules,
+                                 ws.read_manifest().get("extract", {}).get("roots", []))
+        thumbs = thumbnails(ws.thumbs, page.wanted(), progress=progress)
+        rendered = page.render(thumbs.jpegs, sections)
+        xlsx = workbook.result()
     with ws.change() as change:
-        change.write_bytes(ws.audit_xlsx, report.workbook_bytes(resolved, rules))
-        change.write_text(ws.audit_html, report.html_page(resolved, rules, server))
+        change.write_bytes(ws.audit_xlsx, xlsx)
+        change.write_text(ws.audit_html, rendered.html)
         change.manifest_entry("report", {"rows": len(resolved), "finished": now_iso(),
                                          "inputs": inputs})
+    _place_beside(ws, rendered.beside)
+    resolved.attrs["report"] = {"notes": rendered.notes, "made": thumbs.made,
+                                "cached": thumbs.cached, "failed": thumbs.failed,
+                                "beside": len(rendered.beside)}
     return resolved
 
 
@@ -336,6 +352,43 @@ def tracks_listing(ws: Workspace) -> pd.DataFrame:
     if not sources:
         return listing(None, [])
     return listing(ws.load("tracks", arrow=True), sources)
+@contextmanager
+def _beside_process(work, *args):
+    """`work(*args)` in a process of its own while this one goes on (the workbook, which
+    xlsxwriter writes cell by cell, takes as long as the page): its Future."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .extract import pool_context, stop_pool, worker_start
+
+    pool = ProcessPoolExecutor(1, mp_context=pool_context(), initializer=worker_start,
+                               initargs=(os.getpid(),))
+    try:
+        yield pool.submit(work, *args)
+    except BaseException:
+        stop_pool(pool)
+        raise
+    pool.shutdown()
+
+
+def _place_beside(ws: Workspace, beside: dict[str, str]) -> None:
+    """The thumbnails a big page refers to, in reports/audit_thumbs/ (linked from the cache
+    where the file system allows); those no page refers to any more removed."""
+    from .report.thumbs import cache_file
+
+    folder = ws.audit_thumbs
+    if beside:
+        folder.mkdir(parents=True, exist_ok=True)
+    present = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+    for name in present - set(beside):
+        (folder / name).unlink(missing_ok=True)
+    for name in set(beside) - present:
+        source, target = cache_file(ws.thumbs, beside[name]), folder / name
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copyfile(source, target)
+    if folder.is_dir() and not beside:
+        folder.rmdir()
 
 
 @dataclass
@@ -369,7 +422,7 @@ def run_all(ws: Workspace, paths, settings: Settings, rules: list[Rule],
          else run_resolve(ws, settings, rules, overrides, inputs, clocks=clocks))
     inputs = report_inputs(ws)
     done("report", None if forced > 2 and unchanged(ws, "report", inputs)
-         else run_report(ws, inputs))
+         else run_report(ws, inputs, progress))
     return runs
 
 

@@ -160,6 +160,8 @@ class Workspace:
     audit_html = property(lambda self: self.reports / "audit.html")
     server = property(lambda self: self.data / "server.parquet")  # what reconcile listed
     server_csv = property(lambda self: self.reports / "server.csv")
+    audit_thumbs = property(lambda self: self.reports / "audit_thumbs")  # a big page's pictures
+    thumbs = property(lambda self: self.data / "thumbs")  # thumbnail cache, by sha256
     journal = property(lambda self: self.root / JOURNAL)
     lock_path = property(lambda self: self.root / ".photoflux.lock")
     lock_owner = property(lambda self: self.root / ".photoflux.lock.owner")

@@ -117,6 +117,23 @@ def test_exif_too_long_for_a_jpeg_segment_loses_only_the_long_values():
     assert kept["Exif"][piexif.ExifIFD.DateTimeOriginal] == b"2021:06:01 14:03:00"
 
 
+@pytest.mark.parametrize("kind", ["HEIC", "AVIF", "WEBP", "TIFF", "JPEG"])
+def test_a_thumbnail_is_upright_and_small(kind):
+    """The audit's thumbnails decode as upload does (HEIC's irot, EXIF orientation) and fit
+    the size asked on their long side."""
+    data = photo_file(kind, **({} if kind == "TIFF" else {"quality": 95}))
+    thumb = convert.thumbnail(data, kind, 32)
+    assert thumb.size == (16, 32) and thumb.mode == "RGB"  # portrait: turned once
+    assert near(thumb.getpixel((8, 2)), GREEN) and near(thumb.getpixel((8, 29)), RED)
+
+
+def test_a_thumbnail_of_a_broken_or_unknown_file_says_so():
+    with pytest.raises(ConversionFailed):
+        convert.thumbnail(photo_file("WEBP")[:200], "WEBP", 32)
+    with pytest.raises(Unsupported):
+        convert.thumbnail(b"\x00" * 64, "", 32)  # a type extract could not tell
+
+
 # --- raw files: their largest embedded JPEG --------------------------------------------------
 
 def jpeg(size: tuple[int, int], colour, exif: dict | None = None) -> bytes:
@@ -154,6 +171,8 @@ def test_a_raw_file_is_sent_as_its_largest_preview_with_the_raw_exif(tmp_path, n
     made = to_jpeg(data, kind)
     image = Image.open(io.BytesIO(made.data))
     assert image.size == (1200, 800) and near(image.getpixel((600, 400)), (30, 60, 200), 8)
+    thumb = convert.thumbnail(data, kind, 160)  # the audit's thumbnail: the same preview, small
+    assert thumb.size == (160, 107) and near(thumb.getpixel((80, 53)), (30, 60, 200), 8)
     preview = big.read_bytes()  # SOI and JFIF APP0 (20 bytes), the raw's EXIF, then the rest
     assert made.data[:20] == preview[:20] and made.data.endswith(preview[20:])  # not re-encoded
     exif = piexif.load(made.data)

@@ -1,5 +1,6 @@
-"""The audit report: summary counts, the workbook read back with openpyxl, and the HTML page
-opened in a real headless chromium.
+"""The audit report: summary counts, the workbook read back with openpyxl, the page's layout
+(segments, plot, map, thumbnails and their budget), and the page opened in a real headless
+chromium.
 
 Set PHOTOFLUX_SCREENSHOT=path.png to keep the browser test's screenshot of the page.
 """
@@ -16,8 +17,16 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from click.testing import CliRunner
+
 from pipeline import report
+from pipeline.cli import main
+from pipeline.overrides import OVERRIDE_COLUMNS
+from pipeline.report import columns, page as page_module, plot, thumbs
+from pipeline.sample import MIN_COUNT, SAMPLE_DEFAULT_TZ, write_sample
 from pipeline.schema import RESOLVED, conform, empty
+from pipeline.segments import segment_ids
+from pipeline.workspace import Workspace
 
 WEIRD = "<img src=x onerror=alert(1)> & \"quo'te\" café Ωμέγα.jpg"  # no '/': a file name
 CJK = "写真 0003.jpg"
@@ -28,6 +37,7 @@ def frame(rows: list[dict]) -> pd.DataFrame:
     """A resolved table from a few rows (missing columns null), cast to the RESOLVED dtypes."""
     base = empty(RESOLVED)
     df = pd.DataFrame(rows, columns=base.columns).astype(base.dtypes.to_dict())
+    df["segment"] = segment_ids(df)
     conform(df, RESOLVED)  # the test data itself matches the schema
     return df
 
@@ -58,7 +68,7 @@ def resolved() -> pd.DataFrame:
               evidence_path="/photos/trip/IMG_0002.jpg"),
         photo(WEIRD, local="2021-09-15 12:00:00", offset=120, source="default", flags="ambiguous;gps_lag"),
         photo("IMG_0005.jpg", flags="no_time"),
-        photo("broken.jpg", error="cannot read: truncated JPEG"),
+        photo("broken.jpg", flags="no_time", error="cannot read: truncated JPEG"),
         photo(FORMULA, local="2021-09-16 10:00:00.070", offset=-180, source="override", flags="shifted",
               override_note="camera 42 min fast", approved=True),
         photo("scan_1898.tif", folder="/photos/scans", local="1898-07-01 09:00:00", offset=0,
@@ -116,36 +126,39 @@ def synthetic(n: int, seed: int = 5) -> pd.DataFrame:
         upload_status=np.where(approved & (rng.random(n) < 0.5), "uploaded", ""),
     )
     df.loc[~timed, "utc_offset_minutes"] = pd.NA
-    return df.astype(empty(RESOLVED).dtypes.to_dict())
+    df.loc[broken, "flags"] = "no_time"
+    centres = {"Europe/Berlin": (52.5, 13.4), "Asia/Tokyo": (35.7, 139.7), "America/New_York": (40.7, -74.0)}
+    placed = timed & (source == "gps")  # the phones with a position
+    for at, axis in enumerate(("gps_lat", "gps_lon")):
+        centre = np.select([zone == z for z in centres], [c[at] for c in centres.values()], np.nan)
+        df[axis] = np.where(placed, centre + rng.normal(0, 0.2, n), np.nan)
+    df = df.astype(empty(RESOLVED).dtypes.to_dict())
+    df["segment"] = segment_ids(df)
+    return df
+
 
 
 # ---------------------------------------------------------------------------------------------
-# summary
+# summary and workbook
 
-def test_summary_counts_per_folder_and_source(resolved):
+def test_summary_counts_each_photo_once_by_kind(resolved):
     s = report.summary(resolved).set_index(["folder", "tz_source"])
     trip = s.loc[("/photos/trip", report.ALL)]
-    assert trip[["photos", "flagged", "no_time", "approved", "uploaded"]].tolist() == [7, 6, 2, 2, 1]
+    counts = ["photos", "needs_a_look", "for_information", "no_time", "approved", "uploaded"]
+    assert trip[counts].tolist() == [7, 3, 1, 2, 2, 1]
     assert trip["first_local_time"] == pd.Timestamp("2021-09-10 18:00:00")
-    assert trip["last_local_time"] == pd.Timestamp("2021-09-16 10:00:00.070")
-    assert s.loc[("/photos/trip", "offset"), "photos"] == 2
-    assert s.loc[("/photos/trip", report.NO_SOURCE), "no_time"] == 2  # no_time and the error row
+    assert s.loc[("/photos/trip", report.NO_SOURCE), "no_time"] == 2  # no_time and the unreadable file
     assert s.loc[(report.ALL, "default"), "photos"] == 2  # across both folders
-    assert s.loc[(report.ALL, report.ALL), "photos"] == 8
-    # real folders first, sources in TZ_SOURCES order, subtotal rows after their parts, total last
     table = report.summary(resolved)
     assert table.iloc[-1][["folder", "tz_source"]].tolist() == [report.ALL, report.ALL]
-    trip_sources = table[table["folder"] == "/photos/trip"]["tz_source"].tolist()
-    assert trip_sources == ["override", "offset", "carried", "default", report.NO_SOURCE, report.ALL]
+    assert table[table["folder"] == "/photos/trip"]["tz_source"].tolist() == [
+        "override", "offset", "carried", "default", report.NO_SOURCE, report.ALL]
 
 
 def test_summary_of_empty_table_is_a_zero_total():
     s = report.summary(empty(RESOLVED))
     assert len(s) == 1 and s.iloc[0]["photos"] == 0 and pd.isna(s.iloc[0]["first_local_time"])
 
-
-# ---------------------------------------------------------------------------------------------
-# workbook
 
 def load(data: bytes) -> openpyxl.Workbook:
     return openpyxl.load_workbook(io.BytesIO(data))
@@ -155,108 +168,204 @@ def header(ws) -> list:
     return [c.value for c in ws[1]]
 
 
-def test_workbook_reads_back(resolved, overrides):
+def test_workbook_reads_back_with_a_segments_sheet(resolved, overrides):
     wb = load(report.workbook_bytes(resolved, overrides))
-    assert wb.sheetnames == ["photos", "summary", "overrides"]
+    assert wb.sheetnames == ["photos", "segments", "summary", "overrides"]
     ws = wb["photos"]
     cols = header(ws)
     assert cols[:4] == ["file_name", "folder", "local_time (camera clock)", "utc_time (UTC)"]
-    assert len(cols) == len(RESOLVED.names)
-    assert ws.max_row == len(resolved) + 1
+    assert len(cols) == len(RESOLVED.names) and ws.max_row == len(resolved) + 1
     assert ws.freeze_panes == "B2"
-    assert ws.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(cols))}{len(resolved) + 1}"
     rows = {r[0]: dict(zip(cols, r)) for r in ws.iter_rows(min_row=2, values_only=True)}
     first = rows["IMG_0001.jpg"]
     assert first["local_time (camera clock)"] == dt.datetime(2021, 9, 10, 18, 0)
     assert first["utc_time (UTC)"] == dt.datetime(2021, 9, 10, 9, 0)  # naive UTC
-    assert first["capture_time_secs_utc"] == 1631264400  # a number, not text
-    assert first["utc_offset_minutes"] == 540 and first["approved"] is True
-    ms = rows[FORMULA]["local_time (camera clock)"]  # a string, not a formula; milliseconds kept
-    assert abs(ms - dt.datetime(2021, 9, 16, 10, 0, 0, 70000)) < dt.timedelta(milliseconds=1)
-    assert rows[WEIRD]["flags"] == "ambiguous;gps_lag"
-    assert rows[CJK]["evidence_path"] == "/photos/trip/IMG_0002.jpg"
-    assert rows["broken.jpg"]["local_time (camera clock)"] is None
+    assert first["capture_time_secs_utc"] == 1631264400 and first["segment"] == resolved["segment"][0]
     assert rows["scan_1898.tif"]["local_time (camera clock)"] == "1898-07-01 09:00:00"  # Excel has no 1898
-    assert ws["C2"].number_format == report._DATE_FORMAT and ws["C1"].comment is not None
-
     fills = {r[0].value: r[0].fill.fgColor.rgb for r in ws.iter_rows(min_row=2)}
-    assert fills["IMG_0002.jpg"] == fills["broken.jpg"] == "FFFFD7D7"  # flag, error highlighted
-    assert fills["IMG_0001.jpg"] != "FFFFD7D7"
-    flagged_date = next(r for r in ws.iter_rows(min_row=2) if r[0].value == "IMG_0002.jpg")[2]
-    assert flagged_date.fill.fgColor.rgb == "FFFFD7D7" and flagged_date.is_date
+    assert fills["IMG_0002.jpg"] == "FFFFD7D7"  # needs a look
+    assert fills["broken.jpg"] == "FFE4E4E4"  # no time: grey
+    assert fills["IMG_0001.jpg"] not in ("FFFFD7D7", "FFE4E4E4")
+    assert fills[FORMULA] not in ("FFFFD7D7", "FFE4E4E4")  # `shifted` is for information
+
+    segments = wb["segments"]
+    seg_cols = header(segments)
+    assert seg_cols[:2] == ["segment", "folder"] and "needs_a_look" in seg_cols
+    seg_rows = [dict(zip(seg_cols, r)) for r in segments.iter_rows(min_row=2, values_only=True)]
+    assert len(seg_rows) == resolved["segment"].nunique()
+    assert sum(r["photos"] for r in seg_rows) == resolved["segment"].notna().sum()
+    assert sum(r["needs_a_look"] for r in seg_rows) == 3
+    trip_first = next(r for r in seg_rows if r["segment"] == resolved["segment"][0])
+    assert trip_first["first_local_time"] == dt.datetime(2021, 9, 10, 18, 0)
+    assert trip_first["first_utc_time (UTC)"] == dt.datetime(2021, 9, 10, 9, 0)
 
     summary = wb["summary"]
-    assert header(summary)[:3] == ["folder", "tz_source", "photos"]
-    trip = next(r for r in summary.iter_rows(min_row=2, values_only=True)
-                if r[:2] == ("/photos/trip", "offset"))
-    assert trip[2] == 2 and trip[7] == dt.datetime(2021, 9, 10, 18, 0)
-    assert any(r == ("conflict", 1) for r in summary.iter_rows(values_only=True, max_col=2))
-
+    assert header(summary)[:4] == ["folder", "tz_source", "photos", "needs_a_look"]
+    assert any(r == ("conflict", "needs a look", 1) for r in summary.iter_rows(values_only=True, max_col=3))
     rules = wb["overrides"]
-    assert header(rules) == ["rule", *report.OVERRIDE_COLUMNS]
-    assert [c.value for c in rules[2]][:2] == [1, "*/trip/*"]
+    assert header(rules) == ["rule", *OVERRIDE_COLUMNS]
     cells = [dict(zip(header(rules), (c.value for c in row))) for row in rules.iter_rows(min_row=2)]
-    assert cells[0]["mode"] == "fallback" and cells[0]["shift"] == "-00:42:00"
-    assert cells[1]["note"] == "<Tokyo>"
+    assert cells[0]["mode"] == "fallback" and cells[1]["note"] == "<Tokyo>"
 
 
 def test_workbook_of_empty_table_without_overrides():
     wb = load(report.workbook_bytes(empty(RESOLVED), None))
-    assert wb["photos"].max_row == 1 and len(header(wb["photos"])) == len(RESOLVED.names)
+    assert wb["photos"].max_row == 1 and wb["segments"].max_row == 1
     assert wb["overrides"]["A3"].value == report.NO_OVERRIDES
-    assert wb["summary"]["C2"].value == 0
-
-
-def test_workbook_longer_than_a_sheet_says_so(resolved, monkeypatch):
-    monkeypatch.setattr(report, "_EXCEL_ROWS", 3)
-    wb = load(report.workbook_bytes(resolved, None))
-    assert wb["photos"].max_row == 4
-    notes = [r[0] for r in wb["summary"].iter_rows(values_only=True) if r[0] and "first 3 of 8" in str(r[0])]
-    assert len(notes) == 1
-    total = next(r for r in wb["summary"].iter_rows(values_only=True) if r[:2] == (report.ALL, report.ALL))
-    assert total[2] == 8  # the summary counts every photo
 
 
 # ---------------------------------------------------------------------------------------------
-# HTML page
+# the page's layout
 
-def test_html_page_is_self_contained_and_escaped(resolved, overrides):
-    page = report.html_page(resolved, overrides)
-    assert page.count("<script src") == 0 and "<link" not in page and "@import" not in page
-    assert "&lt;img src=x onerror=alert(1)&gt; &amp; &#34;quo&#39;te&#34; café Ωμέγα.jpg" in page
-    assert CJK in page
-    assert WEIRD not in page
-    assert "&lt;Tokyo&gt;" in page and "<Tokyo>" not in page
-    assert 'id="timeline"' in page
-    body = page.split('id="photos"')[1]
-    positions = [body.index(n) for n in ("IMG_0002.jpg", "IMG_0005.jpg", "broken.jpg", "IMG_0001.jpg")]
-    assert positions == sorted(positions)  # flagged rows (incl. no-time, error) before clean ones
-    assert "not plotted" in page  # the rows with no time are said to be missing from the plot
+def test_page_is_self_contained_and_escaped(resolved, overrides):
+    html = report.html_page(resolved, overrides, roots=["/photos"])
+    assert html.count("<script src") == 0 and "<link" not in html and "@import" not in html
+    assert WEIRD not in html.replace("\\u003c", "<")  # not raw in the HTML ...
+    assert json_text("trip/" + WEIRD) in html  # ... only as a JavaScript string, shown as text
+    assert "&lt;Tokyo&gt;" in html and "<Tokyo>" not in html
+    assert 'id="segments"' in html and 'id="timeline"' in html and 'id="map"' not in html  # no position, no map
+    assert "trip/" + CJK in html and "/photos/trip/" + CJK in html  # relative, full path for hover
+    assert "without a time" in html and "not plotted" in html
 
 
-def test_html_page_of_empty_table():
-    page = report.html_page(empty(RESOLVED), None)
-    assert "nothing to plot" in page and report.NO_OVERRIDES.split(":")[0] in page
-    assert "plotly" not in page.lower()  # no data, no 4 MB of JavaScript
+def json_text(value: str) -> str:
+    import json
+    return json.dumps(value, ensure_ascii=False).replace("</", "<\\/")
 
 
-def test_big_tables_are_capped_and_thinned_with_a_note(monkeypatch):
-    monkeypatch.setattr(report, "TABLE_MAX_ROWS", 50)
-    monkeypatch.setattr(report, "PLOT_MAX_POINTS", 300)
-    df = synthetic(600)
-    flagged = report._flagged(df)
-    pts, _, note = report._plot_points(df, flagged)
-    timed = df["utc_time"].notna().sum()
-    assert len(pts) <= 300 and f"of {timed:,} timed photos" in note
-    assert set(df.loc[flagged & df["utc_time"].notna().to_numpy(), "file_name"]) <= set(pts["file_name"])
-    shown = set(pts["file_name"])
-    times = df[df["utc_time"].notna()].sort_values("utc_time")
-    offset = times["utc_offset_minutes"].astype("float64")
-    jump = offset.ne(offset.shift())
-    assert set(times.loc[jump, "file_name"]) <= shown  # every offset jump survives thinning
-    page = report.html_page(df, None)
-    assert "first 50 of 600 photos" in page
-    assert page.split('id="photos"')[1].count("<tr") == 51  # header + 50
+def test_page_of_empty_table():
+    html = report.html_page(empty(RESOLVED), None)
+    assert "nothing to plot" in html and report.NO_OVERRIDES.split(":")[0] in html
+    assert len(html) < 100_000  # no data, no 4 MB of plotly.js
+
+
+def test_segments_come_first_with_their_photos_in_order(resolved):
+    page = report.Page.build(resolved, None, ["/photos"])
+    segments = page.segments
+    assert list(segments["segment"]) == list(report.segments_table(resolved)["segment"])
+    for seg, start, end in zip(segments["segment"], segments["start"], segments["end"]):
+        assert set(page.photos["segment"][start:end]) == {seg}
+        assert page.photos["local_time"][start:end].is_monotonic_increasing
+    assert page.no_time == (len(page.photos) - 2, len(page.photos))  # the two without a time, last
+    assert page.segments["end"].iloc[-1] == page.no_time[0]
+
+
+def test_contact_sheets_spread_over_each_segment():
+    starts, ends = np.array([0, 3, 23]), np.array([3, 23, 24])
+    picks = page_module._contact(starts, ends)
+    assert picks.tolist() == [0, 1, 2, 3, 7, 11, 14, 18, 22, 23]  # first and last of each, evenly
+
+
+def test_plot_never_joins_unrelated_folders_and_keeps_the_1898_scan_at_the_edge(resolved):
+    page = report.Page.build(resolved)
+    traces = [t for t in page.timeline.figure["data"] if "lines" in t["mode"]]
+    assert len(traces) == len(page.segments)  # one line per segment
+    for trace in traces:
+        folders = {page.photos["folder"][i] for i in trace["customdata"]}
+        assert len(folders) == 1
+    low, high = page.timeline.figure["layout"]["xaxis"]["range"]
+    assert low >= "2021"  # 1898 does not stretch the axis back 123 years ...
+    scan = next(t for t in traces if page.photos["file_name"][t["customdata"][0]] == "scan_1898.tif")
+    assert scan["x"][0] >= low and scan["marker"]["symbol"] == ["triangle-left"]  # ... it sits at the edge
+    assert any("1898" in note for note in page.timeline.notes)
+
+
+def test_axis_keeps_a_real_spread_of_years():
+    years = np.array([f"{y}-06-01" for y in range(1990, 2024)] * 3, dtype="datetime64[ms]")
+    low, high = plot.axis_range(years)
+    assert low < np.datetime64("1990-06-01") and high > np.datetime64("2023-06-01")
+
+
+def test_map_shows_positions_coloured_by_zone_with_outlines_shipped():
+    df = synthetic(300)
+    page = report.Page.build(df)
+    traces = page.map.figure["data"]
+    assert {t["name"].split(" (")[0] for t in traces} >= {"Europe/Berlin", "Asia/Tokyo", "America/New_York"}
+    assert sum(len(t["lat"]) for t in traces) == df["gps_lat"].notna().sum()
+    html = page.render().html
+    assert "window.PlotlyGeoAssets={topojson:{world_110m:{\"type\":\"Topology\"" in html
+
+
+def fake_jpegs(page: report.Page, size: int) -> dict[str, bytes]:
+    """A thumbnail of `size` bytes for every photo the page wants, keyed by a made-up sha256."""
+    return {sha: bytes(size) for sha in page.wanted()["sha256"]}
+
+
+def with_shas(df: pd.DataFrame) -> pd.DataFrame:
+    return df.assign(sha256=[f"{i:064x}" for i in range(len(df))], file_type="JPEG")
+
+
+def test_thumbnails_inline_within_the_budget_and_beside_past_it(monkeypatch):
+    df = with_shas(synthetic(400))
+    page = report.Page.build(df)
+    jpegs = fake_jpegs(page, 3_000)
+    inline = page.render(jpegs)
+    assert inline.beside == {} and inline.html.count("data:image/jpeg;base64,") == len(jpegs)
+    assert not any("beside" in n for n in inline.notes)
+
+    monkeypatch.setattr(page_module, "INLINE_MAX_PHOTOS", 300)  # too many photos: beside
+    beside = page.render(jpegs)
+    assert "data:image/jpeg" not in beside.html and len(beside.beside) == len(jpegs)
+    assert any("audit_thumbs/ beside this page" in n for n in beside.notes)
+    assert f'audit_thumbs/{next(iter(jpegs))}.jpg' in beside.html
+
+    monkeypatch.setattr(page_module, "INLINE_MAX_PHOTOS", 10_000)  # hover pictures cut to fit 25 MB
+    monkeypatch.setattr(page_module, "INLINE_MAX_BYTES", len(inline.html) - 100_000)
+    cut = page.render(jpegs)
+    assert cut.beside == {}
+    assert len(cut.html.encode()) <= page_module.INLINE_MAX_BYTES
+    assert any("Hovering shows the thumbnail of" in n for n in cut.notes)
+    assert cut.html.count("data:image/jpeg;base64,") >= len(set(page.photos["sha256"][page.contact]))
+
+
+# ---------------------------------------------------------------------------------------------
+# thumbnails from real files, through the real CLI
+
+def heic(path: Path) -> None:
+    pillow_heif = pytest.importorskip("pillow_heif")
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    Image.new("RGB", (400, 300), (20, 90, 200)).save(path, "HEIF")
+
+
+def test_thumbnail_cache_is_made_once_and_reused(tmp_path):
+    library = tmp_path / "photos"
+    write_sample(library, count=MIN_COUNT)
+    heic(library / "2023-11 India" / "phone.heic")
+    ws = tmp_path / "ws"
+    cli = CliRunner()
+    first = cli.invoke(main, ["run", str(library), "-w", str(ws), "--default-tz", SAMPLE_DEFAULT_TZ])
+    assert first.exit_code == 0, first.output
+    made = int(first.output.split("thumbnails: ")[1].split(" made")[0])
+    assert made > 0 and "0 from the cache" in first.output
+    again = cli.invoke(main, ["report", "-w", str(ws)])
+    assert again.exit_code == 0, again.output
+    assert f"thumbnails: 0 made, {made} from the cache" in again.output
+    resolved = Workspace(ws).load("resolved")
+    photo = resolved[resolved["file_name"] == "phone.heic"].iloc[0]
+    cached = thumbs.cache_file(Path(ws) / "data" / "thumbs", photo["sha256"])
+    from PIL import Image
+    with Image.open(cached) as image:  # the HEIC's thumbnail: a JPEG of its pixels, long side SIZE
+        assert image.format == "JPEG" and image.size == (thumbs.SIZE, thumbs.SIZE * 3 // 4)
+        assert image.getpixel((10, 10))[2] > 150
+    assert "data:image/jpeg;base64," in (Path(ws) / "reports" / "audit.html").read_text()
+
+
+def test_a_big_page_writes_its_thumbnails_beside_it_and_says_so(tmp_path, monkeypatch):
+    library = tmp_path / "photos"
+    write_sample(library, count=MIN_COUNT)
+    ws = tmp_path / "ws"
+    monkeypatch.setattr(page_module, "INLINE_MAX_PHOTOS", 10)
+    result = CliRunner().invoke(main, ["run", str(library), "-w", str(ws), "--default-tz", SAMPLE_DEFAULT_TZ])
+    assert result.exit_code == 0, result.output
+    assert "audit_thumbs/ beside this page" in result.output
+    beside = sorted((Path(ws) / "reports" / "audit_thumbs").iterdir())
+    html = (Path(ws) / "reports" / "audit.html").read_text()
+    assert beside and all(f"audit_thumbs/{p.name}" in html for p in beside)
+    monkeypatch.setattr(page_module, "INLINE_MAX_PHOTOS", 10_000)  # small again: back in the page
+    result = CliRunner().invoke(main, ["report", "-w", str(ws)])
+    assert result.exit_code == 0 and not (Path(ws) / "reports" / "audit_thumbs").exists()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,10 +390,21 @@ def browser():
         b.close()
 
 
-def test_page_renders_in_chromium(browser, overrides, tmp_path):
-    df = synthetic(240)
-    page_file = tmp_path / "audit.html"
-    page_file.write_text(report.html_page(df, overrides), encoding="utf-8")
+def number(text: str) -> int:
+    return int(text.split()[0].replace(",", "").strip("()"))
+
+
+def test_page_in_chromium(browser, tmp_path):
+    """The audit of the sample library, as `photoflux run` writes it: thumbnails, segments, the
+    plot and the map with outlines, counts that agree, readable columns, and no request."""
+    library = tmp_path / "photos"
+    write_sample(library, count=MIN_COUNT)
+    long_folder = library / ("a folder with a very long name, " * 6).strip()
+    long_folder.mkdir()
+    shutil.copy(next(library.glob("*/IMG_*.jpg")), long_folder / (WEIRD.replace("/", "") + " " + "x" * 80 + ".jpg"))
+    ws = tmp_path / "ws"
+    result = CliRunner().invoke(main, ["run", str(library), "-w", str(ws), "--default-tz", SAMPLE_DEFAULT_TZ])
+    assert result.exit_code == 0, result.output
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     problems = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
@@ -292,42 +412,117 @@ def test_page_renders_in_chromium(browser, overrides, tmp_path):
     page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
     page.on("request", lambda r: None if r.url.startswith(("file:", "data:", "blob:"))
             else problems.append(f"network: {r.url}"))
-    page.goto(page_file.as_uri())
+    page.goto((ws / "reports" / "audit.html").as_uri())
     page.wait_for_selector("#timeline .scatterlayer .point", timeout=20_000)
+    page.wait_for_selector("#map .geo path", timeout=20_000)
+
+    # thumbnails: the contact sheets' pictures are decoded images
+    thumbs_shown = page.evaluate("""() => Array.from(document.querySelectorAll('#segments img.thumb'))
+        .filter(i => i.complete && i.naturalWidth > 0).length""")
+    assert thumbs_shown >= 20
+    # the map draws land and borders from the shipped outlines
+    assert page.locator("#map .layer.land path, #map .layer.countries path").count() > 0
+    assert page.locator("#map .scattergeo .point, #map .scattergeo path.point").count() > 0
+
+    # the counts agree: header, segments table, plot legend
+    resolved = Workspace(ws).load("resolved")
+    from pipeline.flags import counts
+    expected = counts(resolved)
+    look = number(page.inner_text("#count-needs_a_look"))
+    assert look == expected["needs_a_look"] and number(page.inner_text("#count-photos")) == len(resolved)
+    column = page.evaluate("""name => {
+        const i = Array.from(document.querySelectorAll('#segments thead th')).findIndex(h => h.textContent === name);
+        return Array.from(document.querySelectorAll('#segments > tbody > tr.seg'))
+            .map(r => parseInt(r.children[i].textContent.replace(/,/g, '')) || 0).reduce((a, b) => a + b, 0);
+    }""", "needs a look")
+    assert column == look
+    photos_column = page.evaluate("""() => {
+        const i = Array.from(document.querySelectorAll('#segments thead th')).findIndex(h => h.textContent === 'photos');
+        return Array.from(document.querySelectorAll('#segments > tbody > tr.seg'))
+            .map(r => parseInt(r.children[i].textContent.replace(/,/g, ''))).reduce((a, b) => a + b, 0);
+    }""")
+    assert photos_column == len(resolved)
+    legend = page.locator("#timeline .legendtext", has_text="needs a look").text_content()
+    assert number(legend.split("needs a look")[1]) == look
+    assert number(page.inner_text("#count-no_time")) == expected["never_approvable"]
+
+    # a segment expands to its photos; a long file name does not push source and flags off-screen
+    row = page.locator("#segments tr.seg", has_text="a folder with a very long name").first
+    row.click()
+    detail = page.locator("#segments tr.detail table.photos").first
+    detail.wait_for()
+    cell = detail.locator("tbody td.file").first
+    assert cell.get_attribute("title").startswith(str(library))  # the full path on hover
+    assert WEIRD.replace("/", "")[:20] in cell.text_content() and not cell.text_content().startswith("/")
+    head = {h: detail.locator("thead th", has_text=h).first.bounding_box() for h in ("source", "flags")}
+    assert all(box["x"] + box["width"] <= 1400 for box in head.values())
+
+    # hovering a dot shows its thumbnail
+    page.locator("#timeline").scroll_into_view_if_needed()
+    x, y = page.evaluate("""() => {
+        const gd = document.getElementById('timeline'), r = gd.getBoundingClientRect();
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        const tr = gd._fullData.find(t => (t.mode || '').includes('lines'));
+        return [r.left + xa._offset + xa.d2p(tr.x[0]), r.top + ya._offset + ya.d2p(tr.y[0])];
+    }""")
+    page.mouse.move(x, y)
+    page.wait_for_selector("#tip img", state="visible", timeout=5_000)
+    assert page.evaluate("document.querySelector('#tip img').naturalWidth") > 0
+
+    page.fill("#filter", "very long name")
+    assert page.locator("#segments > tbody > tr.seg:visible").count() == 1
+    page.fill("#filter", "")
+    page.check("#only-look")
+    visible = page.locator("#segments > tbody > tr.seg:visible").count()
+    assert 0 < visible == (Workspace(ws).load("segments")["needs_a_look"] > 0).sum()
+    page.uncheck("#only-look")
+
+    page.evaluate("window.scrollTo(0, 0)")
     shot = tmp_path / "report.png"
     page.screenshot(path=str(shot))
-    assert shot.stat().st_size > 10_000
     if os.environ.get("PHOTOFLUX_SCREENSHOT"):
         target = Path(os.environ["PHOTOFLUX_SCREENSHOT"])
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, target)
-
-    assert page.locator("#timeline .main-svg").count() > 0
-    assert page.locator("#timeline .scatterlayer .point").count() >= len(df) - df["utc_time"].isna().sum()
-    assert page.locator("#photos tbody tr").count() == len(df)
-    assert "flag" in page.locator("#photos tbody tr").first.get_attribute("class")
-    assert page.locator("#summary tbody tr").count() == len(report.summary(df))
-    weird = page.locator("#photos tbody td:first-child", has_text="Ωμέγα")
-    assert weird.count() == 1 and weird.inner_text() == WEIRD  # escaped in the source, exact on screen
-
-    # hover the weird photo's dot: the label shows its name exactly, quotes included
-    x, y = page.evaluate("""name => {
-        const gd = document.getElementById('timeline'), r = gd.getBoundingClientRect();
-        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-        for (const tr of gd._fullData) {
-            const i = (tr.customdata || []).findIndex(c => c[0].includes(name));
-            if (i >= 0) return [r.left + xa._offset + xa.d2p(tr.x[i]), r.top + ya._offset + ya.d2p(tr.y[i])];
-        }
-    }""", "Ωμέγα")
-    page.mouse.move(x, y)
-    label = page.locator("#timeline .hoverlayer .hovertext")
-    label.wait_for(timeout=5_000)
-    assert WEIRD in label.text_content()
-
-    page.fill("#filter", "america/new_york")
-    assert page.locator("#photos tbody tr:visible").count() == (df["tz_name"] == "America/New_York").sum()
-    page.fill("#filter", "")
-    page.check("#only-flagged")
-    assert page.locator("#photos tbody tr:visible").count() == int(report._flagged(df).sum())
     assert problems == []
     page.close()
+
+
+def test_paths_are_shown_relative_to_their_own_root():
+    paths = pd.Series(["/home/me/Pictures/2019/a.jpg", "/mnt/old/Pictures/b.jpg", "/mnt/old/c.jpg",
+                       "/elsewhere/d.jpg", "/home/me/Pictures"])
+    one = columns.relative(paths, ["/home/me/Pictures"])
+    assert one.tolist() == ["2019/a.jpg", *paths[1:4], "."]
+    several = columns.relative(paths, ["/home/me/Pictures/", "/mnt/old", "/mnt/old/Pictures"])
+    assert several.tolist() == ["Pictures/2019/a.jpg", "Pictures/b.jpg", "old/c.jpg", "/elsewhere/d.jpg",
+                                "Pictures"]  # the deepest root a path lies under names it
+
+
+def test_a_photo_that_cannot_be_decoded_is_not_tried_again(tmp_path, monkeypatch):
+    import hashlib
+
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0" + bytes(200))  # a JPEG's start, nothing after it
+    good = tmp_path / "good.heic"
+    heic(good)
+    photos = pd.DataFrame({"path": [str(broken), str(good)],
+                           "sha256": [hashlib.sha256(p.read_bytes()).hexdigest() for p in (broken, good)],
+                           "file_type": ["JPEG", "HEIC"]})
+    tried = []
+    decode = thumbs.convert.thumbnail
+    monkeypatch.setattr(thumbs.convert, "thumbnail", lambda *a: tried.append(a[1]) or decode(*a))
+    first = thumbs.thumbnails(tmp_path / "cache", photos)
+    assert (first.made, first.failed, tried) == (1, 1, ["JPEG", "HEIC"])
+    again = thumbs.thumbnails(tmp_path / "cache", photos)
+    assert (again.cached, again.failed, tried) == (1, 1, ["JPEG", "HEIC"])  # nothing decoded again
+    good.write_bytes(b"changed")  # a file changed since extract gets no thumbnail, and no marker
+    fresh = thumbs.thumbnails(tmp_path / "other", photos.iloc[1:])
+    assert (fresh.made, fresh.failed) == (0, 1) and not list((tmp_path / "other").rglob("*.none"))
+
+
+def test_a_later_stage_adds_its_own_section(resolved):
+    extra = report.Section("reconcile", "Server reconcile: what the server holds", "<p>3 photos differ</p>")
+    html = report.Page.build(resolved).render(sections=[extra]).html
+    assert '<a href="#section-reconcile">Server reconcile</a>' in html
+    assert html.index('id="section-overrides"') < html.index('id="section-reconcile"')
+    assert "<p>3 photos differ</p>" in html
