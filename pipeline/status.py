@@ -122,7 +122,7 @@ def status_text(ws: Workspace, resolved: pd.DataFrame | None) -> str:
              and "the resolved table changed since (resolve, approve or upload)"}
     for stage in STAGES:
         entry = manifest.get(stage)
-        line = f"  {stage:<8} " + (f"ran {entry.get('finished', '?')}, "
+        line = f"  {stage:<9} " + (f"ran {entry.get('finished', '?')}, "
                                    f"{entry.get('rows', '?')} rows" if entry else "not run")
         if entry and stale.get(stage):
             line += f": STALE, {stale[stage]}"

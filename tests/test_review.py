@@ -147,7 +147,7 @@ def test_second_writer_is_refused_while_the_workspace_is_locked(ws):
 
 def test_status_names_the_next_step(ws):
     output = run(ws, "status")
-    assert "resolve  ran" in output and "photos   6" in output
+    assert "resolve   ran" in output and "photos   6" in output
     assert "photoflux report" in output
 
 
@@ -193,7 +193,7 @@ def test_status_marks_a_stale_report_and_stale_resolve_and_next_does_something(w
     assert lines[-1].startswith("next:    review ") and "approve" in lines[-1]
     run(ws, "approve", "--unflagged")
     lines = run(ws, "status").splitlines()
-    assert any(line.startswith("  report   ran") and line.endswith(
+    assert any(line.startswith("  report    ran") and line.endswith(
         "STALE, the resolved table changed since (resolve, approve or upload)") for line in lines)
     assert lines[-1].startswith("next:    photoflux report")  # one photo still needs a look
     run(ws, "report")
@@ -201,7 +201,7 @@ def test_status_marks_a_stale_report_and_stale_resolve_and_next_does_something(w
     assert "photoflux segments" in lines[-1] and "--segment ID" in lines[-1]
     (ws.root / "overrides.csv").write_text("path_glob,tz\n*/DSC_*,Asia/Tokyo\n")
     lines = run(ws, "status").splitlines()
-    assert any(line.startswith("  resolve  ran") and line.endswith(
+    assert any(line.startswith("  resolve   ran") and line.endswith(
         "STALE, photos or overrides changed since") for line in lines)
     assert lines[-1].startswith(f"next:    photoflux resolve -w {ws.root} --default-tz "
                                 "Europe/Berlin")
