@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import io
 import multiprocessing
 import os
 import signal
@@ -42,6 +43,8 @@ _SIDECAR_COLUMNS = STAT_COLUMNS[3:]
 #: SLOW_DISK_BYTES_PER_SECOND (so a real 3 GB TIFF on a slow disk is read, not given up).
 BASE_SECONDS = 10.0
 SLOW_DISK_BYTES_PER_SECOND = 20 * 1024 * 1024
+#: Files up to this size are read into memory in one read, larger ones hashed in chunks.
+IN_MEMORY_BYTES = 64 * 1024 * 1024
 _HASH_CHUNK = 1024 * 1024
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -296,11 +299,19 @@ def seconds_allowed(stat: os.stat_result) -> float:
 
 
 def _read_into(row: dict, path: str) -> None:
-    """Fill `row` as the reading goes, so a file given up keeps what was done (its hash)."""
+    """Fill `row` as the reading goes, so a file given up keeps what was done (its hash).
+
+    A file of up to IN_MEMORY_BYTES is read once: hashed, and its tags read, in memory."""
     with open(path, "rb") as fh:
         opened = os.fstat(fh.fileno())
         row.update(file_size=opened.st_size, mtime_ns=opened.st_mtime_ns)
-        row["sha256"], head = _hash(fh)
+        if opened.st_size <= IN_MEMORY_BYTES:
+            data = fh.read()
+            row["sha256"], head = hashlib.sha256(data).hexdigest(), data[:SNIFF_BYTES]
+            fh = io.BytesIO(data)
+            fh.name = path  # the file it holds, as an open file would say
+        else:
+            row["sha256"], head = _hash(fh)
         row["file_type"] = sniff_type(head)
         row.update(read_tags(fh))
     row.update(read_sidecars(row))
