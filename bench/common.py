@@ -66,7 +66,9 @@ def figure(bench: str, name: str, value: float, kind: str, target: str = "",
                      "target": target, "unit": unit})
 
 
-def show(value: float, kind: str, unit: str) -> str:
+def show(value: float | None, kind: str, unit: str) -> str:
+    if value is None:
+        return ""
     return f"{value:.2f}x" if kind == "ratio" else f"{value:.3g} {unit}".strip()
 
 

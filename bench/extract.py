@@ -57,10 +57,9 @@ def exifread_loop(files: list[Path]) -> None:
 
 def per_format(corpus: Path, repeats: int) -> dict[str, tuple[int, float]]:
     """File type -> (files, the worker's time / read+hash time) over the corpus's files."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from pipeline import extract as stage
+    from pipeline import extract as stage  # the installed photoflux (or PYTHONPATH's)
+    from pipeline.extract import photo_files
     from pipeline.readers import SNIFF_BYTES, sniff_type
-    from pipeline.walk import photo_files
 
     by_type: dict[str, list] = defaultdict(list)
     for stat in photo_files([corpus]):
