@@ -300,7 +300,8 @@ SKIPPED = {
 
 
 def time_option(ctx, param, value: str | None):
-    """An ISO 8601 local time, or an instant with Z or ±HH:MM; anything else is a usage error."""
+    """An ISO 8601 local time or time of day, or either with Z or ±HH:MM (an instant);
+    anything else is a usage error."""
     if value is None:
         return None
     from .text import QUOTE_LIMIT, one_line
@@ -317,7 +318,8 @@ def time_option(ctx, param, value: str | None):
 @click.option("--was", required=True, metavar="TIME", callback=time_option,
               help="The time the screen in PHOTO showed: a local time "
                    "YYYY-MM-DD[THH:MM[:SS[.fff]]], or an instant with Z or ±HH:MM (read as "
-                   "local time in the photo's zone in resolved.parquet).")
+                   "local time in the photo's zone in resolved.parquet); without the date "
+                   "(HH:MM[:SS[.fff]]), on the day nearest to the photo's time.")
 @workspace_option
 @click.option("--note", help="Free text kept with the sync point.")
 @click.option("--overrides", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -349,13 +351,16 @@ def clock(photo: Path, was, ws: Workspace, note: str | None, overrides: Path | N
     moves = sync.moves / 1000
     if moves.empty:
         click.echo("no photo of this camera moves")
+    elif len(moves) == 1:
+        click.echo(f"1 photo of this camera moves by {shift_text(moves.iloc[0])}")
     elif moves.nunique() == 1:
         click.echo(f"{len(moves)} photos of this camera move by {shift_text(moves.iloc[0])}")
     else:
         click.echo(f"{len(moves)} photos of this camera move by {shift_text(moves.min())} to "
                    f"{shift_text(moves.max())}, {shift_text(moves.mean())} on average")
     if sync.kept:
-        click.echo(f"{sync.kept} keep the shift of an overrides rule")
+        click.echo(f"{sync.kept} keep the shift of an overrides rule" if sync.kept > 1
+                   else "1 keeps the shift of an overrides rule")
     click.echo("run 'photoflux resolve' (or 'photoflux run') to apply it")
 
 

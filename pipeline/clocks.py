@@ -7,7 +7,7 @@ linearly by recorded time between them, held constant outside their span. `photo
 writes the lines; resolve applies them to the camera's own clock before any zone.
 
     points = parse_clocks(Path("clocks.csv").read_text(), source="clocks.csv")
-    shift_ms, idle_lines = clock_shifts(photos, recorded, points)
+    shift_ms, set_by, idle_lines = clock_shifts(photos, recorded, points)
 """
 from __future__ import annotations
 
@@ -113,32 +113,62 @@ def camera_key(table: pd.DataFrame) -> pd.Series:
     return parts[0].str.casefold() + "\x1f" + parts[1].str.casefold() + "\x1f" + parts[2]
 
 
+def _cameras(photos: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each photo's camera as a number (its make, model and serial as they are written), and
+    the camera_key of each number: the keys are built once per distinct camera, not per photo."""
+    combined = np.zeros(len(photos), dtype=np.int64)
+    for column in CAMERA_COLUMNS:
+        codes, uniques = pd.factorize(photos[column])
+        combined = pd.factorize(combined * (len(uniques) + 1) + codes + 1)[0]
+    _, first, cameras = np.unique(combined, return_index=True, return_inverse=True)
+    return cameras, camera_key(photos[list(CAMERA_COLUMNS)].iloc[first]).to_numpy()
+
+
 def clock_shifts(photos: pd.DataFrame, recorded: np.ndarray, points: pd.DataFrame
-                 ) -> tuple[np.ndarray, list[int]]:
+                 ) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """The clock shift (milliseconds, float; NaN where none applies) of each photo with a
-    recorded local time (`recorded`, datetime64[ms]) whose camera has sync points, and the
-    lines of the sync points whose camera has no photo.
+    recorded local time (`recorded`, datetime64[ms]) whose camera has sync points; what set it,
+    for the audit ('clocks.csv line 2: its note', or 'clocks.csv lines 2 and 5' for a drift
+    between two; None where no shift); and the lines of the sync points whose camera has no
+    photo.
 
     One pass per camera: np.interp over its sync points by recorded time, which holds the first
     and last shift outside their span (one point: a constant).
     """
     shift = np.full(len(photos), np.nan)
+    basis = np.full(len(photos), None, dtype=object)
     idle: list[int] = []
     if points.empty:
-        return shift, idle
-    keys = camera_key(photos).to_numpy()
+        return shift, basis, idle
+    cameras, keys = _cameras(photos)
     recorded = np.asarray(recorded, dtype="datetime64[ms]")
     timed = ~np.isnat(recorded)
     at = recorded.astype(np.int64).astype(np.float64)
     for key, camera in points.groupby(camera_key(points), sort=False):
-        rows = np.flatnonzero((keys == key) & timed)
-        if not (keys == key).any():
+        its = np.isin(cameras, np.flatnonzero(keys == key))
+        if not its.any():
             idle.extend(camera["line"].tolist())
+        rows = np.flatnonzero(its & timed)
         camera = camera.drop_duplicates("recorded_local").sort_values("recorded_local")
-        when = camera["recorded_local"].to_numpy(dtype="datetime64[ms]").astype(np.int64)
-        shift[rows] = np.interp(at[rows], when.astype(np.float64),
-                                camera["shift_ms"].to_numpy(dtype=np.float64))
-    return shift, idle
+        when = camera["recorded_local"].to_numpy(dtype="datetime64[ms]").astype(np.float64)
+        shift[rows] = np.interp(at[rows], when, camera["shift_ms"].to_numpy(dtype=np.float64))
+        after = np.searchsorted(when, at[rows], side="right")
+        exact = np.searchsorted(when, at[rows], side="left") < after
+        basis[rows] = np.asarray(_sync_labels(camera), dtype=object)[
+            np.where(exact, 2 * after - 2, np.clip(2 * after - 1, 0, 2 * len(when) - 2))]
+    return shift, basis, idle
+
+
+def _sync_labels(camera: pd.DataFrame) -> list[str]:
+    """For one camera's sync points (sorted by recorded time), what sets a photo's shift: each
+    point's line (with its note), and between each two both lines (a drift), in the order
+    point, between, point, ..., point."""
+    lines = camera["line"].tolist()
+    labels = [f"clocks.csv lines {a} and {b}" for a, b in zip(lines, lines[1:])]
+    for position, (line, note) in enumerate(zip(lines, camera["note"])):
+        labels.insert(2 * position, f"clocks.csv line {line}"
+                      + (f": {note}" if isinstance(note, str) else ""))
+    return labels
 
 
 def iso(time: pd.Timestamp) -> str:

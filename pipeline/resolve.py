@@ -453,24 +453,27 @@ def recorded_local(photos: pd.DataFrame) -> np.ndarray:
 
 
 def _clock_columns(df: pd.DataFrame, recorded: np.ndarray, clocks: pd.DataFrame | None,
-                   rule_shift: pd.Series) -> pd.Series:
+                   rule_shift: pd.Series) -> tuple[pd.Series, pd.Series]:
     """The clocks.csv shift of each photo (whole milliseconds, Int64) where its camera has sync
-    points and no rule shifts it (a rule's shift wins); warns of sync points without photos."""
+    points and no rule shifts it (a rule's shift wins), and the sync lines that set it (text);
+    warns of sync points without photos."""
     if clocks is None or clocks.empty:
-        return pd.Series(pd.NA, index=df.index, dtype="Int64")
-    shift, idle = clock_shifts(df, recorded, clocks)
+        return (pd.Series(pd.NA, index=df.index, dtype="Int64"),
+                pd.Series(pd.NA, index=df.index, dtype="string"))
+    shift, basis, idle = clock_shifts(df, recorded, clocks)
     for line in idle:
         warnings.warn(f"clocks.csv line {line}: no photo of its camera", ResolveWarning)
-    return pd.Series(np.round(shift), index=df.index).astype("Int64").where(rule_shift.isna())
+    shift = pd.Series(np.round(shift), index=df.index).astype("Int64").where(rule_shift.isna())
+    moved = (shift.notna() & (shift != 0)).to_numpy(bool)
+    return shift, pd.Series(basis, index=df.index, dtype="string").where(moved)
 
 
-def clock_moves(photos: pd.DataFrame, rules: list[Rule], before: pd.DataFrame,
-                after: pd.DataFrame) -> pd.Series:
-    """How far (milliseconds, by row of `photos`) resolve moves each photo's local time when
-    clocks.csv's sync points change from `before` to `after`: 0 where they change nothing, NaN
-    where they would move it but a rule's shift wins."""
+def clock_moves(photos: pd.DataFrame, recorded: np.ndarray, rules: list[Rule],
+                before: pd.DataFrame, after: pd.DataFrame) -> pd.Series:
+    """How far (milliseconds, by row of `photos`, whose `recorded_local` times are `recorded`)
+    resolve moves each photo's local time when clocks.csv's sync points change from `before` to
+    `after`: 0 where they change nothing, NaN where they would move it but a rule's shift wins."""
     df = photos[PHOTOS.names].reset_index(drop=True)
-    recorded = recorded_local(df)
     old, new = (np.nan_to_num(np.round(clock_shifts(df, recorded, points)[0]))
                 for points in (before, after))
     overridden = np.zeros(len(df), dtype=bool)
@@ -481,7 +484,8 @@ def clock_moves(photos: pd.DataFrame, rules: list[Rule], before: pd.DataFrame,
 
 
 def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
-            settings: Settings = Settings(), clocks: pd.DataFrame | None = None) -> pd.DataFrame:
+            settings: Settings = Settings(), *, clocks: pd.DataFrame | None = None
+            ) -> pd.DataFrame:
     """The resolved table: every photos column plus the time, zone and audit columns.
     `clocks`: the sync points of clocks.csv (clocks.parse_clocks)."""
     df = photos[PHOTOS.names].reset_index(drop=True)
@@ -500,7 +504,7 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
     seen = np.where(np.isnat(recorded), _in_zone(instant, settings.default_tz), recorded)
     override_tz, fallback_tz, shift, note = _rule_columns(
         overrides or [], df, _within_range(seen, df.index))
-    clock_ms = _clock_columns(df, recorded, clocks, shift)
+    clock_ms, clock_note = _clock_columns(df, recorded, clocks, shift)
     rule_ms = shift.fillna(0).to_numpy(dtype="int64").astype("timedelta64[s]")
     local_ms = clock_ms.fillna(0).to_numpy(dtype="int64").astype("timedelta64[ms]") + rule_ms
     shifted_local, instant = recorded + local_ms, instant + rule_ms
@@ -615,7 +619,7 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
         flags=flags,
         warnings=_with_warnings(df["warnings"], [*warned, *gps_warned, xmp_gps_warned,
                                                  camera_warned, *xmp_warned]),
-        override_note=note,
+        override_note=note.str.cat(clock_note, sep=" | ").fillna(note).fillna(clock_note),
         approved=pd.Series(False, index=df.index, dtype="boolean"),
     )
     blank = empty(RESOLVED)

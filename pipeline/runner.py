@@ -19,8 +19,8 @@ import pandas as pd
 from .approvals import apply_approvals, empty_approvals
 from .overrides import Rule, rules_table
 from .resolve import ResolveWarning, Settings, resolve
-from .times import now_iso
 from .fingerprints import STAGES, extract_inputs, report_inputs, resolve_inputs, unchanged
+from .times import TimeOfDay, now_iso
 from .workspace import StageError, Workspace, writing_to
 
 
@@ -115,7 +115,7 @@ def reconcile(ws: Workspace, resolved: pd.DataFrame,
 
 
 def run_resolve(ws: Workspace, settings: Settings, rules: list[Rule], overrides: Path | None,
-                inputs: dict | None = None, clocks: pd.DataFrame | None = None
+                inputs: dict | None = None, *, clocks: pd.DataFrame | None = None
                 ) -> tuple[pd.DataFrame, list]:
     """resolved.parquet, audit.csv and overrides_in_force.csv from photos.parquet, the rules,
     clocks.csv and the default zone, written as one change. `inputs`: their fingerprint, when
@@ -125,7 +125,7 @@ def run_resolve(ws: Workspace, settings: Settings, rules: list[Rule], overrides:
     inputs = inputs or resolve_inputs(ws, settings.default_tz, overrides)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResolveWarning)
-        resolved = resolve(photos, rules, settings, clocks)
+        resolved = resolve(photos, rules, settings, clocks=clocks)
     resolved = reconcile(ws, resolved)
     with ws.change() as change:
         change.save("resolved", resolved)
@@ -180,7 +180,7 @@ def run_all(ws: Workspace, paths, settings: Settings, rules: list[Rule],
          else run_extract(ws, paths, workers, progress))
     inputs = resolve_inputs(ws, settings.default_tz, overrides)
     done("resolve", None if forced > 1 and unchanged(ws, "resolve", inputs)
-         else run_resolve(ws, settings, rules, overrides, inputs, clocks))
+         else run_resolve(ws, settings, rules, overrides, inputs, clocks=clocks))
     inputs = report_inputs(ws)
     done("report", None if forced > 2 and unchanged(ws, "report", inputs)
          else run_report(ws, inputs))
@@ -269,12 +269,14 @@ class ClockSync:
             milliseconds=1)
 
 
-def run_clock(ws: Workspace, photo, was: pd.Timestamp, note: str | None = None,
+def run_clock(ws: Workspace, photo, was, note: str | None = None,
               rules: list[Rule] = ()) -> ClockSync:
     """Append to WS/clocks.csv the sync point of `photo` (a path extract read): its camera
     recorded its local time while the true time was `was`, which the photo shows on a screen.
-    `was` is a local time (naive), or an instant (UTC), then converted to local time once, in
-    the photo's zone in resolved.parquet. `rules`: the overrides, whose shift wins."""
+    `was` (times.parse_time) is a local time (naive), or an instant (UTC), then converted to
+    local time once, in the photo's zone in resolved.parquet; a TimeOfDay takes the day that
+    puts it nearest to the recorded time (of the photo's resolved instant, for UTC). `rules`:
+    the overrides, whose shift wins."""
     from .clocks import CAMERA_COLUMNS, appended, camera_key, iso, parse_clocks
     from .extract import absolute_roots
     from .resolve import clock_moves, recorded_local
@@ -292,7 +294,10 @@ def run_clock(ws: Workspace, photo, was: pd.Timestamp, note: str | None = None,
     recorded = recorded_local(photos)
     if np.isnat(recorded[row[0]]):
         raise StageError(f"{path} has no recorded local time to set its camera's clock by")
-    true_local = was if was.tzinfo is None else _local_in_photo_zone(ws, path, was)
+    if isinstance(was, TimeOfDay) and not was.utc:
+        was = was.nearest(pd.Timestamp(recorded[row[0]]))
+    is_local = isinstance(was, pd.Timestamp) and was.tzinfo is None
+    true_local = was if is_local else _local_in_photo_zone(ws, path, was)
     text, before = _clocks_file(ws)
     point = {**camera, "photo": path, "recorded_local": pd.Timestamp(recorded[row[0]]),
              "true_local": true_local, "note": note}
@@ -306,24 +311,29 @@ def run_clock(ws: Workspace, photo, was: pd.Timestamp, note: str | None = None,
         return ClockSync(point, int(there["line"].iloc[0]), False, pd.Series(dtype="float64"), 0)
     text = appended(text, point)
     after = parse_clocks(text, source=str(ws.clocks))
-    moves = clock_moves(photos, rules, before, after).set_axis(photos["path"])
+    moves = clock_moves(photos, recorded, rules, before, after).set_axis(photos["path"])
     with ws.change() as change:
         change.write_text(ws.clocks, text)
     return ClockSync(point, int(after["line"].iloc[-1]), True, moves[moves != 0].dropna(),
                      int(moves.isna().sum()))
 
 
-def _local_in_photo_zone(ws: Workspace, path: str, instant: pd.Timestamp) -> pd.Timestamp:
-    """An instant as a wall clock in the zone resolved.parquet gives the photo at `path`."""
+def _local_in_photo_zone(ws: Workspace, path: str, instant) -> pd.Timestamp:
+    """An instant (a UTC Timestamp, or a UTC TimeOfDay: on the day nearest to the photo's
+    resolved instant) as a wall clock in the zone resolved.parquet gives the photo at `path`."""
     from .zones import wall_clock
 
     resolved = ws.load("resolved")
-    zone = resolved.loc[resolved["path"] == path, "tz_name"].dropna()
-    if zone.empty:
+    row = resolved.loc[resolved["path"] == path, ["tz_name", "utc_time"]].dropna()
+    if row.empty:
         raise StageError(f"{path} has no zone in {ws.resolved} to read that instant in: run "
                          "'photoflux resolve' first, or give the time the screen showed as a "
                          "local time (no Z or offset)")
-    local = wall_clock(pd.Series([instant.tz_convert("UTC").tz_localize(None)]), zone.iloc[0])
+    if isinstance(instant, TimeOfDay):
+        instant = instant.nearest(row["utc_time"].iloc[0].tz_convert(None))
+    else:
+        instant = instant.tz_convert(None)
+    local = wall_clock(pd.Series([instant]), row["tz_name"].iloc[0])
     return pd.Timestamp(local["local"].iloc[0])
 
 

@@ -3,6 +3,7 @@ the ISO 8601 text people type, "now"."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -18,7 +19,10 @@ MAX_SHIFT_SECONDS = 36525 * 86400
 _ISO_LOCAL = (r"(?P<date>\d{4}-\d{2}-\d{2})"
               r"(?:[T ](?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:\.(?P<f>\d{1,3}))?)?)?")
 _LOCAL_RE = re.compile(_ISO_LOCAL, re.ASCII)
-_INSTANT_RE = re.compile(_ISO_LOCAL + r"(?P<zone>Z|[+-]\d{2}:\d{2})", re.ASCII)
+_ZONE = r"(?P<zone>Z|[+-]\d{2}:\d{2})"
+_INSTANT_RE = re.compile(_ISO_LOCAL + _ZONE, re.ASCII)
+_TIME_OF_DAY_RE = re.compile(r"(?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:\.(?P<f>\d{1,3}))?)?"
+                             + _ZONE + "?", re.ASCII)
 LOCAL_FORMAT = "YYYY-MM-DD[THH:MM[:SS[.fff]]]"
 
 
@@ -66,24 +70,56 @@ def parse_instant(text: str, *, end: bool = False) -> pd.Timestamp:
     match = _INSTANT_RE.fullmatch(text.strip())
     if match is None:
         raise ValueError(f"expected an ISO 8601 instant {LOCAL_FORMAT} with Z or ±HH:MM")
-    zone = match["zone"]
-    offset = timedelta(0)
-    if zone != "Z":
-        hours, minutes = int(zone[1:3]), int(zone[4:6])
-        if hours > 23 or minutes > 59:
-            raise ValueError(f"no such UTC offset {zone}")
-        offset = (-1 if zone[0] == "-" else 1) * timedelta(hours=hours, minutes=minutes)
-    return (_wall_clock(match, end) - offset).tz_localize("UTC")
+    return (_wall_clock(match, end) - _offset(match["zone"])).tz_localize("UTC")
 
 
-def parse_time(text: str) -> pd.Timestamp:
+def _offset(zone: str) -> timedelta:
+    """'Z' or '±HH:MM' as a timedelta east of UTC."""
+    if zone == "Z":
+        return timedelta(0)
+    hours, minutes = int(zone[1:3]), int(zone[4:6])
+    if hours > 23 or minutes > 59:
+        raise ValueError(f"no such UTC offset {zone}")
+    return (-1 if zone[0] == "-" else 1) * timedelta(hours=hours, minutes=minutes)
+
+
+@dataclass(frozen=True)
+class TimeOfDay:
+    """A clock reading without its date, as a phone's lock screen or a GPS shows it: the time
+    since midnight, of the local day, or of the UTC day when `utc` (typed with Z or ±HH:MM)."""
+
+    since_midnight: pd.Timedelta
+    utc: bool
+
+    def nearest(self, near: pd.Timestamp) -> pd.Timestamp:
+        """This reading on the day that puts it nearest to `near` (naive): at most 12 hours
+        from it."""
+        day = near.normalize() + self.since_midnight
+        return min((day + pd.Timedelta(days=days) for days in (-1, 0, 1)),
+                   key=lambda time: abs(time - near))
+
+
+def parse_time(text: str) -> pd.Timestamp | TimeOfDay:
     """A time a person typed: an instant when it ends in Z or ±HH:MM (a UTC Timestamp, as
-    parse_instant reads it), else a local time (naive, as parse_local reads it)."""
-    if _INSTANT_RE.fullmatch(text.strip()):
+    parse_instant reads it), else a local time (naive, as parse_local reads it); either without
+    its date (HH:MM[:SS[.fff]]) is a TimeOfDay."""
+    text = text.strip()
+    if _INSTANT_RE.fullmatch(text):
         return parse_instant(text)
-    if _LOCAL_RE.fullmatch(text.strip()):
+    if _LOCAL_RE.fullmatch(text):
         return parse_local(text)
-    raise ValueError(f"expected an ISO 8601 local time {LOCAL_FORMAT}, or that with Z or ±HH:MM")
+    match = _TIME_OF_DAY_RE.fullmatch(text)
+    if match is None:
+        raise ValueError(f"expected an ISO 8601 local time {LOCAL_FORMAT} or HH:MM[:SS[.fff]], "
+                         "either with Z or ±HH:MM for an instant")
+    if int(match["h"]) > 23 or int(match["m"]) > 59 or int(match["s"] or 0) > 59:
+        raise ValueError("no such time of day")
+    since = pd.Timedelta(hours=int(match["h"]), minutes=int(match["m"]),
+                         seconds=int(match["s"] or 0),
+                         milliseconds=int((match["f"] or "0").ljust(3, "0")))
+    if match["zone"] is None:
+        return TimeOfDay(since, utc=False)
+    return TimeOfDay((since - _offset(match["zone"])) % pd.Timedelta(days=1), utc=True)
 
 
 def shift_text(seconds: float) -> str:

@@ -50,13 +50,14 @@ def test_one_sync_point_shifts_every_photo_of_that_camera_by_a_constant_before_t
                    shot("IMG_1.jpg", "2019:03:02 10:15:00", CANON))
     points = clocks("NIKON CORPORATION,NIKON D70,20025585,/p/DSC_1.jpg,2019-03-02T10:15:00,"
                     "2019-03-02T09:33:00,phone screen")
-    rows = by_name(resolve(table, [], BERLIN, points))
+    rows = by_name(resolve(table, [], BERLIN, clocks=points))
     assert local(rows["DSC_1.jpg"]) == "2019-03-02 09:33:00"
     assert local(rows["DSC_2.jpg"]) == "2019-07-20 17:18:00"
     assert rows["DSC_2.jpg"]["utc_time"] == pd.Timestamp("2019-07-20 15:18:00", tz="UTC")
     for name in ("DSC_1.jpg", "DSC_2.jpg"):
         assert rows[name]["clock_shift_seconds"] == -42 * 60
         assert flags(rows[name]) == {"clock_shifted"}
+        assert rows[name]["override_note"] == "clocks.csv line 2: phone screen"
     for name in ("DSC_3.jpg", "IMG_1.jpg"):  # another body of the same model, another camera
         assert local(rows[name]) == "2019-03-02 10:15:00"
         assert pd.isna(rows[name]["clock_shift_seconds"]) and not flags(rows[name])
@@ -71,11 +72,15 @@ def test_two_sync_points_give_a_drift_interpolated_between_them_and_held_outside
     points = clocks(
         "NIKON CORPORATION,NIKON D70,20025585,,2020-01-01T12:00:00,2020-01-01T12:00:10,",
         "NIKON CORPORATION,NIKON D70,20025585,,2020-01-11T12:00:00,2020-01-11T12:01:50,")
-    rows = by_name(resolve(table, [], BERLIN, points))
+    rows = by_name(resolve(table, [], BERLIN, clocks=points))
     shifts = {name: rows[name]["clock_shift_seconds"] for name in rows}
     assert shifts == {"before.jpg": 10, "first.jpg": 10, "midway.jpg": 60, "last.jpg": 110,
                       "after.jpg": 110}  # midway moves by the mean of its neighbours' shifts
     assert local(rows["midway.jpg"]) == "2020-01-06 12:01:00"
+    notes = {name: rows[name]["override_note"] for name in rows}  # the audit says which lines
+    assert notes == {"before.jpg": "clocks.csv line 2", "first.jpg": "clocks.csv line 2",
+                     "midway.jpg": "clocks.csv lines 2 and 3", "last.jpg": "clocks.csv line 3",
+                     "after.jpg": "clocks.csv line 3"}
 
 
 def test_a_drift_keeps_milliseconds():
@@ -83,7 +88,7 @@ def test_a_drift_keeps_milliseconds():
                    shot("b.jpg", "2020:01:01 00:00:01", NIKON))
     points = clocks("Nikon Corporation,nikon d70,20025585,,2020-01-01T00:00:00,2020-01-01T00:00:00,",
                     "NIKON CORPORATION,NIKON D70,20025585,,2020-01-01T00:00:02,2020-01-01T00:00:03,")
-    rows = by_name(resolve(table, [], BERLIN, points))  # make and model in any case
+    rows = by_name(resolve(table, [], BERLIN, clocks=points))  # make and model in any case
     assert rows["b.jpg"]["local_time"] == pd.Timestamp("2020-01-01 00:00:01.500")
     assert flags(rows["b.jpg"]) == {"clock_shifted"}
 
@@ -97,7 +102,7 @@ def test_a_photo_at_a_sync_points_recorded_time_gets_its_true_time(points):
         "%Y:%m:%d %H:%M:%S"), NIKON) for number, (at, _) in enumerate(points)))
     lines = [f"NIKON CORPORATION,NIKON D70,20025585,,{start + pd.Timedelta(seconds=at)},"
              f"{start + pd.Timedelta(seconds=at + shift)}," for at, shift in points]
-    rows = by_name(resolve(table, [], Settings("UTC"), clocks(*lines)))
+    rows = by_name(resolve(table, [], Settings("UTC"), clocks=clocks(*lines)))
     for number, (at, shift) in enumerate(points):
         assert rows[f"{number}.jpg"]["local_time"] == start + pd.Timedelta(seconds=at + shift)
 
@@ -109,19 +114,20 @@ def test_an_overrides_shift_that_selects_the_photo_wins():
                     "2019-03-02T09:33:00,")
     rules = parse_overrides("make,local_from,local_to,shift\n"
                             "NIKON*,2020-01-01,2020-12-31,+01:00:00\n")
-    rows = by_name(resolve(table, rules, BERLIN, points))
+    rows = by_name(resolve(table, rules, BERLIN, clocks=points))
     assert (local(rows["DSC_1.jpg"]), flags(rows["DSC_1.jpg"])) == (
         "2019-03-02 09:33:00", {"clock_shifted"})
     assert (local(rows["DSC_2.jpg"]), flags(rows["DSC_2.jpg"])) == (
         "2020-03-02 11:15:00", {"shifted"})
     assert rows["DSC_2.jpg"]["clock_shift_seconds"] == 3600
+    assert pd.isna(rows["DSC_2.jpg"]["override_note"])
 
 
 def test_a_photo_known_only_as_an_instant_is_not_moved():
     table = photos(shot("PXL_20190302_091500000.jpg", None, NIKON))
     points = clocks("NIKON CORPORATION,NIKON D70,20025585,,2019-03-02T10:15:00,"
                     "2019-03-02T09:33:00,")
-    row = resolve(table, [], BERLIN, points).iloc[0]
+    row = resolve(table, [], BERLIN, clocks=points).iloc[0]
     assert row["utc_time"] == pd.Timestamp("2019-03-02 09:15:00", tz="UTC")
     assert "clock_shifted" not in flags(row) and pd.isna(row["clock_shift_seconds"])
 
@@ -129,7 +135,8 @@ def test_a_photo_known_only_as_an_instant_is_not_moved():
 def test_a_sync_point_without_photos_is_a_warning():
     points = clocks("Leica,M6,,,2019-03-02T10:15:00,2019-03-02T09:33:00,")
     with pytest.warns(UserWarning, match="clocks.csv line 2: no photo of its camera"):
-        resolve(photos(shot("a.jpg", "2019:03:02 10:15:00", NIKON)), [], BERLIN, points)
+        resolve(photos(shot("a.jpg", "2019:03:02 10:15:00", NIKON)), [], BERLIN,
+                clocks=points)
 
 
 # --- clocks.csv, validated --------------------------------------------------------------------
@@ -247,11 +254,27 @@ def test_clock_with_an_instant_reads_it_in_the_photos_zone_and_a_second_point_dr
     assert rows["DSC_0002.jpg"]["clock_shift_seconds"] == 30  # halfway through the drift
 
 
+def test_clock_with_a_time_of_day_takes_the_day_nearest_to_the_photos_time(library, tmp_path):
+    """A lock screen shows no date; a GPS shows UTC: the date is the one nearest to the photo."""
+    folder, ws = library
+    output = cli("clock", folder / "DSC_0003.jpg", "--was", "09:16:30Z", "-w", ws.root)
+    assert "recorded 2019-03-08T10:15:30, true 2019-03-08T10:16:30: shift +00:01:00" in output
+    night = tmp_path / "night"
+    night.mkdir()
+    jpeg(night / "IMG_0002.jpg", CANON, "2019:03:06 00:10:00")  # just after midnight
+    cli("run", folder, night, "-w", ws.root, "--default-tz", "Europe/Berlin", "--quiet")
+    output = cli("clock", night / "IMG_0002.jpg", "--was", "23:50", "-w", ws.root)
+    assert output.splitlines()[0] == (
+        "clock: Canon Canon EOS 5D: recorded 2019-03-06T00:10:00, true 2019-03-05T23:50:00: "
+        "shift -00:20:00")
+    assert "2 photos of this camera move by -00:20:00" in output
+
+
 def test_clock_says_which_photos_an_overrides_shift_keeps(library):
     folder, ws = library
     (ws.root / "overrides.csv").write_text("path_glob,shift\n*/DSC_0002.jpg,+00:10:00\n")
     output = cli("clock", folder / "DSC_0001.jpg", "--was", "2019-03-02T09:33", "-w", ws.root)
-    assert "2 photos of this camera move by -00:42:00\n1 keep the shift of an overrides rule" in output
+    assert "2 photos of this camera move by -00:42:00\n1 keeps the shift of an overrides rule" in output
     cli("resolve", "-w", ws.root, "--default-tz", "Europe/Berlin")
     assert resolved(ws)["DSC_0002.jpg"]["clock_shift_seconds"] == 600
 
@@ -284,6 +307,10 @@ def test_a_bad_clocks_csv_line_stops_resolve_and_run_before_anything_is_written(
     assert output == (f"photoflux: error: {ws.clocks}:2: bad true_local: expected an ISO 8601 "
                       "local time YYYY-MM-DD[THH:MM[:SS[.fff]]] (03/02/2019)\n")
     assert ws.resolved.read_bytes() == before
+    written = ws.clocks.read_bytes()
+    assert ":2: bad true_local" in cli("clock", folder / "DSC_0002.jpg", "--was", "09:33",
+                                       "-w", ws.root, code=2)
+    assert ws.clocks.read_bytes() == written
     fresh = Workspace(tmp_path / "fresh")
     fresh.root.mkdir()
     fresh.clocks.write_bytes(ws.clocks.read_bytes())

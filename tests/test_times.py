@@ -1,10 +1,16 @@
 """The dates and times people type: ISO 8601 only, nothing guessed, nothing rolled over."""
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pipeline.times import TIME_RANGE, in_range, parse_instant, parse_local
+from pipeline.times import (TIME_RANGE, TimeOfDay, in_range, parse_instant, parse_local,
+                            parse_time)
 
 
 @pytest.mark.parametrize("text, end, expected", [
@@ -72,3 +78,42 @@ def test_the_range_is_half_open():
         dtype="datetime64[ms]")
     assert in_range(times).tolist() == [False, True, True, False]
     assert TIME_RANGE[0] == pd.Timestamp("1800-01-01")
+
+
+# --- the time a photographed screen showed (`photoflux clock --was`) -------------------------
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2019-05-01T10:00", pd.Timestamp("2019-05-01 10:00")),
+    ("2019-05-01T10:00+02:00", pd.Timestamp("2019-05-01 08:00", tz="UTC")),
+    ("09:33", TimeOfDay(pd.Timedelta("09:33:00"), utc=False)),
+    ("23:59:59.5", TimeOfDay(pd.Timedelta("23:59:59.5"), utc=False)),
+    ("07:14:00Z", TimeOfDay(pd.Timedelta("07:14:00"), utc=True)),
+    ("01:30+02:00", TimeOfDay(pd.Timedelta("23:30:00"), utc=True)),  # the UTC day before
+    ("22:00-03:00", TimeOfDay(pd.Timedelta("01:00:00"), utc=True)),  # the UTC day after
+])
+def test_a_screens_time_with_or_without_its_date_or_zone(text, expected):
+    assert parse_time(text) == expected
+
+
+@pytest.mark.parametrize("text, why", [
+    ("9:33", "expected an ISO 8601 local time YYYY-MM-DD[THH:MM[:SS[.fff]]] or HH:MM"),
+    ("9.33 pm", "expected an ISO 8601 local time"),
+    ("24:00", "no such time of day"),
+    ("12:00:60", "no such time of day"),
+    ("12:00+24:00", "no such UTC offset"),
+])
+def test_a_screens_time_refused(text, why):
+    with pytest.raises(ValueError, match=re.escape(why)):
+        parse_time(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(2100, 1, 1)),
+       st.integers(0, 86_400_000 - 1))
+def test_a_time_of_day_takes_the_day_nearest_to_the_photo(near, milliseconds):
+    near = pd.Timestamp(near).floor("ms")
+    since = pd.Timedelta(milliseconds=milliseconds)
+    chosen = TimeOfDay(since, utc=False).nearest(near)
+    assert chosen - chosen.normalize() == since
+    assert abs(chosen - near) <= pd.Timedelta(hours=12)
