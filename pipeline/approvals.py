@@ -6,8 +6,10 @@ the file, makes the photo unapproved again, and nothing unapproved is ever uploa
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from .flags import needs_a_look
 from .schema import APPROVALS
 from .times import millis, seconds_text
 
@@ -66,10 +68,28 @@ def unapprove(approvals: pd.DataFrame, resolved: pd.DataFrame, selected: pd.Seri
     return approvals[~approvals["path"].isin(resolved.loc[selected, "path"])].reset_index(drop=True)
 
 
+def lapsed(approvals: pd.DataFrame, resolved: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the table whose approval (in `approvals`) no longer holds, with `why`:
+    'no time now', 'file changed' or 'time changed'. A photo no longer in the table is not
+    listed: nothing of it can be uploaded."""
+    wanted = approvals.drop_duplicates("path", keep="last").set_index("path")
+    rows = resolved[~is_approved(resolved) & resolved["path"].isin(wanted.index)]
+    given = wanted.reindex(rows["path"])
+    why = np.select(
+        [rows["capture_time_secs_utc"].isna().to_numpy(),
+         (rows["sha256"].to_numpy() != given["sha256"].to_numpy())],
+        ["no time now", "file changed"], "time changed")
+    return rows.assign(why=why)
+
+
+def waiting(resolved: pd.DataFrame) -> pd.Series:
+    """Rows approve would approve: uploadable, not approved, not before 1970."""
+    return ~is_approved(resolved) & uploadable(resolved) & ~before_epoch(resolved)
+
+
 def counts(resolved: pd.DataFrame) -> str:
-    """'N approved (F of them flagged), U still unapproved' for the commands' last line."""
+    """'N approved (L of them need a look), U still unapproved' for the commands' last line."""
     approved = is_approved(resolved)
-    flagged = resolved["flags"].fillna("") != ""
-    waiting = ~approved & uploadable(resolved)
-    return (f"{int(approved.sum())} approved ({int((approved & flagged).sum())} of them "
-            f"flagged), {int(waiting.sum())} still unapproved")
+    look = needs_a_look(resolved["flags"])
+    return (f"{int(approved.sum())} approved ({int((approved & look).sum())} of them need a "
+            f"look), {int(waiting(resolved).sum())} still unapproved")

@@ -34,11 +34,33 @@ def selection_options(f):
                      help="Local time from (inclusive), YYYY-MM-DD[THH:MM[:SS[.fff]]]."),
         click.option("--local-to", metavar="ISO", callback=local_time_option,
                      help="Local time to (inclusive; a bare date means the whole day)."),
-        click.option("--flagged/--unflagged", default=None, help="Only rows with / without flags."),
+        click.option("--flagged/--unflagged", default=None,
+                     help="Only photos with / without a flag that needs a look (flags for "
+                          "information, such as shifted, do not count)."),
         click.option("--source", type=click.Choice(TZ_SOURCES), help="Only this tz_source."),
         click.option("--make", metavar="GLOB", help="fnmatch on the camera's make, any case."),
         click.option("--model", metavar="GLOB", help="fnmatch on the camera's model, any case."),
         click.option("--serial", metavar="GLOB", help="fnmatch on the camera's serial number."),
+        click.option("--segment", "segments", multiple=True, metavar="ID",
+                     help="Only the photos of this segment (repeatable: any of them; "
+                          "'photoflux segments' lists them)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def server_options(f):
+    """The server and account (--server, --user) and how to reach it (--allow-http, --cacert):
+    upload's and reconcile's."""
+    options = [
+        click.option("--server", required=True, metavar="URL",
+                     help="The Fluxtream server's base URL."),
+        click.option("--user", required=True, help="Fluxtream user name."),
+        click.option("--allow-http", is_flag=True,
+                     help="Allow plain http to a non-loopback host."),
+        click.option("--cacert", type=click.Path(dir_okay=False, exists=True),
+                     help="CA bundle or self-signed certificate to trust for https."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -85,6 +107,12 @@ def one_line_errors(*expected: type[Exception]):
         fail(str(exc), 1)
     except (StageError, *expected) as exc:
         fail(str(exc), getattr(exc, "code", 2))
+
+
+def require(ws: Workspace, table: str) -> None:
+    """Stop (exit 2) before the lock is taken, creating nothing, when `table` is missing."""
+    with one_line_errors():
+        ws.require(table)
 
 
 @contextmanager
@@ -134,7 +162,7 @@ def load_rules(ws: Workspace, overrides: Path | None):
 
 
 def build_selection(select_all, path_globs, first, last, local_from, local_to, flagged, source,
-                    **camera):
+                    segments, **camera):
     """The options as a Selection, or None when none was given. `camera`: the make, model and
     serial globs."""
     from .selection import Selection
@@ -142,11 +170,11 @@ def build_selection(select_all, path_globs, first, last, local_from, local_to, f
     if (first is None) != (last is None):
         fail("--first and --last go together")
     if not (select_all or path_globs or first or local_from is not None
-            or local_to is not None or source or flagged is not None
+            or local_to is not None or source or flagged is not None or segments
             or any(glob is not None for glob in camera.values())):
         return None
     return Selection(list(path_globs), first, last, local_from, local_to, flagged, source,
-                     **camera)
+                     segments=list(segments), **camera)
 
 
 def echo_extract(ws: Workspace, photos, caught) -> None:
@@ -171,7 +199,19 @@ def echo_resolve(resolved, caught) -> None:
     click.echo(resolve_summary(resolved))
 
 
-@click.group()
+class WholeHelpCommand(click.Command):
+    """A command whose line in `photoflux --help` is its whole first sentence, never cut to
+    the terminal's width with '...'."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return super().get_short_help_str(limit=10_000)
+
+
+class Photoflux(click.Group):
+    command_class = WholeHelpCommand
+
+
+@click.group(cls=Photoflux)
 @click.version_option(package_name="photoflux")
 def main():
     """Put years of photos on a Fluxtream timeline at the right instant."""
@@ -231,6 +271,7 @@ def resolve_command(ws: Workspace, default_tz: str, overrides: Path | None):
 
     settings = settings_from(default_tz)
     overrides, rules = load_rules(ws, overrides)
+    require(ws, "photos")
     with writing(ws, "resolve"):
         echo_resolve(*run_resolve(ws, settings, rules, overrides))
 
@@ -241,9 +282,22 @@ def report(ws: Workspace):
     """Write reports/audit.xlsx and reports/audit.html from the resolved table."""
     from .runner import run_report
 
+    require(ws, "resolved")
     with writing(ws, "report"):
         run_report(ws)
+        server = server_counts(ws)
     click.echo(f"wrote {ws.audit_xlsx}, {ws.audit_html} and {ws.audit_csv}")
+    if server:
+        click.echo(f"on the server: {server}")
+
+
+def server_counts(ws: Workspace) -> str | None:
+    """The last reconcile's counts from data/server.parquet, with their age (no request)."""
+    if not ws.server.exists():
+        return None
+    from .reconcile import listing_text
+
+    return listing_text(ws.load("server"), ws.read_manifest().get("reconcile"))
 
 
 @main.command("run")
@@ -365,22 +419,29 @@ def clock(photo: Path, was, ws: Workspace, note: str | None, overrides: Path | N
 
 
 def approval_command(ws: Workspace, command: str, selection_args: dict) -> None:
+    """approve/unapprove: what this run changed, then where the workspace stands."""
     from .approvals import counts
     from .runner import change_approvals
 
     selection = build_selection(**selection_args)
     if selection is None:
         fail(f"say which photos to {command}: --all, or narrow with --path-glob, --first/--last, "
-             "--local-from/--local-to, --flagged/--unflagged, --source, --make/--model/--serial")
+             "--local-from/--local-to, --flagged/--unflagged, --source, --make/--model/--serial, "
+             "--segment")
+    require(ws, "resolved")
     with writing(ws, command):
-        selected, refused, resolved = change_approvals(ws, command, selection)
-    if refused.get("no_time_or_error"):
-        click.echo(f"refused {refused['no_time_or_error']} photos without a time or with a read "
-                   "error (they can never be uploaded)", err=True)
-    if refused.get("before_epoch"):
-        click.echo(f"refused {refused['before_epoch']} photos dated before 1970-01-01 UTC "
-                   "(Fluxtream cannot hold them: its API refuses negative times)")
-    click.echo(f"{command}: {selected} selected; {counts(resolved)}")
+        change = change_approvals(ws, command, selection)
+    if command == "approve":
+        look = f" ({change.newly_look} of them need a look)" if change.newly_look else ""
+        refused = [f"{n} {why}" for why, n in change.refused.items() if n]
+        done = [f"{change.newly} newly approved{look}", f"{change.already} already approved",
+                f"{sum(change.refused.values())} refused"
+                + (f" ({'; '.join(refused)})" if refused else "")]
+    else:
+        done = [f"{change.withdrawn} approvals withdrawn", f"{change.not_approved} were not "
+                "approved"]
+    click.echo(f"{command}: {change.selected} selected: {', '.join(done)}")
+    click.echo(f"now {counts(change.resolved)}")
 
 
 @main.command()
@@ -401,8 +462,7 @@ def unapprove(ws: Workspace, **selection_args):
 
 @main.command()
 @workspace_option
-@click.option("--server", required=True, metavar="URL", help="The Fluxtream server's base URL.")
-@click.option("--user", required=True, help="Fluxtream user name.")
+@server_options
 @selection_options
 @click.option("--workers", default=None, type=click.IntRange(1, 64),
               help="Photos in flight at once (converted as they go) [default: 8: a real "
@@ -416,15 +476,13 @@ def unapprove(ws: Workspace, **selection_args):
 @click.option("--no-convert", is_flag=True,
               help="Send JPEG, PNG and GIF only; without it HEIC/HEIF, AVIF, WebP and TIFF go "
                    "as a JPEG and raw files as their embedded JPEG preview.")
-@click.option("--dry-run", is_flag=True, help="Show what would be sent; send and write nothing.")
-@click.option("--allow-http", is_flag=True, help="Allow plain http to a non-loopback host.")
+@click.option("--dry-run", is_flag=True,
+              help="Check the credentials and show what would be sent; send and write nothing.")
 @click.option("--allow-retime", is_flag=True,
               help="Send photos already on the server at another time (makes a second copy).")
 @click.option("--allow-resend", is_flag=True,
               help="Send photos whose file changed since it was sent (the timeline then holds "
                    "both versions).")
-@click.option("--cacert", type=click.Path(dir_okay=False, exists=True),
-              help="CA bundle or self-signed certificate to trust for https.")
 def upload(ws: Workspace, server, user, workers, tags, tag_folder, no_convert, dry_run,
            allow_http, allow_retime, allow_resend, cacert, **selection_args):
     """Send approved photos (narrowed by the selection) to a Fluxtream server, exactly once.
@@ -435,6 +493,7 @@ def upload(ws: Workspace, server, user, workers, tags, tag_folder, no_convert, d
     request = {"server": server, "user": user, "selection": selection_args, "tags": tags,
                "tag_folder": tag_folder, "no_convert": no_convert, "allow_http": allow_http,
                "allow_retime": allow_retime, "allow_resend": allow_resend}
+    require(ws, "resolved")
     if not dry_run:  # a rerun with nothing to send is answered before pandas is even imported
         with writing(ws, "upload"):
             idle = ws.idle_rerun("upload", ws.upload_inputs(request))
@@ -448,12 +507,12 @@ def upload(ws: Workspace, server, user, workers, tags, tag_folder, no_convert, d
     options = Options(allow_retime=allow_retime, allow_resend=allow_resend,
                       convert=not no_convert, tags=tags, tag_folder=tag_folder,
                       **({"workers": workers} if workers else {}))
+    prompt = (lambda text: click.prompt(text, hide_input=True)) if sys.stdin.isatty() else None
     if dry_run:
         with one_line_errors(UploadError):
             click.echo(upload_dry_run(ws, server, user, selection, allow_http=allow_http,
-                                      options=options))
+                                      options=options, prompt=prompt, cacert=cacert, warn=warn))
         return
-    prompt = (lambda text: click.prompt(text, hide_input=True)) if sys.stdin.isatty() else None
     with writing(ws, "upload", UploadError):
         outcome = run_upload(ws, server, user, selection, prompt=prompt, options=options,
                              allow_http=allow_http, cacert=cacert, progress=show_progress(),
@@ -464,13 +523,106 @@ def upload(ws: Workspace, server, user, workers, tags, tag_folder, no_convert, d
 
 @main.command()
 @workspace_option
+@server_options
+@click.option("--delete-wrong", is_flag=True,
+              help="Delete the wrong_time copies of approved photos whose approved copy is on "
+                   "the server.")
+@click.option("--delete-duplicates", is_flag=True,
+              help="Delete the surplus copies of approved photos whose approved copy is on the "
+                   "server.")
+@click.option("--yes", is_flag=True, help="Delete without asking (required off a terminal).")
+@click.option("--dry-run", is_flag=True,
+              help="List the photos and what would be deleted; write and delete nothing.")
+@click.option("--page-size", type=click.IntRange(1), default=None,
+              help="Photos per list request [default: 500].")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def reconcile(ws: Workspace, server, user, delete_wrong, delete_duplicates, yes, dry_run,
+              page_size, allow_http, cacert, quiet):
+    """Compare the photos on the server with the workspace: one verdict per server photo
+    (same, wrong_time, duplicate, unapproved, unknown) in WS/data/server.parquet and
+    WS/reports/server.csv; copies already at their approved time count as uploaded.
+
+    --delete-wrong / --delete-duplicates then delete copies by id (listed first; confirmed on
+    a terminal, else --yes), only while the photo's approved copy is on the server.
+    """
+    from .reconcile import counts, counts_text, plan_text
+    from .runner import run_reconcile
+    from .upload import UploadError
+
+    deleting = (delete_wrong or delete_duplicates) and not dry_run
+    if deleting and not yes and not sys.stdin.isatty():
+        fail("--delete-wrong/--delete-duplicates delete photos on the server: give --yes to "
+             "confirm (or --dry-run to see what they would delete)")
+
+    def confirm(plan) -> bool:
+        deletable = int(plan["kept_key"].notna().sum())
+        click.echo(f"deleting {deletable} copies:\n{plan_text(plan)}")
+        return yes or not deletable or click.confirm("delete them?", default=False)
+
+    def listed(table, listing) -> None:
+        requests = f"{listing.requests} list request" + "s" * (listing.requests != 1)
+        click.echo(f"reconcile: {len(table)} photos on the server ({requests}, largest page "
+                   f"{listing.largest_page}): "
+                   f"{counts_text(counts(table))}")
+
+    prompt = (lambda text: click.prompt(text, hide_input=True)) if sys.stdin.isatty() else None
+    with writing(ws, "reconcile", UploadError):
+        found = run_reconcile(ws, server, user, prompt=prompt, allow_http=allow_http,
+                              cacert=cacert, delete_wrong=delete_wrong,
+                              delete_duplicates=delete_duplicates, dry_run=dry_run,
+                              confirm=confirm, on_listed=listed, page_size=page_size,
+                              progress=show_progress(quiet))
+    if dry_run:
+        if len(found.plan):
+            click.echo(f"would delete {int(found.plan['kept_key'].notna().sum())} copies:\n"
+                       f"{plan_text(found.plan)}")
+        click.echo("dry run: nothing was written or deleted")
+        return
+    if found.resumed:
+        click.echo(f"{found.resumed} deletions of an interrupted run were found done")
+    if found.adopted:
+        click.echo(f"adopted {found.adopted} copies already at their approved time: upload "
+                   "counts them as uploaded")
+    if len(found.plan):
+        click.echo("deletions: " + (outcome_counts(found.done.values()) or "none (not confirmed)")
+                   + f"; now on the server: {counts_text(counts(found.table))}")
+    click.echo(f"wrote {ws.server} and {ws.server_csv}")
+    sys.exit(1 if found.failed else 0)
+
+
+def outcome_counts(outcomes) -> str:
+    """'3 deleted, 1 skipped' from outcomes like 'skipped: why'."""
+    from collections import Counter
+
+    return ", ".join(f"{n} {word}" for word, n in Counter(
+        outcome.split(":")[0] for outcome in outcomes).items())
+
+
+@main.command()
+@workspace_option
 def status(ws: Workspace):
-    """One screen: what has run, what the photos look like, what to do next."""
+    """One screen: what has run, what changed, what the photos look like, what to do next."""
     from .status import status_text
 
     with one_line_errors():
         resolved = ws.load("resolved") if ws.resolved.exists() else None
         click.echo(status_text(ws, resolved))
+
+
+@main.command("segments")
+@workspace_option
+@click.option("--flagged", is_flag=True,
+              help="Only segments with a photo that needs a look (see the README's flags).")
+def segments_command(ws: Workspace, flagged: bool):
+    """List the segments (trip legs: runs of photos in a folder with one UTC offset) to
+    review and approve by (approve --segment ID)."""
+    import shutil
+
+    from .segments import listing
+
+    with one_line_errors():
+        table = ws.load("segments")
+    click.echo(listing(table, flagged, shutil.get_terminal_size().columns))
 
 
 @main.command()

@@ -3,9 +3,12 @@
     python -m pipeline.demo DIR
 
 Writes DIR/photos (the sample, once), DIR/overrides.csv (fixes the fast camera clock), runs
-extract, resolve, approve --unflagged, report and upload as a user would type them, against a
-`photoflux serve` on loopback (its store in DIR/server, kept between runs, so a second demo
-finds every photo already there), then stops the server. A DIR whose sample an older photoflux
+extract and resolve; then puts a few photos on the timeline the way the original notebook did
+(whole seconds, a whole-hour offset, plain HTTP requests one by one); approve --unflagged;
+reconcile finds them `wrong_time` (the report shows it); upload (the right copies),
+reconcile --delete-wrong --yes (the wrong ones go), report and status, as a user would type
+them, against a `photoflux serve` on loopback (its store in DIR/server, kept between runs, so a
+second demo finds every photo already there), then stops the server. A DIR whose sample an older photoflux
 wrote is emptied first: its photos, times and uploads are not this sample's.
 """
 from __future__ import annotations
@@ -66,6 +69,27 @@ def start_server(root: Path, user: str, password: str) -> tuple[subprocess.Popen
     raise SystemExit(f"demo: the server did not start, see {log_path}")
 
 
+def notebook_uploads(ws: Path, url: str, user: str, password: str, count: int = 5) -> None:
+    """Send `count` of the photos approve will approve as the notebook did: one plain request
+    each, whole seconds, an hour off (two for every other one), no record kept."""
+    import requests
+
+    from .workspace import Workspace
+
+    resolved = Workspace(ws).load("resolved")
+    chosen = resolved[(resolved["file_type"] == "JPEG") & resolved["flags"].fillna("").eq("")
+                      & resolved["capture_time_secs_utc"].notna()].head(count)
+    print(f"\n# the notebook's way: {len(chosen)} photos sent at whole-hour offsets", flush=True)
+    for i, (path, seconds) in enumerate(zip(chosen["path"], chosen["capture_time_secs_utc"])):
+        with open(path, "rb") as photo:
+            answer = requests.post(
+                url + "api/bodytrack/photoUpload", params={"connector_name": "fluxtream_capture"},
+                files={"photo": photo, "metadata": (None, '{"capture_time_secs_utc": %d}'
+                                                     % (int(seconds) + 3600 * (1 + i % 2)))},
+                auth=(user, password), timeout=30)
+        print(f"  {Path(path).name}: {answer.status_code} {answer.json()['result']}", flush=True)
+
+
 def port_is_free(port: int) -> bool:
     with socket.socket() as probe:
         try:
@@ -92,11 +116,16 @@ def main(root: str = "demo") -> None:
     try:
         step("extract", str(photos), "-w", ws, "--quiet")
         step("resolve", "-w", ws, "--default-tz", SAMPLE_DEFAULT_TZ, "--overrides", str(overrides))
+        login = {"FLUXTREAM_PASSWORD": password}
+        notebook_uploads(root_path, url, user, password)
         step("approve", "-w", ws, "--unflagged")
-        step("report", "-w", ws)
-        step("upload", "-w", ws, "--server", url, "--user", user, "--dry-run")
-        step("upload", "-w", ws, "--server", url, "--user", user,
-             env={"FLUXTREAM_PASSWORD": password})
+        step("reconcile", "-w", ws, "--server", url, "--user", user, "--quiet", env=login)
+        step("report", "-w", ws)  # before: the audit shows the wrong copies
+        for dry_run in (["--dry-run"], []):  # a dry run checks the credentials too
+            step("upload", "-w", ws, "--server", url, "--user", user, *dry_run, env=login)
+        step("reconcile", "-w", ws, "--server", url, "--user", user, "--delete-wrong", "--yes",
+             "--quiet", env=login)
+        step("report", "-w", ws)  # after: only right copies (and photos not approved)
         step("status", "-w", ws)
     finally:
         server.terminate()

@@ -41,7 +41,7 @@ def resolve_inputs(ws: Workspace, default_tz: str, overrides: Path | None) -> di
 
 def report_inputs(ws: Workspace) -> dict:
     return {"resolved": file_digest(ws.resolved), "rules": file_digest(ws.rules_in_force),
-            "version": __version__}
+            "server": file_digest(ws.server), "version": __version__}
 
 
 def unchanged(ws: Workspace, stage: str, inputs: dict) -> bool:

@@ -27,7 +27,7 @@ from .workspace import DiskFull, TableUnreadable, is_disk_full
 
 #: Marks the file as photoflux's upload ledger (PRAGMA application_id): "PFLX".
 APPLICATION_ID = 0x50464C58
-LEDGER_VERSION = 3
+LEDGER_VERSION = 4
 
 #: The columns of `sends`, by ledger version (3 added what was actually sent).
 SENDS_V1 = ["server", "user", "sha256", "capture_ms", "path", "expected_key", "intent_at",
@@ -50,12 +50,27 @@ CREATE TABLE notes (
 );
 """
 
+_TABLES_V4 = """
+CREATE TABLE deletions (
+    server TEXT NOT NULL, user TEXT NOT NULL, photo_id INTEGER NOT NULL, key TEXT NOT NULL,
+    sha256 TEXT NOT NULL, verdict TEXT NOT NULL, approved_ms INTEGER NOT NULL,
+    kept_key TEXT NOT NULL, intent_at TEXT NOT NULL, deleted_at TEXT, outcome TEXT,
+    PRIMARY KEY (server, user, photo_id)
+);
+"""
+
 #: `sends`: one row per (server, user, file bytes, millisecond): the intent, committed before
 #: the request, and the answer after it. `sha256` is the FILE's (identity); `sent_sha256` the
 #: bytes actually sent (the file's, or its conversion's: `converter` says what made them), which
-#: the server's key spells. `paths`: every path that shared a send (byte-identical copies are
+#: the server's key spells. A copy found on the server by reconcile within a second of the
+#: approved time is adopted as a send (`operation` "adopted") at the APPROVED millisecond, with
+#: the server's own key. `paths`: every path that shared a send (byte-identical copies are
 #: one photo). `notes`: why a photo was not sent at all (unsupported_format, before_epoch, a
 #: file that cannot be read or converted); `converter` is convert.VERSION for a format note.
+#: `deletions`: every copy reconcile deletes (by photo id): the intent before the request
+#: (what: the copy's key, the file's sha256, its verdict, the approved millisecond and the key of
+#: the approved copy confirmed on the server), `deleted_at` once it is gone; a deleted copy's
+#: send leaves `sends`, so it no longer counts as on the server.
 LEDGER_SCHEMA = f"""
 CREATE TABLE sends (
     server TEXT NOT NULL, user TEXT NOT NULL, sha256 TEXT NOT NULL, capture_ms INTEGER NOT NULL,
@@ -65,6 +80,7 @@ CREATE TABLE sends (
     PRIMARY KEY (server, user, sha256, capture_ms)
 );
 {_TABLES_V3}
+{_TABLES_V4}
 PRAGMA application_id = {APPLICATION_ID};
 PRAGMA user_version = {LEDGER_VERSION};
 """
@@ -79,6 +95,7 @@ MIGRATIONS = {
            UPDATE sends SET sent_sha256 = sha256;
            {_TABLES_V3}
            INSERT INTO paths SELECT server, user, sha256, capture_ms, path FROM sends;""",
+    3: _TABLES_V4,
 }
 
 
@@ -214,6 +231,20 @@ class Ledger:
         self.reader.close()
         self.db.close()
 
+    @contextmanager
+    def transaction(self):
+        """One write transaction, all or nothing (SQLite has rolled back already on some
+        errors), under the writers' lock."""
+        with self.lock, guarded(self.path, "run"):
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+
     def history(self, server: str | None = None, user: str | None = None) -> History:
         with self.read_lock, guarded(self.path, "run"):
             return _history(self.reader, server, user)
@@ -223,26 +254,19 @@ class Ledger:
         """Commit, before the request, that this photo is about to be sent at this time as
         these bytes (a fresh intent replaces an unanswered one: the bytes may have been made
         again), and every path that holds the file."""
-        with self.lock, guarded(self.path, "run"):
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                self.db.execute(
-                    "INSERT INTO sends (server, user, sha256, capture_ms, path, expected_key, "
-                    "intent_at, sent_sha256, converter) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (server, user, sha256, capture_ms) DO UPDATE SET path=excluded.path, "
-                    "expected_key=excluded.expected_key, intent_at=excluded.intent_at, "
-                    "sent_sha256=excluded.sent_sha256, converter=excluded.converter, "
-                    "outcome=NULL WHERE acked_at IS NULL",
-                    (server, user, row["sha256"], row["capture_ms"], row["path"], expected_key,
-                     now_iso(), sent_sha256, converter))
-                self.db.executemany(
-                    "INSERT OR IGNORE INTO paths VALUES (?, ?, ?, ?, ?)",
-                    [(server, user, row["sha256"], row["capture_ms"], path) for path in paths])
-                self.db.execute("COMMIT")
-            except BaseException:
-                if self.db.in_transaction:  # SQLite has rolled back already on some errors
-                    self.db.execute("ROLLBACK")
-                raise
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO sends (server, user, sha256, capture_ms, path, expected_key, "
+                "intent_at, sent_sha256, converter) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (server, user, sha256, capture_ms) DO UPDATE SET path=excluded.path, "
+                "expected_key=excluded.expected_key, intent_at=excluded.intent_at, "
+                "sent_sha256=excluded.sent_sha256, converter=excluded.converter, "
+                "outcome=NULL WHERE acked_at IS NULL",
+                (server, user, row["sha256"], row["capture_ms"], row["path"], expected_key,
+                 now_iso(), sent_sha256, converter))
+            self.db.executemany(
+                "INSERT OR IGNORE INTO paths VALUES (?, ?, ?, ?, ?)",
+                [(server, user, row["sha256"], row["capture_ms"], path) for path in paths])
 
     def outcome(self, server: str, user: str, row: dict, result) -> None:
         """Commit the answer: an acknowledgement, or why this attempt failed."""
@@ -258,6 +282,75 @@ class Ledger:
                     "UPDATE sends SET outcome=? WHERE server=? AND user=? AND sha256=? "
                     "AND capture_ms=? AND acked_at IS NULL",
                     (result.status, server, user, row["sha256"], row["capture_ms"]))
+
+    def adopt(self, server: str, user: str, copies: pd.DataFrame, paths: pd.DataFrame) -> None:
+        """Commit copies found on the server as sends, acknowledged (`operation` "adopted",
+        `outcome` "uploaded"), so upload counts them as done. `copies`: sha256 (the file's),
+        capture_ms (the APPROVED millisecond: what upload compares), path, key and photo_id (the
+        server's copy: its key spells the server's own millisecond), sent_sha256, converter;
+        `paths`: sha256, capture_ms, path of every file holding it. An acknowledged send of the
+        same photo is left as it is; an unanswered one is answered by the copy found."""
+        now = now_iso()
+        with self.transaction():
+            self.db.executemany(
+                "INSERT INTO sends (server, user, sha256, capture_ms, path, expected_key, "
+                "intent_at, operation, key, photo_id, acked_at, outcome, sent_sha256, "
+                "converter) VALUES (?, ?, ?, ?, ?, ?, ?, 'adopted', ?, ?, ?, 'uploaded', ?, ?) "
+                "ON CONFLICT (server, user, sha256, capture_ms) DO UPDATE SET "
+                "expected_key=excluded.expected_key, operation='adopted', key=excluded.key, "
+                "photo_id=excluded.photo_id, acked_at=excluded.acked_at, outcome='uploaded', "
+                "sent_sha256=excluded.sent_sha256, converter=excluded.converter "
+                "WHERE acked_at IS NULL",
+                [(server, user, sha, int(ms), path, key, now, key, int(photo_id), now, sent,
+                  converter) for sha, ms, path, key, photo_id, sent, converter in zip(
+                    *(copies[c] for c in ("sha256", "capture_ms", "path", "key", "photo_id",
+                                          "sent_sha256", "converter")))])
+            self.db.executemany(
+                "INSERT OR IGNORE INTO paths VALUES (?, ?, ?, ?, ?)",
+                [(server, user, sha, int(ms), path) for sha, ms, path in zip(
+                    paths["sha256"], paths["capture_ms"], paths["path"])])
+
+    def deletion_intent(self, server: str, user: str, copy: dict) -> None:
+        """Commit, before the request, that this copy (photo_id, key, sha256 of the file,
+        verdict, approved_ms, kept_key) is about to be deleted."""
+        with self.lock, guarded(self.path, "run"):
+            self.db.execute(
+                "INSERT INTO deletions (server, user, photo_id, key, sha256, verdict, approved_ms, "
+                "kept_key, intent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (server, user, photo_id) DO UPDATE SET key=excluded.key, "
+                "sha256=excluded.sha256, verdict=excluded.verdict, "
+                "approved_ms=excluded.approved_ms, kept_key=excluded.kept_key, "
+                "intent_at=excluded.intent_at, outcome=NULL WHERE deleted_at IS NULL",
+                (server, user, int(copy["photo_id"]), copy["key"], copy["file_sha256"],
+                 copy["verdict"], int(copy["approved_ms"]), copy["kept_key"], now_iso()))
+
+    def deleted(self, server: str, user: str, photo_id: int, key: str, outcome: str) -> None:
+        """Commit that the copy is gone; its send (photoflux's, or adopted; or an unanswered
+        intent that landed as it) leaves `sends` and `paths`: it no longer counts as sent."""
+        sent = ("server = ? AND user = ? AND (key = ? OR (acked_at IS NULL AND "
+                "expected_key = ?))")
+        with self.transaction():
+            self.db.execute(
+                "UPDATE deletions SET deleted_at = ?, outcome = ? WHERE server = ? AND "
+                "user = ? AND photo_id = ?", (now_iso(), outcome, server, user, photo_id))
+            self.db.execute(
+                "DELETE FROM paths WHERE (server, user, sha256, capture_ms) IN (SELECT "
+                f"server, user, sha256, capture_ms FROM sends WHERE {sent})",
+                (server, user, key, key))
+            self.db.execute(f"DELETE FROM sends WHERE {sent}", (server, user, key, key))
+
+    def deletion_failed(self, server: str, user: str, photo_id: int, outcome: str) -> None:
+        """Commit why a deletion did not happen (the copy is still on the server)."""
+        with self.lock, guarded(self.path, "run"):
+            self.db.execute("UPDATE deletions SET outcome = ? WHERE server = ? AND user = ? AND "
+                            "photo_id = ? AND deleted_at IS NULL",
+                            (outcome, server, user, photo_id))
+
+    def deletions(self, server: str, user: str) -> pd.DataFrame:
+        """The deletions recorded for this server and user, as the table holds them."""
+        with self.read_lock, guarded(self.path, "run"):
+            return pd.read_sql_query("SELECT * FROM deletions WHERE server = ? AND user = ?",
+                                     self.reader, params=(server, user))
 
     def note(self, server: str, user: str, rows: pd.DataFrame, outcome: str,
              converter: int | None = None) -> None:
@@ -359,6 +452,19 @@ def apply_ledger(resolved: pd.DataFrame, history: History) -> pd.DataFrame:
     show = ~sent & ~changed & ~retimed & pd.notna(said)
     out["upload_status"] = out["upload_status"].where(~show, said)
     return out
+
+
+#: The columns apply_ledger rebuilds.
+UPLOAD_COLUMNS = ("upload_status", "server_key", "uploaded_at", "uploaded_capture_time_secs_utc",
+                  "uploaded_sha256")
+
+
+def reapply_ledger(resolved: pd.DataFrame, history: History) -> pd.DataFrame:
+    """apply_ledger from scratch, as resolve does: a status that came from a copy deleted since
+    (a send that left the ledger) goes with it."""
+    cleared = {column: resolved[column].iloc[:0].reindex(resolved.index)
+               for column in UPLOAD_COLUMNS}
+    return apply_ledger(resolved.assign(**cleared), history)
 
 
 def changed_paths(rows: pd.DataFrame, sent_paths: pd.DataFrame) -> tuple[pd.Series, pd.Series]:

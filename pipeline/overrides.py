@@ -16,6 +16,7 @@ from .zones import ZoneError, check_zone
 OVERRIDE_COLUMNS = ("path_glob", "first", "last", "local_from", "local_to", "make", "model",
                     "serial", "tz", "mode", "shift", "note")
 MODES = ("override", "fallback")
+SELECTORS = ("path_glob", "first", "last", "local_from", "local_to", *CAMERA_SELECTORS)
 
 
 class OverridesError(ValueError):
@@ -32,6 +33,7 @@ class Rule:
     mode: str
     shift_seconds: int | None
     note: str | None
+    source: str = "overrides.csv"  # the file, as messages name it
 
 
 def parse_shift(text: str) -> int:
@@ -63,21 +65,38 @@ def parse_overrides(text: str, source: str = "overrides.csv") -> list[Rule]:
         _, header = next(records)
     except StopIteration:
         return []
-    header = [h.strip() for h in header]
+    header = _header(header, source)
+    rules = []
+    for line, cells in records:
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            raise OverridesError(f"{source}:{line}: {len(cells)} cells for {len(header)} columns "
+                                 f"({one_line(','.join(cells), QUOTE_LIMIT)})")
+        row = {name: (value.strip() or None) for name, value in zip(header, cells)}
+        rules.append(_rule(row, line, source))
+    return rules
+
+
+def _header(cells: list[str], source: str) -> list[str]:
+    """The column names of the first line, checked: every one known and given once. A first
+    line that names no column is no header; one that names them between semicolons is a
+    semicolon-separated file (what a spreadsheet set to some languages writes)."""
+    header = [h.strip() for h in cells]
+    joined = one_line(",".join(cells), QUOTE_LIMIT)
+    if any(name not in OVERRIDE_COLUMNS for name in header) and any(
+            part.strip() in OVERRIDE_COLUMNS for name in header for part in name.split(";")[1:]):
+        raise OverridesError(f"{source}:1: unknown column ({joined}): is this a "
+                             "semicolon-separated file? Columns are separated by commas")
+    if not any(name in OVERRIDE_COLUMNS for name in header):
+        raise OverridesError(f"{source}:1: no header: the first line must name the columns, "
+                             f"from {','.join(OVERRIDE_COLUMNS)} ({joined})")
     for position, name in enumerate(header):
         if name not in OVERRIDE_COLUMNS:
             raise OverridesError(f"{source}:1: unknown column ({one_line(name, QUOTE_LIMIT)})")
         if name in header[:position]:
             raise OverridesError(f"{source}:1: column given twice ({one_line(name, QUOTE_LIMIT)})")
-    rules = []
-    for line, cells in records:
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) > len(header):
-            raise OverridesError(f"{source}:{line}: more cells than columns ({len(cells)})")
-        row = {name: (value.strip() or None) for name, value in zip(header, cells)}
-        rules.append(_rule(row, line, source))
-    return rules
+    return header
 
 
 def csv_records(reader, source: str):
@@ -101,6 +120,12 @@ def _rule(row: dict, line: int, source: str) -> Rule:
     if (row.get("first") is None) != (row.get("last") is None):
         given = row.get("first") or row.get("last")
         raise bad("first and last go together", given)
+    if not any(row.get(name) for name in SELECTORS):
+        raise bad("a rule needs a selector: path_glob, first and last, local_from/local_to, "
+                  "make, model or serial (path_glob * selects every photo)", ",".join(v or "" for v in row.values()))
+    if row.get("tz") is None and row.get("shift") is None:
+        raise bad("a rule needs an action: a tz or a shift (a note alone changes nothing)",
+                  ",".join(v or "" for v in row.values()))
     times = {}
     for name in ("local_from", "local_to"):
         if row.get(name) is not None:
@@ -108,6 +133,8 @@ def _rule(row: dict, line: int, source: str) -> Rule:
                 times[name] = parse_local(row[name], end=name == "local_to")
             except ValueError as exc:
                 raise bad(f"bad {name}: {exc}", row[name]) from None
+    if len(times) == 2 and times["local_from"] > times["local_to"]:
+        raise bad("local_from is after local_to", f"{row['local_from']} > {row['local_to']}")
     tz = None
     if row.get("tz") is not None:
         try:
@@ -129,7 +156,7 @@ def _rule(row: dict, line: int, source: str) -> Rule:
     selection = Selection([glob] if glob else [], row.get("first"), row.get("last"),
                           times.get("local_from"), times.get("local_to"),
                           **{column: row.get(column) for column in CAMERA_SELECTORS})
-    return Rule(line, selection, tz, mode, shift, row.get("note"))
+    return Rule(line, selection, tz, mode, shift, row.get("note"), source)
 
 
 def rules_table(rules: list[Rule]) -> pd.DataFrame:

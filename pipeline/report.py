@@ -477,7 +477,8 @@ _JS = """
 """
 
 
-def html_page(resolved: pd.DataFrame, overrides: pd.DataFrame | None = None) -> str:
+def html_page(resolved: pd.DataFrame, overrides: pd.DataFrame | None = None,
+              server: tuple[pd.DataFrame, str] | None = None) -> str:
     """The audit as one self-contained HTML page: headline counts, the timeline of UTC offsets
     coloured by tz_source, the summary, the overrides in force and the photos, flagged first.
 
@@ -507,6 +508,10 @@ def html_page(resolved: pd.DataFrame, overrides: pd.DataFrame | None = None) -> 
     def note(text: str) -> str:
         return f'<p class="note">{_esc(text)}</p>' if text else ""
 
+    server_html = "" if server is None else (  # reconcile's rows and note (audit_rows/_note)
+        f'<h2>On the server</h2>\n{note(server[1])}\n<div class="scroll">'
+        + _html_table({c: _escape(server[0][c]) for c in server[0].columns}, "server") + "</div>")
+
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -528,6 +533,7 @@ reset.</p>
 <div class="scroll">{_summary_table(table)}</div>
 <h2>Overrides in force</h2>
 {rules_html}
+{server_html}
 <h2>Photos, flagged first</h2>
 {note(photos_note)}
 <div class="filters"><input type="search" id="filter" placeholder="Filter rows (file, zone, flag...)">

@@ -8,7 +8,8 @@ photoTakenTime), read as a wall clock in the zone the rules below give it.
 The zone, from the first that applies: override rule > the chosen time's offset tag (OffsetTime*,
 then TimeZoneOffset) > GPS clock (EXIF, then XMP) > camera (the maker note's zone setting) > the
 chosen time's XMP offset > GPS position (EXIF, then XMP, then Takeout's) > takeout (local time
-minus Takeout's UTC time) > fallback rule > carried > default.
+minus Takeout's UTC time) > fallback rule > carried > default. Each photo with a time then gets
+its segment (pipeline/segments.py).
 Before any zone, a rule's `shift` or else clocks.csv (see `clocks`) corrects the camera's clock.
 Loops run per overrides rule, per camera of clocks.csv, per distinct zone and per name pattern,
 never per photo.
@@ -24,13 +25,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .clocks import clock_shifts
+from .flags import FLAGS
 from .overrides import Rule
 from .readers.names import name_times
 from .schema import PHOTOS, RESOLVED, RESOLVED_EXTRA, empty
+from .segments import segment_ids
 from .text import (arrow, escaped, extract, has_text, labels, parse_datetime, parse_iso_datetime,
-                   series, subsec_milliseconds)
+                   series, sorted_positions, subsec_milliseconds)
 from .times import in_range
-from .vocabulary import FLAGS
 from .zones import (MAX_OFFSET, MIN_OFFSET, check_zone, format_offset, is_fixed, localize,
                     nearest_real_offset, read_offset_tags, wall_clock, zone_of_place)
 
@@ -334,7 +336,7 @@ def _rule_columns(rules: list[Rule], frame: pd.DataFrame, recorded: pd.Series):
     for rule in rules:
         hit = rule.selection.mask(frame, local=recorded)
         if not hit.any():
-            warnings.warn(f"overrides line {rule.line}: rule matches no photo", ResolveWarning)
+            warnings.warn(f"{rule.source}:{rule.line}: rule matches no photo", ResolveWarning)
             continue
         if rule.tz is not None:
             target = override_tz if rule.mode == "override" else fallback_tz
@@ -353,6 +355,10 @@ def _flags(named: dict[str, pd.Series]) -> pd.Series:
 
     Each row's flags become one bit pattern; the text is built once per pattern present.
     """
+    unregistered = set(named) ^ set(FLAGS)
+    if unregistered:  # a flag without a kind would mean nothing to the review
+        raise ValueError(f"flags raised and registered in pipeline/flags.py differ: "
+                         f"{sorted(unregistered)}")
     index = next(iter(named.values())).index
     bits = np.zeros(len(index), dtype=np.int64)
     for name, mask in named.items():
@@ -362,13 +368,6 @@ def _flags(named: dict[str, pd.Series]) -> pd.Series:
     for pattern in present.tolist():
         texts[pattern] = ";".join(n for b, n in enumerate(FLAGS) if pattern >> b & 1)
     return labels(bits, texts, index)
-
-
-def _sorted_positions(**keys: pd.Series) -> np.ndarray:
-    """Row positions ordered by the keys (ascending, nulls last), sorted in Arrow's C++ kernel."""
-    table = pa.table({name: pa.array(values, from_pandas=True) for name, values in keys.items()})
-    order = pc.sort_indices(table, sort_keys=[(name, "ascending", "at_end") for name in keys])
-    return order.to_numpy().astype(np.int64)
 
 
 def _in_order(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
@@ -394,7 +393,7 @@ def _carry_sources(folder: pd.Series, local: pd.Series, name: pd.Series, path: p
                    has_evidence: np.ndarray) -> np.ndarray:
     """For each row, the position of the nearest earlier row with evidence in its folder, in
     capture order (local time, then file name); -1 where there is none."""
-    order = _sorted_positions(folder=folder, local=local, name=name, path=path)
+    order = sorted_positions(folder=folder, local=local, name=name, path=path)
     order = order[local.notna().to_numpy()[order]]
     folder_code = pc.dictionary_encode(arrow(folder)).indices.to_numpy(zero_copy_only=False)
     step = np.where(has_evidence[order], np.arange(len(order)), -1)
@@ -626,8 +625,9 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
     for name, _ in RESOLVED_EXTRA:
         if name not in out:
             out[name] = pd.Series(None, index=df.index, dtype=blank[name].dtype)
-    order = _sorted_positions(local=out["local_time"], name=out["file_name"], path=out["path"])
+    order = sorted_positions(local=out["local_time"], name=out["file_name"], path=out["path"])
     out = out[RESOLVED.names]
     if (np.diff(order) < 0).any():  # libraries are mostly in capture order already
         out = _in_order(out, order)
+    out["segment"] = segment_ids(out)
     return out

@@ -10,16 +10,17 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .approvals import apply_approvals, empty_approvals
+from .approvals import apply_approvals, empty_approvals, lapsed as approvals_lapsed
 from .overrides import Rule, rules_table
 from .resolve import ResolveWarning, Settings, resolve
 from .fingerprints import STAGES, extract_inputs, report_inputs, resolve_inputs, unchanged
+from .segments import summarize
 from .times import TimeOfDay, now_iso
 from .workspace import StageError, Workspace, writing_to
 
@@ -37,7 +38,12 @@ class Stopped(StageError):
 
 
 def selected_rows(resolved: pd.DataFrame, selection) -> pd.Series:
-    """The selection's mask over the table; NothingSelected when it picks no row."""
+    """The selection's mask over the table; NothingSelected when it names a segment the table
+    does not have or picks no row."""
+    unknown = selection.unknown_segments(resolved)
+    if unknown:
+        raise NothingSelected(f"no segment {', '.join(unknown)} in the resolved table "
+                              "('photoflux segments' lists them)")
     selected = selection.mask(resolved)
     if not selected.any():
         raise NothingSelected("the selection matches no photo")
@@ -123,18 +129,37 @@ def run_resolve(ws: Workspace, settings: Settings, rules: list[Rule], overrides:
     clocks = read_clocks(ws) if clocks is None else clocks
     photos = ws.load("photos")
     inputs = inputs or resolve_inputs(ws, settings.default_tz, overrides)
+    held = _approved_paths(ws)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResolveWarning)
         resolved = resolve(photos, rules, settings, clocks=clocks)
-    resolved = reconcile(ws, resolved)
+    approvals = read_approvals(ws)
+    resolved = reconcile(ws, resolved, approvals)
+    lapsed = approvals_lapsed(approvals, resolved)
+    resolved.attrs["lapsed"] = {"now": int(lapsed["path"].isin(held).sum()), "all": len(lapsed)}
     with ws.change() as change:
         change.save("resolved", resolved)
+        change.save("segments", summarize(resolved))
         change.save("rules_in_force", rules_table(rules))
         change.manifest_entry("resolve", {
             "default_tz": settings.default_tz, "overrides": str(overrides) if overrides else None,
             "rows": len(resolved), "finished": now_iso(), "inputs": inputs,
+            "lapsed": resolved.attrs["lapsed"],
         })
     return resolved, caught
+
+
+def _approved_paths(ws: Workspace) -> pd.Series:
+    """The paths whose approval held in the resolved table a resolve is about to replace (none
+    when there is no readable one: resolve is how a damaged table is rebuilt)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(ws.resolved, columns=["path", "approved"]).to_pandas()
+    except (pa.ArrowException, OSError, KeyError):
+        return pd.Series([], dtype="string")
+    return table.loc[table["approved"].fillna(False).astype(bool), "path"]
 
 
 def run_report(ws: Workspace, inputs: dict | None = None) -> pd.DataFrame:
@@ -144,9 +169,15 @@ def run_report(ws: Workspace, inputs: dict | None = None) -> pd.DataFrame:
     resolved = ws.load("resolved")
     inputs = inputs or report_inputs(ws)
     rules = ws.load("rules_in_force") if ws.rules_in_force.exists() else rules_table([])
+    server = None
+    if ws.server.exists():  # what the last reconcile found on the server: the audit's section
+        from .reconcile import audit_note, audit_rows
+
+        listed = ws.load("server")
+        server = audit_rows(listed), audit_note(listed, ws.read_manifest().get("reconcile"))
     with ws.change() as change:
         change.write_bytes(ws.audit_xlsx, report.workbook_bytes(resolved, rules))
-        change.write_text(ws.audit_html, report.html_page(resolved, rules))
+        change.write_text(ws.audit_html, report.html_page(resolved, rules, server))
         change.manifest_entry("report", {"rows": len(resolved), "finished": now_iso(),
                                          "inputs": inputs})
     return resolved
@@ -188,41 +219,78 @@ def run_all(ws: Workspace, paths, settings: Settings, rules: list[Rule],
 
 
 def resolve_summary(resolved: pd.DataFrame) -> str:
+    """What resolve found, the flags as pipeline/flags.py counts them, and the approvals that
+    lapsed (`resolved.attrs["lapsed"]`, when run_resolve set it)."""
+    from .flags import counts, counts_text
+
     sources = resolved["tz_source"].value_counts()
-    by_source = ", ".join(f"{n} {name}" for name, n in sources.items())
-    flagged = int((resolved["flags"].fillna("") != "").sum())
-    no_time = int(resolved["local_time"].isna().sum())
-    return (f"resolved {len(resolved)} photos ({by_source}); {flagged} flagged, "
-            f"{no_time} without a time")
+    by_source = f" ({', '.join(f'{n} {name}' for name, n in sources.items())})" if len(
+        sources) else ""
+    segments = resolved["segment"].nunique()
+    lines = [f"resolved {len(resolved)} photos{by_source} in {segments} segments; "
+             + counts_text(counts(resolved))]
+    lapsed = resolved.attrs.get("lapsed", {})
+    if lapsed.get("all"):
+        earlier = lapsed["all"] - lapsed["now"]
+        lines.append(f"approvals: {lapsed['now']} lapsed in this resolve"
+                     + (f" and {earlier} earlier" if earlier else "")
+                     + " (the photo's time or file changed; approve it again once checked); "
+                     "'photoflux status' lists them")
+    return "\n".join(lines)
 
 
-def change_approvals(ws: Workspace, command: str,
-                     selection) -> tuple[int, dict[str, int], pd.DataFrame]:
-    """approve/unapprove the selected rows: approvals.csv and the tables' `approved`, written
-    as one change.
+@dataclass
+class ApprovalChange:
+    """What one approve or unapprove did to the selected rows: `newly` approved, `already`
+    approved, `refused` by why ({"without a time or unreadable: ...": n, "dated before
+    1970-01-01 UTC: ...": m}), `withdrawn`, `not_approved` (unapprove found no approval), how many of
+    the newly approved need a look, and the table after it."""
 
-    Returns how many rows were selected, how many of them approve refused and why
-    ({"no_time_or_error": n, "before_epoch": m}: never uploadable), and the updated table.
-    """
+    command: str
+    selected: int
+    resolved: pd.DataFrame
+    newly: int = 0
+    newly_look: int = 0
+    already: int = 0
+    refused: dict = field(default_factory=dict)
+    withdrawn: int = 0
+    not_approved: int = 0
+
+
+def change_approvals(ws: Workspace, command: str, selection) -> ApprovalChange:
+    """approve/unapprove the selected rows: approvals.csv, the tables' `approved` and the
+    segments' approved counts, written as one change."""
     from . import approvals
+    from .flags import needs_a_look
 
     resolved = ws.load("resolved")
     selected = selected_rows(resolved, selection)
+    before = approvals.is_approved(resolved)
     kept = read_approvals(ws)
-    refused = {}
     if command == "approve":
-        uploadable = approvals.uploadable(resolved)
-        refused = {"no_time_or_error": int((selected & ~uploadable).sum()),
-                   "before_epoch": int((selected & uploadable
-                                        & approvals.before_epoch(resolved)).sum())}
         kept = approvals.approve(kept, resolved, selected, now_iso())
     else:
         kept = approvals.unapprove(kept, resolved, selected)
-    resolved = reconcile(ws, resolved, kept)
+    changed = reconcile(ws, resolved, kept)
+    after = approvals.is_approved(changed)
     with ws.change() as change:
         change.save("approvals", kept)
-        change.save("resolved", resolved)
-    return int(selected.sum()), refused, resolved
+        change.save("resolved", changed)
+        change.save("segments", summarize(changed))
+    result = ApprovalChange(command, int(selected.sum()), changed)
+    if command == "approve":
+        newly = selected & after & ~before
+        uploadable = approvals.uploadable(resolved)
+        result.newly, result.already = int(newly.sum()), int((selected & before).sum())
+        result.newly_look = int((newly & needs_a_look(resolved["flags"])).sum())
+        result.refused = {
+            "without a time or unreadable: never uploadable": int((selected & ~uploadable).sum()),
+            "dated before 1970-01-01 UTC: Fluxtream cannot hold them": int((selected & uploadable
+                                          & approvals.before_epoch(resolved)).sum())}
+    else:
+        result.withdrawn = int((selected & before & ~after).sum())
+        result.not_approved = int((selected & ~before).sum())
+    return result
 
 
 # --- camera clocks ----------------------------------------------------------------------------
@@ -340,15 +408,30 @@ def _local_in_photo_zone(ws: Workspace, path: str, instant) -> pd.Timestamp:
 # --- upload -----------------------------------------------------------------------------------
 
 def upload_dry_run(ws: Workspace, server: str, user: str, selection=None, *,
-                   allow_http: bool = False, options=None) -> str:
-    """What `run_upload` would send, as text; sends and writes nothing."""
+                   allow_http: bool = False, options=None, password: str | None = None,
+                   prompt=None, cacert: str | None = None, warn=None) -> str:
+    """What `run_upload` would send, as text, once the server has accepted the credentials
+    (asked for as `run_upload` asks for them); sends and writes nothing. `warn(text)` hears
+    what the allow options would put on the timeline twice."""
     from . import upload as client_side
 
     base = client_side.check_transport(server, allow_http)
     resolved = ws.load("resolved")
     selected = selected_rows(resolved, selection) if selection is not None else None
-    return client_side.dry_run_text(client_side.candidates(resolved, selected), ws.uploads,
-                                    base, user, options or client_side.Options())
+    text = client_side.dry_run_text(client_side.candidates(resolved, selected), ws.uploads,
+                                    base, user, options or client_side.Options(), warn)
+    make_client(base, user, password, prompt, cacert).guest()  # after the ledger, as a run asks
+    return text
+
+
+def make_client(base: str, user: str, password: str | None, prompt, cacert: str | None):
+    """The upload client for `base` (checked) as `user`; the password, only asked for at the
+    first request: `password`, else FLUXTREAM_PASSWORD, ~/.netrc, or `prompt(text)`."""
+    from . import upload as client_side
+
+    return client_side.Client(
+        base, user, password if password is not None
+        else lambda: client_side.read_password(base, user, prompt), verify=cacert or True)
 
 
 def run_upload(ws: Workspace, server: str, user: str, selection=None, *,
@@ -372,9 +455,7 @@ def run_upload(ws: Workspace, server: str, user: str, selection=None, *,
     base = client_side.check_transport(server, allow_http)
     resolved = ws.load("resolved")
     selected = selected_rows(resolved, selection) if selection is not None else None
-    client = client_side.Client(
-        base, user, password if password is not None
-        else lambda: client_side.read_password(base, user, prompt), verify=cacert or True)
+    client = make_client(base, user, password, prompt, cacert)
     with writing_to(ws.uploads):  # the ledger's disk filling up stops the run
         outcome = client_side.run(ws, resolved, selected, client,
                                   options or client_side.Options(),
@@ -386,3 +467,93 @@ def run_upload(ws: Workspace, server: str, user: str, selection=None, *,
         entry.update(inputs=ws.upload_inputs(request), idle=outcome.idle)
     ws.write_manifest_entry("upload", entry)
     return outcome
+
+
+# --- reconcile --------------------------------------------------------------------------------
+
+@dataclass
+class Reconciled:
+    """What `run_reconcile` found and did: the SERVER `table` (without the copies deleted),
+    the walk, how many `same` copies the ledger adopted, the repair `plan` and each of its
+    copies' outcome (`done`: photo_id -> deleted, already gone, skipped: .., failed: ..), and
+    how many deletions of an earlier, killed run were found done (`resumed`)."""
+
+    table: pd.DataFrame
+    listing: object
+    adopted: int
+    plan: pd.DataFrame
+    done: dict
+    resumed: int = 0
+
+    @property
+    def failed(self) -> int:
+        """Copies the options asked to delete that are still on the server."""
+        return sum(not outcome.startswith(("deleted", "already gone"))
+                   for outcome in self.done.values()) + len(self.plan) - len(self.done)
+
+
+def run_reconcile(ws: Workspace, server: str, user: str, *, password: str | None = None,
+                  prompt=None, allow_http: bool = False, cacert: str | None = None,
+                  delete_wrong: bool = False, delete_duplicates: bool = False,
+                  dry_run: bool = False, confirm=None, on_listed=None,
+                  page_size: int | None = None, progress: bool = False) -> Reconciled:
+    """List the user's photos on `server` and match them to the workspace (reconcile.verdicts):
+    data/server.parquet, reports/server.csv, the `same` copies adopted into the ledger (upload
+    counts them done), the statuses written back, the manifest's `reconcile` entry.
+    `on_listed(table, listing)` hears what was found before anything is deleted. With
+    `delete_wrong` / `delete_duplicates`, the plan's copies are deleted once `confirm(plan)`
+    says yes. A `dry_run` lists and plans, and writes and deletes nothing.
+    Raises upload.UploadError (RunStopped, ServerUnreachable: exit 1), StageError."""
+    from . import reconcile as stage
+    from . import upload as client_side
+    from .ledger import Ledger, reapply_ledger, read_history
+
+    base = client_side.check_transport(server, allow_http)
+    resolved = ws.load("resolved")
+    client = make_client(base, user, password, prompt, cacert)
+    guest_id = int(client.guest()["id"])
+    listing = client_side.walk(client, guest_id, page_size or client_side.DEFAULT_PAGE_SIZE,
+                               progress)
+    listed_at = now_iso()
+    if dry_run:
+        table = stage.verdicts(listing.photos, resolved, read_history(ws.uploads), base, user)
+        if on_listed is not None:
+            on_listed(table, listing)
+        return Reconciled(table, listing, 0,
+                          stage.repair_plan(table, delete_wrong, delete_duplicates), {})
+    done: dict = {}
+    with writing_to(ws.uploads):
+        ledger = Ledger(ws.uploads)
+        try:
+            gone, stale = stage.pending_deletions(ledger.deletions(base, user), listing.photos)
+            for photo_id, key in zip(gone["photo_id"], gone["key"]):  # a killed run's
+                ledger.deleted(base, user, int(photo_id), key, "deleted")
+            for photo_id in stale["photo_id"]:
+                ledger.deletion_failed(base, user, int(photo_id),
+                                       "not deleted: the id holds another photo now")
+            table = stage.verdicts(listing.photos, resolved, ledger.history(), base, user)
+            copies, paths = stage.adoptions(table, resolved, ledger.history(), base, user)
+            ledger.adopt(base, user, copies, paths)
+            table["in_ledger"] |= table["key"].isin(copies["key"])
+            if on_listed is not None:
+                on_listed(table, listing)
+            plan = stage.repair_plan(table, delete_wrong, delete_duplicates)
+            try:
+                if len(plan) and (confirm is None or confirm(plan)):
+                    client_side.delete_copies(plan, client, ledger, guest_id, done)
+            finally:  # what was deleted, even by a run that stopped, leaves the table
+                removed = [i for i, outcome in done.items()
+                           if outcome in ("deleted", "already gone")]
+                table = table[~table["photo_id"].isin(removed)].reset_index(drop=True)
+                history = ledger.history()
+                with ws.change() as change:
+                    change.save("server", table)
+                    change.save("resolved", reapply_ledger(resolved, history))
+                    change.manifest_entry("reconcile", {
+                        "server": base, "user": user, "listed_at": listed_at,
+                        "finished": now_iso(), "rows": len(table), "counts": stage.counts(table),
+                        "requests": listing.requests, "largest_page": listing.largest_page,
+                        "adopted": len(copies), "deleted": len(removed), "resumed": len(gone)})
+        finally:
+            ledger.close()
+    return Reconciled(table, listing, len(copies), plan, done, len(gone))

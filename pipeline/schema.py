@@ -126,11 +126,12 @@ def conform(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pandas(df[names], schema=schema, preserve_index=False)
 
 
-#: data/segments.parquet: one row per segment (a run of photos in capture order within a folder
-#: with one UTC offset and no gap over 6 hours), what a reviewer checks a trip by.
+#: data/segments.parquet: one row per segment (see pipeline/segments.py: a run of photos in
+#: capture order within a folder with one UTC offset and no gap over 6 hours), what a reviewer
+#: checks a trip by; in order of first local time. Written by resolve, approve and unapprove.
 SEGMENTS = pa.schema(
     [
-        ("segment", pa.string()),
+        ("segment", pa.string()),  # the id: resolved's `segment`
         ("folder", pa.string()),
         ("first_local_time", pa.timestamp("ms")),
         ("last_local_time", pa.timestamp("ms")),
@@ -141,6 +142,28 @@ SEGMENTS = pa.schema(
         ("sources", pa.string()),  # "offset:12;gps:3": tz_source counts, most first
         ("flags", pa.string()),  # "carry_gap:2;conflict:1": flag counts, most first
         ("photos", pa.int64()),
-        ("approved", pa.int64()),
+        ("approved", pa.int64()),  # photos whose approval holds
+        ("needs_a_look", pa.int64()),  # photos with a flag that needs a look (pipeline/flags.py)
+    ]
+)
+
+
+#: data/server.parquet and reports/server.csv (reconcile): one row per photo the server holds
+#: for the user, as its list API gave them, and what it is to the workspace.
+SERVER = pa.schema(
+    [
+        ("photo_id", pa.int64()),  # the server's photo id (deletion is by it)
+        ("key", pa.string()),  # the server's key: guest, day, capture millisecond, sha256
+        ("server_time", pa.timestamp("ms", tz="UTC")),  # the instant the server holds
+        ("sha256", pa.string()),  # of the bytes on the server (the key's)
+        ("file_sha256", pa.string()),  # the workspace file they are (its own bytes, or sent for it)
+        ("matched_by", pa.string()),  # file (its own bytes) or ledger (bytes photoflux sent for it)
+        ("path", pa.string()),  # the workspace photo compared with (an approved one first)
+        ("workspace_copies", pa.int64()),  # workspace files holding those bytes
+        ("approved_time", pa.timestamp("ms", tz="UTC")),  # its approved instant nearest the server's
+        ("difference_seconds", pa.float64()),  # server_time - approved_time
+        ("whole_hours", pa.bool_()),  # the difference is a whole number of hours (not 0): the notebook's signature
+        ("verdict", pa.string()),  # same, wrong_time, duplicate, unapproved, unknown
+        ("in_ledger", pa.bool_()),  # the upload ledger holds this copy as sent or adopted
     ]
 )

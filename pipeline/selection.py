@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pyarrow.compute as pc
 
+from .flags import needs_a_look
 from .text import arrow, extract, series
 
 
@@ -92,18 +93,19 @@ class Selection:
     last: str | None = None
     local_from: pd.Timestamp | None = None
     local_to: pd.Timestamp | None = None
-    flagged: bool | None = None
+    flagged: bool | None = None  # has / has no flag that needs a look (pipeline/flags.py)
     source: str | None = None
     make: str | None = None  # a glob on the camera's make, any case
     model: str | None = None  # a glob on its model, any case
     serial: str | None = None  # a glob on its serial number
+    segments: list[str] = field(default_factory=list)  # any of these segment ids
 
     def mask(self, table: pd.DataFrame, local: pd.Series | None = None) -> pd.Series:
         """Boolean column: which rows of `table` this selection picks.
 
-        `local` is the local time to compare (default: the table's `local_time`); `flagged`
-        and `source` read the resolved table's `flags` and `tz_source`; a photo without a
-        make, model or serial matches no glob on it.
+        `local` is the local time to compare (default: the table's `local_time`); `flagged`,
+        `source` and `segments` read the resolved table's `flags`, `tz_source` and `segment`; a
+        photo without a make, model or serial matches no glob on it.
         """
         local = table["local_time"] if local is None else local
         selected = pd.Series(True, index=table.index)
@@ -119,14 +121,20 @@ class Selection:
         if self.local_to is not None:
             selected &= (local <= self.local_to).fillna(False)
         if self.flagged is not None:
-            selected &= (table["flags"].fillna("") != "") == self.flagged
+            selected &= needs_a_look(table["flags"]) == self.flagged
         if self.source is not None:
             selected &= (table["tz_source"] == self.source).fillna(False)
         for column, ignore_case in CAMERA_SELECTORS.items():
             glob = getattr(self, column)
             if glob is not None:
                 selected &= _matches(table[column], glob_regex(glob), ignore_case)
+        if self.segments:
+            selected &= table["segment"].isin(self.segments).fillna(False)
         return selected.astype(bool)
+
+    def unknown_segments(self, table: pd.DataFrame) -> list[str]:
+        """The segment ids asked for that no row of `table` has."""
+        return sorted(set(self.segments) - set(table["segment"].dropna().unique()))
 
 
 def _matches(values: pd.Series, pattern: str, ignore_case: bool = False) -> pd.Series:

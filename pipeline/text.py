@@ -217,3 +217,10 @@ def escaped(text: pd.Series) -> pa.Array:
     distinct = pc.unique(pc.drop_null(values))
     shown = pa.array([one_line(v, QUOTE_LIMIT) for v in distinct.to_pylist()], type=pa.large_string())
     return pc.take(shown, pc.index_in(values, distinct))
+
+
+def sorted_positions(**keys: pd.Series) -> np.ndarray:
+    """Row positions ordered by the keys (ascending, nulls last), sorted in Arrow's C++ kernel."""
+    table = pa.table({name: pa.array(values, from_pandas=True) for name, values in keys.items()})
+    order = pc.sort_indices(table, sort_keys=[(name, "ascending", "at_end") for name in keys])
+    return order.to_numpy().astype(np.int64)

@@ -68,13 +68,22 @@ class ServerUnreachable(RunStopped):
     """The server does not answer (at the start, or no longer): the run stops early, exit 1."""
 
 
-def metadata_json(capture_ms: int, tags: str | None = None) -> str:
-    """The metadata part. The time is written to a tenth of a millisecond past the approved
-    millisecond, so a server that truncates seconds*1000 to milliseconds (Java's
-    `(long)(double*1000)`) lands exactly on it. `tags`: one comma-separated string."""
+class NoAnswer(RuntimeError):
+    """No answer came to a request however often it was asked (the message says why)."""
+
+
+def wire_seconds(capture_ms: int) -> str:
+    """Seconds that a server reading `(long)(secs * 1000)` (Java's truncation of a double) takes
+    for exactly this millisecond: written to a tenth of a millisecond past it (`1400269584.1234`)."""
     whole, frac = divmod(capture_ms, 1000)
+    return f"{whole}.{frac:03d}4"
+
+
+def metadata_json(capture_ms: int, tags: str | None = None) -> str:
+    """The metadata part: the approved millisecond as `wire_seconds`; `tags`: one
+    comma-separated string."""
     tagged = f', "tags": {json.dumps(tags)}' if tags else ""
-    return f'{{"capture_time_secs_utc": {whole}.{frac:03d}4{tagged}}}'
+    return f'{{"capture_time_secs_utc": {wire_seconds(capture_ms)}{tagged}}}'
 
 
 def photo_tags(tags: tuple[str, ...], folder: str | None) -> str | None:
@@ -385,32 +394,45 @@ class Client:
                               "id: is --server the Fluxtream base URL?")
         return guest
 
-    def check(self, key: str) -> Result:
-        """Whether the photo with this key is on the server (the contract's way to learn if a
-        request whose answer was lost landed): `found` as an `uploaded` Result, `absent`, or a
-        failed Result saying why it cannot tell (then="stop" for a login page)."""
-        last = "no answer"
+    def ask(self, method: str, path: str) -> Answer:
+        """A request that may be repeated (a GET; a DELETE by id): asked again, pausing between
+        attempts, after no answer or a JSON 5xx/408/429, at most `retries` times. Returns the
+        first other answer (a redirect or an HTML page at once), else the last one; raises
+        NoAnswer when none came at all (or the run was stopped before one did)."""
+        answer, last = None, "no answer"
         for attempt in range(self.retries + 1):
             if attempt and not self.pause(attempt):
                 break
             try:
-                answer = self.request("GET", PHOTO_PATH + quote(key, safe=""))
+                answer = self.request(method, path)
             except HTTPError as exc:
-                last = f"no answer ({why_no_answer(exc)})"
+                answer, last = None, why_no_answer(exc)
                 continue
-            stop = not_fluxtream(answer.status, answer.content_type, answer.location,
-                                 answer.content)
-            if stop:
-                return Result(f"failed: {stop}, not Fluxtream's answer", then="stop")
-            body = json_object(answer.content) or {}
-            if answer.status == 200 and body.get("result") != "KO":
-                return Result("uploaded", "found", key)
-            if answer.status == 404 and body.get("result") == "KO":
-                return Result("absent")
-            last = f"{answer.status} {printable(str(body.get('message') or ''))}".strip()
-            if answer.status < 500 and answer.status not in UNCERTAIN_STATUSES:
-                break
-        return Result(f"failed: asking whether it landed got {last}")
+            if (answer.status < 500 and answer.status not in UNCERTAIN_STATUSES) or not_fluxtream(
+                    answer.status, answer.content_type, answer.location, answer.content):
+                return answer
+        if answer is None:
+            raise NoAnswer(last)
+        return answer
+
+    def check(self, key: str) -> Result:
+        """Whether the photo with this key is on the server (the contract's way to learn if a
+        request whose answer was lost landed): `found` as an `uploaded` Result, `absent`, or a
+        failed Result saying why it cannot tell (then="stop" for a login page)."""
+        try:
+            answer = self.ask("GET", PHOTO_PATH + quote(key, safe=""))
+        except NoAnswer as exc:
+            return Result(f"failed: asking whether it landed got no answer ({exc})")
+        stop = not_fluxtream(answer.status, answer.content_type, answer.location, answer.content)
+        if stop:
+            return Result(f"failed: {stop}, not Fluxtream's answer", then="stop")
+        body = json_object(answer.content) or {}
+        if answer.status == 200 and body.get("result") != "KO":
+            return Result("uploaded", "found", key)
+        if answer.status == 404 and body.get("result") == "KO":
+            return Result("absent")
+        message = f"{answer.status} {printable(str(body.get('message') or ''))}".strip()
+        return Result(f"failed: asking whether it landed got {message}")
 
     def deliver(self, data: bytes, capture_ms: int, key: str, tags: str | None = None,
                 name: str = "photo") -> Result:
@@ -449,6 +471,157 @@ class Client:
         10 s); False when the run was stopped meanwhile."""
         delay = min(10.0, self.backoff * 2 ** (attempt - 1)) + random.uniform(0, self.backoff)
         return not self.stopped.wait(delay)
+
+
+# --- listing and deleting (reconcile) -----------------------------------------------------------
+
+LIST_PATH = "api/bodytrack/photos/{uid}/FluxtreamCapture.photo/{secs}/{count}?isBefore=false"
+DELETE_PATH = "api/v1/bodytrack/photo/{uid}/{photo_id}"
+#: Photos asked for per list request (a page; enlarged while one millisecond holds more).
+DEFAULT_PAGE_SIZE = 500
+_ITEM_ID = r"^FluxtreamCapture\.photo\.(\d{1,18})$"
+_ITEM_KEY = r"^\d{1,18}\.FluxtreamCapture\.photo\.\d{7}\.(?P<ms>\d{1,15})_(?P<sha>[0-9a-f]{64})$"
+
+
+@dataclass
+class Listing:
+    """What a walk found (`photos`: photo_id, key, sha256, capture_ms, oldest first) and how:
+    how many requests it made and the largest count it had to ask for."""
+
+    photos: pd.DataFrame
+    requests: int
+    largest_page: int
+
+
+def parse_page(items: list) -> pd.DataFrame:
+    """A list answer's items as rows: photo_id (the last part of `id`), key (the last part of
+    `url`: items carry no key) and, from the key, the sha256 of the bytes and the capture
+    millisecond. ValueError naming the first item that is no FluxtreamCapture photo."""
+    raw = pd.DataFrame(items, columns=["id", "url"], dtype=object)
+    ids = raw["id"].astype("string").str.extract(_ITEM_ID, expand=False)
+    keys = raw["url"].astype("string").str.rsplit("/", n=1).str[-1]
+    parts = keys.str.extract(_ITEM_KEY)
+    bad = (ids.isna() | parts["sha"].isna()).to_numpy(bool)
+    if bad.any():
+        item = raw[bad].iloc[0]
+        raise ValueError(f"a list item that is no FluxtreamCapture photo (id "
+                         f"{printable(str(item['id']))}, url {printable(str(item['url']))})")
+    return pd.DataFrame({"photo_id": ids.astype("int64").to_numpy(),
+                         "key": keys.astype(object).to_numpy(),
+                         "sha256": parts["sha"].astype(object).to_numpy(),
+                         "capture_ms": parts["ms"].astype("int64").to_numpy()})
+
+
+def ask_api(client: Client, method: str, path: str) -> Answer:
+    """client.ask, for a run that must stop when the server does not answer as Fluxtream: no
+    answer (ServerUnreachable), a redirect or an HTML page, a 401 (RunStopped)."""
+    try:
+        answer = client.ask(method, path)
+    except NoAnswer as exc:
+        raise ServerUnreachable(f"server unreachable: {client.base_url} does not answer "
+                                f"({exc})") from None
+    stop = not_fluxtream(answer.status, answer.content_type, answer.location, answer.content)
+    if stop:
+        raise RunStopped(f"{client.base_url}{path} answered {stop}, not Fluxtream's answer: is "
+                         "the server behind a login page?")
+    if answer.status == 401:
+        raise RunStopped(f"{client.base_url}{path} answered 401: the server does not let user "
+                         f"{client.user!r} do this")
+    return answer
+
+
+def list_page(client: Client, guest_id: int, at_ms: int, count: int) -> pd.DataFrame:
+    """Up to `count` photos captured at or after `at_ms`, nearest first, as parse_page rows.
+    The cursor is sent as `wire_seconds`, which the server reads as exactly that millisecond."""
+    path = LIST_PATH.format(uid=guest_id, secs=wire_seconds(at_ms), count=count)
+    answer = ask_api(client, "GET", path)
+    try:
+        body = json.loads(answer.content)
+    except (ValueError, RecursionError):
+        body = None
+    if answer.status == 200 and isinstance(body, list) and all(isinstance(i, dict) for i in body):
+        try:
+            return parse_page(body)
+        except ValueError as exc:
+            raise RunStopped(f"{client.base_url}{path} answered {exc}") from None
+    message = printable(str((json_object(answer.content) or {}).get("message") or ""))
+    raise RunStopped(f"{client.base_url}{path} answered {answer.status} {message}".rstrip()
+                     + " instead of a list of photos")
+
+
+def walk(client: Client, guest_id: int, page_size: int = DEFAULT_PAGE_SIZE,
+         progress: bool = False) -> Listing:
+    """Every FluxtreamCapture photo of the user, from the epoch on, in pages of `page_size`.
+
+    Each page starts at the latest millisecond of the page before, which both directions of
+    the list API include: pages overlap, and are de-duplicated by photo id. A page that does
+    not get past its cursor is the last when it is not full (everything from the cursor on is
+    in it); when it is full (one millisecond holds more photos than a page) it is asked for
+    again with twice the count, and the next page is `page_size` again. The end is never
+    inferred from a short page that got past its cursor, so a server that caps the count loses
+    no photo; one that caps it below what a millisecond holds stops the run (RunStopped).
+    """
+    from tqdm import tqdm
+
+    pages, seen, cursor, count, requests, largest = [], set(), 0, page_size, 0, page_size
+    held = 0  # how many a full page at this cursor held: a doubled count must give more
+    with tqdm(desc="listing", unit="photo", disable=not progress) as bar:
+        while True:
+            page = list_page(client, guest_id, cursor, count)
+            requests, largest = requests + 1, max(largest, count)
+            pages.append(page)
+            before = len(seen)
+            seen.update(page["photo_id"].tolist())
+            bar.update(len(seen) - before)
+            latest = int(page["capture_ms"].max()) if len(page) else cursor
+            if latest > cursor:
+                cursor, count, held = latest, page_size, 0
+            elif len(page) < count:
+                break
+            elif len(page) <= held:
+                raise RunStopped(f"{client.base_url} lists at most {len(page)} photos at once, "
+                                 f"and more are at one millisecond ({cursor}): they cannot all "
+                                 "be listed")
+            else:
+                count, held = count * 2, len(page)
+    photos = pd.concat(pages, ignore_index=True).drop_duplicates("photo_id")
+    return Listing(photos.sort_values(["capture_ms", "photo_id"], ignore_index=True), requests,
+                   largest)
+
+
+def delete_copies(plan: pd.DataFrame, client: Client, ledger: Ledger, guest_id: int,
+                  done: dict) -> None:
+    """Delete the plan's copies (reconcile.repair_plan rows) by photo id, one at a time, each
+    outcome into `done` (photo_id -> "deleted", "already gone" (a 404), "skipped: ..." or
+    "failed: ..."). A copy is deleted only while its photo's approved copy (`kept_key`) is on
+    the server, asked for just before; the deletion is committed to the ledger as an intent
+    before its request and as done after it. A redirect, a login page, a 401 or no answer
+    stops the run (RunStopped, ServerUnreachable)."""
+    server, user = client.base_url, client.user
+    confirmed: dict[str, Result] = {}
+    for copy in plan.to_dict("records"):  # one request per copy: the loop is the I/O
+        photo_id = int(copy["photo_id"])
+        if not isinstance(copy["kept_key"], str):
+            done[photo_id] = "skipped: its approved copy is not on the server (upload it first)"
+            continue
+        kept = confirmed.get(copy["kept_key"]) or client.check(copy["kept_key"])
+        confirmed[copy["kept_key"]] = kept
+        if kept.then == "stop":
+            raise RunStopped(f"{server} answered {kept.status[len('failed: '):]}")
+        if kept.status != "uploaded":
+            done[photo_id] = ("skipped: its approved copy is no longer on the server"
+                              if kept.status == "absent" else f"skipped: {kept.status}")
+            continue
+        ledger.deletion_intent(server, user, copy)
+        answer = ask_api(client, "DELETE", DELETE_PATH.format(uid=guest_id, photo_id=photo_id))
+        if answer.status in (200, 204, 404):
+            outcome = "deleted" if answer.status != 404 else "already gone"
+            ledger.deleted(server, user, photo_id, copy["key"], outcome)
+        else:
+            message = printable(answer.content[:200].decode("utf-8", "replace"))
+            outcome = f"failed: {answer.status} {message}".rstrip()
+            ledger.deletion_failed(server, user, photo_id, outcome)
+        done[photo_id] = outcome
 
 
 def _default_ca_file() -> str | None:
@@ -670,11 +843,15 @@ def send_all(plan: Plan, client: Client, ledger: Ledger, guest_id: int, options:
 
 
 def dry_run_text(rows: pd.DataFrame, ledger_path: Path, server: str, user: str,
-                 options: Options) -> str:
-    """What a real run would send: counts, first and last time, total bytes, conversions."""
+                 options: Options, warn=None) -> str:
+    """What a real run would send: counts, first and last time, total bytes, conversions.
+    `warn` hears first, as a real run's would, what the allow options would put on the
+    timeline twice."""
     plan = make_plan(rows, read_history(ledger_path, server, user), options)
+    _warn_twice(plan, options, warn)
     send = plan.send
     lines = [f"dry run: {len(rows)} approved photos selected for {user} at {server}",
+             f"  credentials: the server knows {user} and the password",
              f"  would send {len(send)} photos, {int(send['file_size'].sum()):,} bytes "
              "before conversion"]
     if len(send):
@@ -773,7 +950,23 @@ def _outcome(plan: Plan, statuses) -> Outcome:
              if n and name not in ("retimed_sent", "changed_sent", "converted")}
     summary = (f"upload: {len(plan.rows)} approved photos selected; "
                + ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in shown.items()))
-    return Outcome(len(plan.rows), counts, int(this_run.isin(NOT_DONE).sum()), summary)
+    advice = [f"  {counts[name]} {text}" for name, text in ADVICE.items() if counts.get(name)]
+    return Outcome(len(plan.rows), counts, int(this_run.isin(NOT_DONE).sum()),
+                   "\n".join([summary, *advice]))
+
+
+#: What to do about the photos a run left with each status a person must see to.
+ADVICE = {
+    "failed": "failed: run upload again; it asks the server about each before sending it again",
+    "rejected": "rejected: the server refused them (see upload_status in reports/audit.csv); "
+                "sending them again gets the same answer",
+    "blocked_retimed": "blocked_retimed: the server already holds them at another time "
+                       "(uploaded_capture_time_secs_utc in the audit). If that time was wrong, "
+                       "upload with --allow-retime (the timeline then shows both: Fluxtream "
+                       "cannot delete); if it was right, fix the zone and resolve again",
+    "blocked_changed": "blocked_changed: their file changed since it was sent. To put the new "
+                       "version on the timeline beside the old one, upload with --allow-resend",
+}
 
 
 def _warn_twice(plan: Plan, options: Options, warn) -> None:

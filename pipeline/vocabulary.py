@@ -1,16 +1,15 @@
 """The words the tables use: tz sources, flags and upload statuses. A module that imports
-nothing, so that the `photoflux` command (its --source choices, a rerun with nothing to upload)
-starts without pandas or pyarrow."""
+nothing heavy, so that the `photoflux` command (its --source choices, a rerun with nothing to
+upload) starts without pandas or pyarrow."""
+
+from .flags import FLAGS  # noqa: F401  (the flags and their kinds live in pipeline/flags.py)
 
 #: Every value tz_source may take, in order of precedence (a fallback-mode rule also reports
 #: `override`; an XMP offset, below `camera`, reports `offset`).
 TZ_SOURCES = ("override", "offset", "gps", "camera", "location", "takeout", "carried", "default")
 
-#: Every flag resolve may raise, in the order `flags` lists them.
-FLAGS = ("no_capture_time_tag", "no_time", "out_of_range", "time_from_name", "conflict",
-         "stale_gps", "gps_lag", "stale_takeout", "null_island", "sidecar_time_differs",
-         "carry_gap", "ambiguous", "nonexistent", "fixed_offset_default", "shifted",
-         "clock_shifted")
-
 #: upload_status values that mean the server holds the photo.
 UPLOADED = ("uploaded", "updated")
+
+#: What reconcile finds each photo on the server to be, in the order its counts are given.
+SERVER_VERDICTS = ("same", "wrong_time", "duplicate", "unapproved", "unknown")

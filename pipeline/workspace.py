@@ -102,14 +102,19 @@ _RERESOLVE = "run 'photoflux resolve -w {root} --default-tz ZONE' again to rebui
 
 @functools.cache
 def catalog() -> dict[str, Stored]:
-    from .schema import ADDED_PHOTOS_COLUMNS, ADDED_RESOLVED_COLUMNS, APPROVALS, PHOTOS, RESOLVED
+    from .schema import (ADDED_PHOTOS_COLUMNS, ADDED_RESOLVED_COLUMNS, APPROVALS, PHOTOS, RESOLVED,
+                         SEGMENTS, SERVER)
 
     return {
         "photos": Stored(PHOTOS, "photoflux extract", _REEXTRACT, ADDED_PHOTOS_COLUMNS),
         "resolved": Stored(RESOLVED, "photoflux resolve", _RERESOLVE, ADDED_RESOLVED_COLUMNS),
+        "segments": Stored(SEGMENTS, "photoflux resolve", _RERESOLVE),
         "approvals": Stored(APPROVALS, "photoflux approve",
                             "fix it, or move it aside to start approving afresh"),
         "rules_in_force": Stored(None, "photoflux resolve", _RERESOLVE),
+        "server": Stored(SERVER, "photoflux reconcile",
+                         "run 'photoflux reconcile -w {root} --server URL --user NAME' again to "
+                         "list the server afresh"),
     }
 
 
@@ -141,6 +146,7 @@ class Workspace:
 
     photos = property(lambda self: self.data / "photos.parquet")
     resolved = property(lambda self: self.data / "resolved.parquet")
+    segments = property(lambda self: self.data / "segments.parquet")
     manifest = property(lambda self: self.data / "manifest.json")
     uploads = property(lambda self: self.data / "uploads.sqlite")
     rules_in_force = property(lambda self: self.data / "overrides_in_force.csv")
@@ -149,6 +155,8 @@ class Workspace:
     audit_csv = property(lambda self: self.reports / "audit.csv")
     audit_xlsx = property(lambda self: self.reports / "audit.xlsx")
     audit_html = property(lambda self: self.reports / "audit.html")
+    server = property(lambda self: self.data / "server.parquet")  # what reconcile listed
+    server_csv = property(lambda self: self.reports / "server.csv")
     journal = property(lambda self: self.root / JOURNAL)
     lock_path = property(lambda self: self.root / ".photoflux.lock")
     lock_owner = property(lambda self: self.root / ".photoflux.lock.owner")
@@ -165,9 +173,7 @@ class Workspace:
         import pyarrow as pa
 
         stored = catalog()[name]
-        path = getattr(self, name)
-        if not path.exists():
-            raise StageError(f"{path} does not exist: run '{stored.made_by}' first")
+        path = self.require(name)
         try:
             if name == "approvals":
                 return _read_approvals(path, stored.schema)
@@ -177,6 +183,15 @@ class Workspace:
         except (pa.ArrowException, OSError, ValueError) as exc:  # pandas' parse errors too
             raise TableUnreadable(f"{path}: cannot be read ({_detail(exc)}); "
                                   + stored.remedy.format(root=self.root)) from None
+
+    def require(self, name: str) -> Path:
+        """The path of the catalog's table `name`; StageError, saying which command makes it,
+        when it does not exist. A command checks this before taking the lock, so that one
+        that cannot run creates nothing (not even the workspace folder)."""
+        path = getattr(self, name)
+        if not path.exists():
+            raise StageError(f"{path} does not exist: run '{catalog()[name].made_by}' first")
+        return path
 
     def save(self, name: str, df: pd.DataFrame) -> None:
         """Write one table of the catalog (resolved: with reports/audit.csv) as one change."""
@@ -216,12 +231,36 @@ class Workspace:
             raise WorkspaceBusy(f"workspace {self.root} is busy: {owner} is writing it") from None
         try:
             if announce:
-                with writing_to(self.lock_owner):
+                try:  # a courtesy to `status` and a refused writer: a full disk is told by
+                    # the command's own writes, about the file it could not write
                     self.lock_owner.write_text(f"'photoflux {command}' (pid {os.getpid()})\n")
+                except OSError:
+                    self.lock_owner.unlink(missing_ok=True)
             self.recover()
             yield self
         finally:
+            self.lock_owner.unlink(missing_ok=True)
             lock.release()
+
+    def holder(self) -> str | None:
+        """The command writing the workspace now ("'photoflux upload' (pid 123)"), or None.
+        Read without touching the lock (taking it even for a moment could refuse a writer):
+        the holder names itself in the owner file and removes it when done; a name whose
+        process is gone (killed with kill -9) is no holder."""
+        try:
+            owner = self.lock_owner.read_text().strip()
+        except OSError:
+            return None
+        found = re.search(r"\(pid (\d+)\)$", owner)
+        if found is None:
+            return None
+        try:
+            os.kill(int(found.group(1)), 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:  # another user's process: alive
+            pass
+        return owner
 
     def recover(self) -> None:
         """Roll a journalled change forward (its temp files are complete), then remove the temp
@@ -235,9 +274,9 @@ class Workspace:
                 if (self.root / temp).exists():
                     os.replace(self.root / temp, self.root / target)
             self.journal.unlink()
-        for target in (self.photos, self.resolved, self.manifest, self.rules_in_force,
-                       self.approvals, self.audit_csv, self.audit_xlsx, self.audit_html,
-                       self.journal, self.clocks):
+        for target in (self.photos, self.resolved, self.segments, self.manifest,
+                       self.rules_in_force, self.approvals, self.audit_csv, self.audit_xlsx,
+                       self.audit_html, self.server, self.server_csv, self.journal, self.clocks):
             for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
                 leftover.unlink(missing_ok=True)
 
@@ -315,6 +354,9 @@ class Change:
         elif name == "resolved":
             self.write_parallel([(path, lambda temp: pq.write_table(table, temp)),
                                  (self.ws.audit_csv, lambda temp: write_audit_csv(temp, table))])
+        elif name == "server":
+            self.write(path, lambda temp: pq.write_table(table, temp))
+            self.write(self.ws.server_csv, lambda temp: write_csv(temp, iso_times(table)))
         else:
             self.write(path, lambda temp: pq.write_table(table, temp))
 
@@ -453,6 +495,18 @@ def write_csv(path: Path, data: pd.DataFrame | pa.Table) -> None:
         pacsv.write_csv(table, out, pacsv.WriteOptions(quoting_style="needed"))
 
 
+def iso_times(table: pa.Table) -> pa.Table:
+    """The table with every UTC timestamp column as ISO text ending in Z (a CSV's view)."""
+    import pyarrow as pa
+
+    from .text import iso_text
+
+    for index, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            table = table.set_column(index, field.name, iso_text(table[field.name], "Z"))
+    return table
+
+
 def write_audit_csv(path: Path, resolved: pa.Table) -> None:
     """The resolved table as a spreadsheet-friendly CSV: ISO text times beside the UTC seconds,
     which stay an unquoted number (whole milliseconds, shortest exact form)."""
@@ -464,8 +518,7 @@ def write_audit_csv(path: Path, resolved: pa.Table) -> None:
         return table.set_column(table.schema.get_field_index(name), name, values)
 
     seconds = resolved["capture_time_secs_utc"]
-    view = replace(resolved, "local_time", iso_text(resolved["local_time"]))
-    view = replace(view, "utc_time", iso_text(resolved["utc_time"], "Z"))
+    view = replace(iso_times(resolved), "local_time", iso_text(resolved["local_time"]))
     view = replace(view, "capture_time_secs_utc",
                    pc.divide(pc.round(pc.multiply(seconds, 1000)), 1000.0))
     write_csv(path, view)

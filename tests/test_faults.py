@@ -195,16 +195,17 @@ def test_a_change_killed_between_renames_is_completed_by_the_next_command(ws):
         real, calls = os.replace, []
         def replace(src, dst):
             calls.append(dst)
-            if len(calls) == 3:  # the journal and one file are in place, two are not
+            if len(calls) == 3:  # the journal and one file are in place, three are not
                 os.kill(os.getpid(), signal.SIGKILL)
             real(src, dst)
         os.replace = replace
     """, "unapprove", "--all")
-    assert ws.journal.exists() and len(leftovers(ws)) == 3  # the journal and two temp files
+    assert ws.journal.exists() and len(leftovers(ws)) == 4  # the journal and three temp files
     cli(ws, "report")  # any writing command finishes the change first
     assert leftovers(ws) == []
     assert ws.load("approvals").empty
     assert not is_approved(ws.load("resolved")).any()
+    assert ws.load("segments")["approved"].sum() == 0
     audit = pd.read_csv(ws.audit_csv, encoding="utf-8-sig")
     assert not audit["approved"].any()
 

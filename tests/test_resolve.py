@@ -374,7 +374,7 @@ def test_v4_later_line_wins():
 
 def test_rule_matching_no_photo_warns():
     rules = parse_overrides("first,last,tz\nZZZ_1,ZZZ_9,Asia/Tokyo\n")
-    with pytest.warns(ResolveWarning, match="line 2"):
+    with pytest.warns(ResolveWarning, match="^overrides.csv:2: rule matches no photo$"):
         one({"datetime_original": "2020:01:01 12:00:00"}, rules=rules)
 
 

@@ -133,6 +133,19 @@ def test_an_impossible_date_gives_way_to_the_next_tag_with_a_warning(trip, tmp_p
                                                "(2019-02-30)"),
     ("path_glob,tz\n*,Asia/\x00Tokyo\n", ":2: bad zone, expected an IANA name or ±HH:MM "
                                          "(Asia/\\x00Tokyo)"),
+    ("path_glob;tz\n*;Asia/Tokyo\n", ":1: unknown column (path_glob;tz): is this a "
+                                    "semicolon-separated file? Columns are separated by commas"),
+    ("path_glob,tz,note\n*,Asia/Tokyo\n", ":2: 2 cells for 3 columns (*,Asia/Tokyo)"),
+    ("local_from,local_to,tz\n2019-05-09,2019-05-01,Asia/Tokyo\n",
+     ":2: local_from is after local_to (2019-05-09 > 2019-05-01)"),
+    ("note,tz\njust Tokyo,Asia/Tokyo\n", ":2: a rule needs a selector: path_glob, first and "
+     "last, local_from/local_to, make, model or serial (path_glob * selects every photo) "
+     "(just Tokyo,Asia/Tokyo)"),
+    ("path_glob,note\n*/IMG_*,Tokyo\n", ":2: a rule needs an action: a tz or a shift (a note "
+     "alone changes nothing) (*/IMG_*,Tokyo)"),
+    ("*/IMG_0001.jpg,Asia/Tokyo\n", ":1: no header: the first line must name the columns, "
+     "from path_glob,first,last,local_from,local_to,make,model,serial,tz,mode,shift,note (*/IMG_0001.jpg,"
+     "Asia/Tokyo)"),
 ])
 def test_a_bad_overrides_file_is_one_line_exit_2_and_writes_nothing(trip, tmp_path, overrides,
                                                                     message):
@@ -143,3 +156,13 @@ def test_a_bad_overrides_file_is_one_line_exit_2_and_writes_nothing(trip, tmp_pa
     output = cli("resolve", "-w", str(ws.root), "--default-tz", "Europe/Berlin", code=2)
     assert output.splitlines() == [f"photoflux: error: {ws.root / 'overrides.csv'}{message}"]
     assert {p: p.stat().st_mtime_ns for p in ws.root.rglob("*") if p.is_file()} == before
+
+
+def test_an_overrides_warning_names_the_file_and_line(trip, tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    cli("extract", str(trip), "-w", str(ws.root))
+    rules = tmp_path / "my rules.csv"
+    rules.write_text("path_glob,tz\n*/IMG_0001.jpg,Asia/Tokyo\n*/nothing/*,Asia/Seoul\n")
+    output = cli("resolve", "-w", str(ws.root), "--default-tz", "Europe/Berlin",
+                 "--overrides", str(rules))
+    assert f"photoflux: warning: {rules}:3: rule matches no photo\n" in output

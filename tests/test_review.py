@@ -1,6 +1,8 @@
 """Approvals that hold only for the exact time a person saw; selections; status."""
 from __future__ import annotations
 
+import subprocess
+
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -75,9 +77,22 @@ def test_approval_lapses_when_the_bytes_change(ws, tmp_path):
 
 def test_approve_refuses_rows_without_time_or_with_errors(ws):
     output = run(ws, "approve", "--all")
-    assert "refused 2" in output
+    assert output.splitlines() == [
+        "approve: 6 selected: 4 newly approved (1 of them need a look), 0 already approved, "
+        "2 refused (2 without a time or unreadable: never uploadable)",
+        "now 4 approved (1 of them need a look), 0 still unapproved"]
     assert approved(ws) == {"IMG_0001.jpg", "IMG_0002.jpg", "IMG_0010.jpg", "DSC_0001.jpg"}
-    assert "4 approved (1 of them flagged), 0 still unapproved" in output
+
+
+def test_approve_and_unapprove_say_what_this_run_changed(ws):
+    run(ws, "approve", "--first", "IMG_0001", "--last", "IMG_0002")
+    output = run(ws, "approve", "--local-to", "2019-07-05T09:30")
+    assert output.splitlines()[0] == ("approve: 3 selected: 1 newly approved, 2 already "
+                                      "approved, 0 refused")
+    output = run(ws, "unapprove", "--path-glob", "*/IMG_*")
+    assert output.splitlines() == ["unapprove: 3 selected: 3 approvals withdrawn, 0 were not "
+                                   "approved", "now 0 approved (0 of them need a look), "
+                                   "4 still unapproved"]
 
 
 @pytest.mark.parametrize("args, expected", [
@@ -134,3 +149,96 @@ def test_status_names_the_next_step(ws):
     output = run(ws, "status")
     assert "resolve  ran" in output and "photos   6" in output
     assert "photoflux report" in output
+
+
+def test_flagged_means_a_flag_that_needs_a_look(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    ws.save("photos", photos(*TRIP[:4], {"file_name": "zero.jpg", "gps_lat": 0.0, "gps_lon": 0.0,
+                                         "datetime_original": "2019:07:05 11:00:00"},
+                             folder=str(tmp_path / "photos")))
+    run(ws, "resolve", "--default-tz", "Europe/Berlin")
+    assert table(ws).loc["zero.jpg", "flags"] == "null_island"  # for information only
+    run(ws, "approve", "--unflagged")
+    assert approved(ws) == {"IMG_0001.jpg", "IMG_0002.jpg", "IMG_0010.jpg", "zero.jpg"}
+    run(ws, "unapprove", "--all")
+    run(ws, "approve", "--flagged")
+    assert approved(ws) == {"DSC_0001.jpg"}
+    help_text = " ".join(run(ws, "approve", "--help").split())
+    assert "--flagged / --unflagged Only photos with / without a flag that needs a look" in help_text
+
+
+def test_resolve_counts_lapsed_approvals_and_status_lists_them_by_segment(ws):
+    run(ws, "approve", "--all")
+    (ws.root / "overrides.csv").write_text("path_glob,tz\n*/IMG_0002.jpg,Asia/Tokyo\n")
+    output = run(ws, "resolve", "--default-tz", "Europe/Berlin")
+    assert output.splitlines()[1].startswith("approvals: 1 lapsed in this resolve (the photo's "
+                                             "time or file changed")
+    segment = table(ws).loc["IMG_0002.jpg", "segment"]
+    lines = run(ws, "status").splitlines()
+    start = lines.index("lapsed   1 approvals no longer hold (the photo's time or file changed "
+                        "since you approved it), by segment:")
+    assert lines[start + 1].split()[:6] == [segment, "1", "photos", "2019-07-04", "13:00",
+                                            "time"]
+    (ws.root / "overrides.csv").unlink()
+    output = run(ws, "resolve", "--default-tz", "Europe/Berlin")  # the same instant is back
+    assert "approvals:" not in output
+    assert not any(line.startswith("lapsed") for line in run(ws, "status").splitlines())
+
+
+def test_status_marks_a_stale_report_and_stale_resolve_and_next_does_something(ws):
+    assert run(ws, "status").splitlines()[-1].startswith("next:    photoflux report")
+    run(ws, "report")
+    lines = run(ws, "status").splitlines()
+    assert "STALE" not in "\n".join(lines)
+    assert lines[-1].startswith("next:    review ") and "approve" in lines[-1]
+    run(ws, "approve", "--unflagged")
+    lines = run(ws, "status").splitlines()
+    assert any(line.startswith("  report   ran") and line.endswith(
+        "STALE, the resolved table changed since (resolve, approve or upload)") for line in lines)
+    assert lines[-1].startswith("next:    photoflux report")  # one photo still needs a look
+    run(ws, "report")
+    lines = run(ws, "status").splitlines()
+    assert "photoflux segments" in lines[-1] and "--segment ID" in lines[-1]
+    (ws.root / "overrides.csv").write_text("path_glob,tz\n*/DSC_*,Asia/Tokyo\n")
+    lines = run(ws, "status").splitlines()
+    assert any(line.startswith("  resolve  ran") and line.endswith(
+        "STALE, photos or overrides changed since") for line in lines)
+    assert lines[-1].startswith(f"next:    photoflux resolve -w {ws.root} --default-tz "
+                                "Europe/Berlin")
+    run(ws, "resolve", "--default-tz", "Europe/Berlin")
+    run(ws, "approve", "--all")
+    assert run(ws, "status").splitlines()[-1].startswith(f"next:    photoflux upload -w {ws.root}")
+    ws.segments.unlink()  # as an older photoflux left the workspace
+    assert run(ws, "status").splitlines()[-1] == (
+        f"next:    photoflux resolve -w {ws.root} --default-tz Europe/Berlin   (made by an "
+        "older photoflux, without segments)")
+
+
+def test_status_says_which_command_holds_the_lock(ws):
+    assert "busy" not in run(ws, "status")
+    with ws.writer("upload"):
+        lines = run(ws, "status").splitlines()
+    assert lines[1].startswith("busy     'photoflux upload' (pid ") and lines[1].endswith(
+        "is writing this workspace: what follows may be about to change")
+    assert "busy" not in run(ws, "status")
+    finished = subprocess.Popen(["true"])  # a holder killed with kill -9 leaves its note
+    finished.wait()
+    ws.lock_owner.write_text(f"'photoflux upload' (pid {finished.pid})\n")
+    assert "busy" not in run(ws, "status")
+
+
+def test_a_command_that_cannot_run_creates_nothing(tmp_path):
+    ws = Workspace(tmp_path / "empty")
+    for command in (["resolve", "--default-tz", "UTC"], ["report"], ["approve", "--all"],
+                    ["unapprove", "--all"], ["segments"],
+                    ["upload", "--server", "http://127.0.0.1:9", "--user", "u"]):
+        output = run(ws, *command, code=2)
+        assert output.startswith("photoflux: error: ") and "does not exist" in output
+        assert not ws.root.exists(), command
+
+
+def test_the_commands_list_is_not_cut():
+    output = CliRunner().invoke(main, ["--help"], terminal_width=80).output
+    assert not any(line.endswith("...") for line in output.split("Commands:")[1].splitlines())
+    assert "which needs a clocks.csv)." in output
+    assert "segments   List the segments (trip legs" in output

@@ -83,6 +83,9 @@ def test_the_demo_runs_end_to_end_and_again(tmp_path, capsys):
     assert (table.loc[approved, "upload_status"] == "uploaded").all()
     assert not table.loc[~approved, "upload_status"].notna().any()
     assert f"{int(approved.sum())} uploaded" in first
+    # the notebook's five copies at whole-hour offsets: found, then removed once the right ones are up
+    assert "5 wrong_time (5 by whole hours)" in first and "deletions: 5 deleted" in first
+    assert f"on the server: {int(approved.sum())} same, 0 wrong_time" in first.split("deletions:")[1]
     for name in ("audit.html", "audit.xlsx", "audit.csv"):
         assert (ws.reports / name).stat().st_size > 0
     demo.main(str(tmp_path / "demo"))

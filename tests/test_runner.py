@@ -39,7 +39,7 @@ def test_run_all_skips_what_has_not_changed_and_reruns_from_a_stage(library, tmp
 def test_run_upload_sends_the_approved_photos_once(library, tmp_path, serve_factory):
     ws = Workspace(tmp_path / "ws")
     run_all(ws, [library], Settings(SAMPLE_DEFAULT_TZ), [], None)
-    selected, _, resolved = change_approvals(ws, "approve", Selection(flagged=False))
+    resolved = change_approvals(ws, "approve", Selection(flagged=False)).resolved
     server = serve_factory()
     outcome = run_upload(ws, server.url, server.user, Selection(path_globs=["*/2023 Berlin/*"]),
                          password=server.password)

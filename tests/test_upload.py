@@ -25,6 +25,7 @@ from conftest import fill
 from frames import photos
 from pipeline.cli import main
 from pipeline.fluxtream import MAX_CAPTURE_MS
+from pipeline.ledger import LEDGER_VERSION
 from pipeline.schema import PHOTOS, RESOLVED
 from pipeline.workspace import Workspace, read_table, write_table
 from uploading import (PHOTOFLUX, acknowledged, assert_exactly_once, cli, make_workspace,
@@ -71,7 +72,14 @@ def test_a_retimed_photo_is_blocked_unless_allowed(tmp_path, serve_factory):
     (ws.root / "overrides.csv").write_text("first,last,tz\nIMG_0001,IMG_0001,Asia/Tokyo\n")
     cli(ws, "resolve", "--default-tz", "Europe/Berlin")
     cli(ws, "approve", "--all")
-    upload(ws, server, code=1)  # a blocked photo waits for a person's decision
+    output = upload(ws, server, code=1)  # a blocked photo waits for a person's decision
+    assert "\n  1 blocked_retimed: the server already holds them at another time" in output
+    assert "upload with --allow-retime" in output  # it says what to do
+    dry = CliRunner(env={"FLUXTREAM_PASSWORD": server.password}).invoke(main, [
+        "upload", "-w", str(ws.root), "--server", server.url, "--user", server.user,
+        "--allow-retime", "--dry-run"])
+    assert dry.exit_code == 0 and dry.output.startswith(
+        "photoflux: warning: --allow-retime: 1 photos already on the server")  # up front
     table = read_table(ws.resolved, RESOLVED).set_index("file_name")
     row = table.loc["IMG_0001.jpg"]
     assert row["upload_status"] == "blocked_retimed"
@@ -94,6 +102,16 @@ def test_wrong_password_stops_before_anything_is_sent(tmp_path, serve_factory):
     assert result.exit_code == 2
     assert result.output.strip().count("\n") == 0 and "wrong user or password" in result.output
     assert len(on_server(server)) == 0
+
+
+def test_a_dry_run_checks_the_credentials(tmp_path, serve_factory):
+    server = serve_factory()
+    ws = make_workspace(tmp_path, 2)
+    result = CliRunner(env={"FLUXTREAM_PASSWORD": "not-it"}).invoke(main, [
+        "upload", "-w", str(ws.root), "--server", server.url, "--user", server.user,
+        "--dry-run"])
+    assert result.exit_code == 2 and "wrong user or password" in result.output
+    assert "credentials: the server knows" in upload(ws, server, "--dry-run")
 
 
 def test_plain_http_to_another_host_is_refused(tmp_path):
@@ -357,7 +375,7 @@ def test_an_older_ledger_is_migrated_in_place_keeping_every_row(tmp_path, serve_
     assert "2 already on server, 2 uploaded" in upload(ws, server)
     assert_exactly_once(ws, server)
     with closing(read_only(ws.uploads)) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == LEDGER_VERSION
         assert db.execute("PRAGMA application_id").fetchone()[0] == 0x50464C58
         kept = db.execute(f"SELECT {', '.join(SENDS_V1)}, sent_sha256 FROM sends").fetchall()
         paths = db.execute("SELECT sha256, path FROM paths").fetchall()

@@ -290,7 +290,7 @@ def test_a_photo_before_1970_is_never_approved_or_sent(tmp_path, serve_factory):
     ws.save("photos", table)
     cli(ws, "resolve", "--default-tz", "Europe/Berlin")
     output = cli(ws, "approve", "--all")
-    assert "refused 1 photos dated before 1970-01-01 UTC (Fluxtream cannot hold them" in output
+    assert "1 refused (1 dated before 1970-01-01 UTC: Fluxtream cannot hold them)" in output
     assert "2 approved" in output
     early = ws.load("resolved").iloc[0]  # approved by an older photoflux, which let it through
     with ws.approvals.open("a") as approvals:
