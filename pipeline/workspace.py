@@ -16,8 +16,7 @@ import hashlib
 import json
 import os
 import re
-import sqlite3
-import tempfile
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -57,10 +56,17 @@ class DiskFull(StageError):
         self.path = path
 
 
+def _sqlite_errors() -> tuple[type, ...]:
+    """sqlite3.Error once the ledger has imported sqlite3 (none can be raised before): importing
+    it here would cost every command, an unchanged rerun too, some 6 ms."""
+    sqlite3 = sys.modules.get("sqlite3")
+    return (sqlite3.Error,) if sqlite3 else ()
+
+
 def is_disk_full(exc: BaseException) -> bool:
     """ENOSPC, as the OS, Arrow and SQLite each report it (SQLite: 'database or disk is full',
     or a WAL index that cannot grow when a full disk refuses its -shm file)."""
-    if isinstance(exc, sqlite3.Error):
+    if isinstance(exc, _sqlite_errors()):
         return ("disk is full" in str(exc)  # Python 3.10 has no sqlite_errorname
                 or getattr(exc, "sqlite_errorname", None) == "SQLITE_IOERR_SHMSIZE")
     return getattr(exc, "errno", None) == errno.ENOSPC
@@ -72,7 +78,7 @@ def writing_to(target: Path):
     naming `target`."""
     try:
         yield
-    except (OSError, sqlite3.Error) as exc:
+    except (OSError, *_sqlite_errors()) as exc:
         if is_disk_full(exc):
             raise DiskFull(target) from None
         raise
@@ -401,6 +407,8 @@ class Change:
 
     def write(self, target: Path, write) -> None:
         """`write(temp)` the target's new content into a temp file beside it."""
+        import tempfile  # not at the top: an unchanged rerun writes nothing
+
         with writing_to(target):
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
