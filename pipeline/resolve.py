@@ -489,8 +489,12 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
             tracks: pa.Table | None = None) -> pd.DataFrame:
     """The resolved table: every photos column plus the time, zone and audit columns.
     `clocks`: the sync points of clocks.csv (clocks.parse_clocks); `tracks`: the location
-    history (schema TRACKS), evidence where the photo has no position of its own."""
+    history (schema TRACKS), evidence where the photo has no position of its own.
+
+    A caller that keeps no reference to `photos` (runner passes the table it just loaded) lets
+    the final reorder free each input column as it copies it: the stage's peak memory."""
     df = photos[PHOTOS.names].reset_index(drop=True)
+    del photos
     readable = df["error"].isna().to_numpy()
     xmp = {column: parse_iso_datetime(df[column]) for column in TIME_COLUMNS[EXIF_TAGS:]}
 
@@ -636,10 +640,11 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
         track_gap_minutes=located["track_gap_minutes"],
         approved=pd.Series(False, index=df.index, dtype="boolean"),
     )
+    del df  # `out` holds the photos' columns now
     blank = empty(RESOLVED)
     for name, _ in RESOLVED_EXTRA:
         if name not in out:
-            out[name] = pd.Series(None, index=df.index, dtype=blank[name].dtype)
+            out[name] = pd.Series(None, index=out.index, dtype=blank[name].dtype)
     order = sorted_positions(local=out["local_time"], name=out["file_name"], path=out["path"])
     out = out[RESOLVED.names]
     if (np.diff(order) < 0).any():  # libraries are mostly in capture order already
