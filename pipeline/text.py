@@ -24,6 +24,14 @@ def series(values: pa.Array | pa.ChunkedArray, index: pd.Index, dtype=None) -> p
     return column if dtype is None else column.astype(dtype)
 
 
+def scattered(values: pa.Array, rows: np.ndarray, length: int) -> pa.Array:
+    """`values`, one for each position in `rows`, placed there in a `length`-long array, null
+    elsewhere: what a parser run on a sparse column's present rows gives back for all."""
+    at = np.full(length, -1, dtype=np.int64)
+    at[rows] = np.arange(len(rows))
+    return pc.take(values, pa.array(at, mask=at < 0))
+
+
 def extract(text: pd.Series, pattern: str, as_float: bool = False) -> pd.DataFrame:
     """Like `Series.str.extract` with named groups; rows that do not match are null.
     `as_float` converts the groups to float64 (in Arrow) instead of leaving text."""
@@ -107,6 +115,13 @@ def parse_iso_datetime(text: pd.Series) -> tuple[np.ndarray, pd.Series, pd.Serie
     if values.null_count == len(values):  # most columns of most libraries: nothing to read
         nothing = labels(np.full(len(values), -1), list(TIME_PROBLEMS), text.index)
         return np.full(len(values), _NAT).view("datetime64[ms]"), nothing, nothing
+    if values.null_count > len(values) // 2:  # a sparse column: only its values are read
+        rows = np.flatnonzero(_mask(pc.is_valid(values)))
+        times, zone, problem = parse_iso_datetime(text.iloc[rows])
+        every = np.full(len(values), _NAT).view("datetime64[ms]")
+        every[rows] = times
+        return every, *(series(scattered(arrow(column), rows, len(values)), text.index, "str")
+                        for column in (zone, problem))
     found = pc.extract_regex(values, _ISO_TIME)
     times, problem = parse_found_time(found, text.index)
     zone = pc.if_else(pc.is_valid(found), found.field("zone"), None)
