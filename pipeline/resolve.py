@@ -503,8 +503,25 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
 
     A caller that keeps no reference to `photos` (runner passes the table it just loaded) lets
     the final reorder free each input column as it copies it: the stage's peak memory."""
-    df = photos[PHOTOS.names].reset_index(drop=True)
-    del photos
+    out = _resolved(photos[PHOTOS.names].reset_index(drop=True), overrides or [], settings,
+                    clocks, tracks)
+    del photos  # `out` holds the photos' columns now
+    blank = empty(RESOLVED)
+    for name, _ in RESOLVED_EXTRA:
+        if name not in out:
+            out[name] = pd.Series(None, index=out.index, dtype=blank[name].dtype)
+    order = sorted_positions(local=out["local_time"], name=out["file_name"], path=out["path"])
+    out = out[RESOLVED.names]
+    if (np.diff(order) < 0).any():  # libraries are mostly in capture order already
+        out = _in_order(out, order)
+    out["segment"] = segment_ids(out)
+    return out
+
+
+def _resolved(df: pd.DataFrame, overrides: list[Rule], settings: Settings,
+              clocks: pd.DataFrame | None, tracks: pa.Table | None) -> pd.DataFrame:
+    """resolve's columns, in the photos' order: a function of its own so that every
+    intermediate column is freed before the reorder copies the table."""
     readable = df["error"].isna().to_numpy()
     xmp = {column: parse_iso_datetime(df[column]) for column in TIME_COLUMNS[EXIF_TAGS:]}
 
@@ -650,14 +667,4 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
         track_gap_minutes=located["track_gap_minutes"],
         approved=pd.Series(False, index=df.index, dtype="boolean"),
     )
-    del df  # `out` holds the photos' columns now
-    blank = empty(RESOLVED)
-    for name, _ in RESOLVED_EXTRA:
-        if name not in out:
-            out[name] = pd.Series(None, index=out.index, dtype=blank[name].dtype)
-    order = sorted_positions(local=out["local_time"], name=out["file_name"], path=out["path"])
-    out = out[RESOLVED.names]
-    if (np.diff(order) < 0).any():  # libraries are mostly in capture order already
-        out = _in_order(out, order)
-    out["segment"] = segment_ids(out)
     return out
