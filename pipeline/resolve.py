@@ -385,8 +385,8 @@ def _flags(named: dict[str, pd.Series]) -> pd.Series:
 def _in_order(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
     """`frame`'s rows in `order`, taken column by column, each column dropped from `frame` as its
     reordered copy is made (a whole second table at once was the stage's peak memory). A column
-    that is all null is its own reordering (most of the optional ones); a text column is taken
-    in Arrow, chunks and all."""
+    that is all null is its own reordering (most of the optional ones); a text column held in
+    several Arrow chunks is made one first, where Arrow's take is faster."""
     indices = pa.array(order)
     taken = {}
     for name in list(frame.columns):
@@ -394,8 +394,10 @@ def _in_order(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
         if column.isna().all():
             taken[name] = column.reset_index(drop=True)
         elif isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
-            taken[name] = column.dtype.__from_arrow__(
-                pc.take(column.array.__arrow_array__(), indices))
+            values = column.array.__arrow_array__()
+            if isinstance(values, pa.ChunkedArray):
+                values = values.combine_chunks()
+            taken[name] = column.dtype.__from_arrow__(values.take(indices))
         else:
             taken[name] = column.take(order).reset_index(drop=True)
     return pd.DataFrame(taken)
