@@ -11,7 +11,7 @@ import time
 import warnings
 from pathlib import Path
 
-from . import __version__
+from . import READER_VERSION, __version__
 from .walk import absolute_roots, walk
 from .workspace import Workspace, file_digest
 
@@ -21,8 +21,6 @@ STAGES = ("extract", "resolve", "report")
 def extract_inputs(paths, listing: str | None = None) -> dict:
     """The folders asked for and the digest of their listing (see walk.walk): `listing` when a
     walk just gave it, else from a fresh walk (its warnings are extract's to give)."""
-    from .readers import READER_VERSION
-
     if listing is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

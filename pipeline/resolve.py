@@ -32,7 +32,7 @@ from .schema import PHOTOS, RESOLVED, RESOLVED_EXTRA, empty
 from .segments import segment_ids
 from .tracks.evidence import WINDOW_MINUTES, TrackEvidence
 from .text import (arrow, escaped, extract, has_text, labels, parse_datetime, parse_iso_datetime,
-                   series, sorted_positions, subsec_milliseconds)
+                   scattered, series, sorted_positions, subsec_milliseconds)
 from .times import in_range
 from .zones import (MAX_OFFSET, MIN_OFFSET, check_zone, format_offset, is_fixed, localize,
                     nearest_real_offset, read_offset_tags, wall_clock, zone_of_place)
@@ -90,6 +90,13 @@ def parse_gps_clock(date: pd.Series, time: pd.Series, local: pd.Series
 
     Computed in float minutes, so a GPS date of any year can neither overflow nor raise.
     """
+    rows = np.flatnonzero(date.notna().to_numpy() | time.notna().to_numpy())
+    if len(rows) < len(date) // 2:  # most photos have no GPS clock: read only those that do
+        difference, warned = parse_gps_clock(date.iloc[rows], time.iloc[rows], local.iloc[rows])
+        every = np.full(len(date), np.nan)
+        every[rows] = difference.to_numpy(dtype="float64")
+        return (pd.Series(every, index=local.index),
+                [scattered(entry, rows, len(date)) for entry in warned])
     parts = extract(time, r"^\s*(?P<h>\d{1,2}):(?P<m>\d{1,2}):(?P<s>\d{1,2}(?:\.\d+)?)\s*$",
                     as_float=True)
     real = (parts["h"] < 24) & (parts["m"] < 60) & (parts["s"] < 60)
@@ -175,6 +182,9 @@ def _time_zone_offset(hours: pd.Series, original: np.ndarray, offset_tag: pd.Ser
                       ) -> tuple[pd.Series, pa.Array]:
     """EXIF TimeZoneOffset (hours) as minutes, where DateTimeOriginal is the chosen time and its
     own OffsetTimeOriginal gave nothing; and warnings for one out of range there."""
+    if hours.isna().all():  # most libraries: no camera wrote the tag
+        return (pd.Series(pd.NA, index=hours.index, dtype="Int64"),
+                pa.nulls(len(hours), pa.large_string()))
     hours = hours.astype("Int64")
     consulted = pd.Series(original, index=hours.index) & offset_tag.isna() & hours.notna()
     minutes = (hours * 60).where(consulted)
@@ -374,14 +384,16 @@ def _flags(named: dict[str, pd.Series]) -> pd.Series:
 
 def _in_order(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
     """`frame`'s rows in `order`, taken column by column, each column dropped from `frame` as its
-    reordered copy is made (a whole second table at once was the stage's peak memory); a text
-    column held in several Arrow chunks is made one first, where Arrow's take is many times
-    faster."""
+    reordered copy is made (a whole second table at once was the stage's peak memory). A column
+    that is all null is its own reordering (most of the optional ones); a text column held in
+    several Arrow chunks is made one first, where Arrow's take is faster."""
     indices = pa.array(order)
     taken = {}
     for name in list(frame.columns):
         column = frame.pop(name)
-        if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+        if column.isna().all():
+            taken[name] = column.reset_index(drop=True)
+        elif isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
             values = column.array.__arrow_array__()
             if isinstance(values, pa.ChunkedArray):
                 values = values.combine_chunks()
@@ -489,8 +501,29 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
             tracks: pa.Table | None = None) -> pd.DataFrame:
     """The resolved table: every photos column plus the time, zone and audit columns.
     `clocks`: the sync points of clocks.csv (clocks.parse_clocks); `tracks`: the location
-    history (schema TRACKS), evidence where the photo has no position of its own."""
-    df = photos[PHOTOS.names].reset_index(drop=True)
+    history (schema TRACKS), evidence where the photo has no position of its own.
+
+    A caller that keeps no reference to `photos` (runner passes the table it just loaded) lets
+    the final reorder free each input column as it copies it: the stage's peak memory."""
+    out = _resolved(photos[PHOTOS.names].reset_index(drop=True), overrides or [], settings,
+                    clocks, tracks)
+    del photos  # `out` holds the photos' columns now
+    blank = empty(RESOLVED)
+    for name, _ in RESOLVED_EXTRA:
+        if name not in out:
+            out[name] = pd.Series(None, index=out.index, dtype=blank[name].dtype)
+    order = sorted_positions(local=out["local_time"], name=out["file_name"], path=out["path"])
+    out = out[RESOLVED.names]
+    if (np.diff(order) < 0).any():  # libraries are mostly in capture order already
+        out = _in_order(out, order)
+    out["segment"] = segment_ids(out)
+    return out
+
+
+def _resolved(df: pd.DataFrame, overrides: list[Rule], settings: Settings,
+              clocks: pd.DataFrame | None, tracks: pa.Table | None) -> pd.DataFrame:
+    """resolve's columns, in the photos' order: a function of its own so that every
+    intermediate column is freed before the reorder copies the table."""
     readable = df["error"].isna().to_numpy()
     xmp = {column: parse_iso_datetime(df[column]) for column in TIME_COLUMNS[EXIF_TAGS:]}
 
@@ -636,13 +669,4 @@ def resolve(photos: pd.DataFrame, overrides: list[Rule] | None = None,
         track_gap_minutes=located["track_gap_minutes"],
         approved=pd.Series(False, index=df.index, dtype="boolean"),
     )
-    blank = empty(RESOLVED)
-    for name, _ in RESOLVED_EXTRA:
-        if name not in out:
-            out[name] = pd.Series(None, index=df.index, dtype=blank[name].dtype)
-    order = sorted_positions(local=out["local_time"], name=out["file_name"], path=out["path"])
-    out = out[RESOLVED.names]
-    if (np.diff(order) < 0).any():  # libraries are mostly in capture order already
-        out = _in_order(out, order)
-    out["segment"] = segment_ids(out)
     return out

@@ -129,14 +129,14 @@ def run_resolve(ws: Workspace, settings: Settings, rules: list[Rule], overrides:
     clocks.csv and the default zone, written as one change. `inputs`: their fingerprint, when
     the caller has just computed it; `clocks`: clocks.csv's sync points, when already read."""
     clocks = read_clocks(ws) if clocks is None else clocks
-    photos = ws.load("photos")
     tracks = ws.load("tracks", arrow=True) if ws.tracks.exists() else None
     inputs = inputs or resolve_inputs(ws, settings.default_tz, overrides,
                                       settings.track_window_minutes)
     held = _approved_paths(ws)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResolveWarning)
-        resolved = resolve(photos, rules, settings, clocks=clocks, tracks=tracks)
+        resolved = resolve(ws.load("photos"), rules, settings, clocks=clocks,
+                           tracks=tracks)  # no reference kept: see resolve's memory note
     approvals = read_approvals(ws)
     resolved = reconcile(ws, resolved, approvals)
     lapsed = approvals_lapsed(approvals, resolved)

@@ -9,21 +9,19 @@ as it was or, once the journal is written, as the next writing command completes
 from __future__ import annotations
 
 import errno
+import fcntl
 import functools
 import glob
 import hashlib
 import json
 import os
 import re
-import sqlite3
-import tempfile
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from filelock import FileLock, Timeout
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,10 +56,17 @@ class DiskFull(StageError):
         self.path = path
 
 
+def _sqlite_errors() -> tuple[type, ...]:
+    """sqlite3.Error once the ledger has imported sqlite3 (none can be raised before): importing
+    it here would cost every command, an unchanged rerun too, some 6 ms."""
+    sqlite3 = sys.modules.get("sqlite3")
+    return (sqlite3.Error,) if sqlite3 else ()
+
+
 def is_disk_full(exc: BaseException) -> bool:
     """ENOSPC, as the OS, Arrow and SQLite each report it (SQLite: 'database or disk is full',
     or a WAL index that cannot grow when a full disk refuses its -shm file)."""
-    if isinstance(exc, sqlite3.Error):
+    if isinstance(exc, _sqlite_errors()):
         return ("disk is full" in str(exc)  # Python 3.10 has no sqlite_errorname
                 or getattr(exc, "sqlite_errorname", None) == "SQLITE_IOERR_SHMSIZE")
     return getattr(exc, "errno", None) == errno.ENOSPC
@@ -73,7 +78,7 @@ def writing_to(target: Path):
     naming `target`."""
     try:
         yield
-    except (OSError, sqlite3.Error) as exc:
+    except (OSError, *_sqlite_errors()) as exc:
         if is_disk_full(exc):
             raise DiskFull(target) from None
         raise
@@ -244,13 +249,15 @@ class Workspace:
         Once held, finish or clean up what a killed command left (see `recover`). Without
         `announce`, the owner file is not written: for a check that writes nothing itself.
 
-        The lock is a kernel lock (flock), so it dies with its process even under kill -9.
+        The lock is a kernel lock (flock, taken directly: the filelock package cost an unchanged
+        rerun ~15 ms of imports), so it dies with its process even under kill -9.
         """
         self.root.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.lock_path), timeout=0)
+        lock = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            lock.acquire()
-        except Timeout:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock)
             try:
                 owner = self.lock_owner.read_text().strip()
             except OSError:
@@ -267,7 +274,7 @@ class Workspace:
             yield self
         finally:
             self.lock_owner.unlink(missing_ok=True)
-            lock.release()
+            os.close(lock)  # closing the only descriptor releases the flock
 
     def holder(self) -> str | None:
         """The command writing the workspace now ("'photoflux upload' (pid 123)"), or None.
@@ -400,6 +407,8 @@ class Change:
 
     def write(self, target: Path, write) -> None:
         """`write(temp)` the target's new content into a temp file beside it."""
+        import tempfile  # not at the top: an unchanged rerun writes nothing
+
         with writing_to(target):
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",

@@ -11,7 +11,7 @@ import zoneinfo
 import numpy as np
 import pandas as pd
 
-from .text import extract, has_text, labels
+from .text import arrow, extract, has_text, labels, scattered, series
 
 #: Whole-minute UTC offsets (minutes) that some tzdata zone has used since 1970. The GPS clock is
 #: matched against these; tests/test_zones.py recomputes the list from tzdata.
@@ -82,6 +82,13 @@ def read_offset_tags(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     if not present.any():  # most columns of most libraries: nothing to read
         return (pd.Series(pd.NA, index=text.index, dtype="Int64"),
                 labels(np.full(len(text), -1), list(OFFSET_PROBLEMS), text.index))
+    rows = np.flatnonzero(present)
+    if len(rows) < len(text) // 2:  # a sparse column: only its values are read
+        value, problem = read_offset_tags(text.iloc[rows])
+        every = np.full(len(text), np.nan)
+        every[rows] = value.to_numpy(dtype="float64", na_value=np.nan)
+        return (pd.Series(every, index=text.index).astype("Int64"),
+                series(scattered(arrow(problem), rows, len(text)), text.index, "str"))
     parts = extract(text, r"^\s*(?P<sign>[+-])(?:(?P<h>\d{2}):?(?P<m>\d{2})|(?P<hours>\d{1,2}))\s*$")
     two_part = parts["h"] != ""  # the alternative that did not match is empty text
     hours = parts["h"].where(two_part, parts["hours"]).astype("Int64")

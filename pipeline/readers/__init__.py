@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
+from .. import READER_VERSION
 from ..fluxtream import printable
 from .bounded import TIFF_MAGIC, Corrupt
 from .cr3 import read_cr3
@@ -38,11 +39,6 @@ from .xmp import XMP_COLUMNS, xmp_fields, xmp_serial
 __all__ = ["READER_VERSION", "SNIFF_BYTES", "TAG_COLUMNS", "internal_error", "read_tags",
            "sniff_type"]
 
-#: What these readers read, as a number: raised whenever they read a file differently (a new
-#: column, a tag read anew), so extract reads again the rows an older reader wrote.
-#: 1: before issue 11 (no reader_version column); 2: per-tag faults, TimeZoneOffset, the
-#: maker-note zone, every XMP column; 3: the camera's serial number.
-READER_VERSION = 3
 
 #: The columns read_tags returns, in the photos table's order.
 TAG_COLUMNS = (
