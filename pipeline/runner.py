@@ -26,6 +26,7 @@ from .readers import READER_VERSION
 from .resolve import ResolveWarning, Settings, resolve
 from .segments import summarize
 from .times import TimeOfDay, now_iso
+from .tracks.evidence import read_evidence
 from .workspace import StageError, Workspace, file_digest, writing_to
 
 STAGES = ("extract", "resolve", "report")
@@ -189,7 +190,7 @@ def run_resolve(ws: Workspace, settings: Settings, rules: list[Rule], overrides:
     the caller has just computed it; `clocks`: clocks.csv's sync points, when already read."""
     clocks = read_clocks(ws) if clocks is None else clocks
     photos = ws.load("photos")
-    tracks = ws.load("tracks", arrow=True) if ws.tracks.exists() else None
+    tracks = read_evidence(ws)
     inputs = inputs or resolve_inputs(ws, settings, overrides)
     held = _approved_paths(ws)
     with warnings.catch_warnings(record=True) as caught:
