@@ -19,12 +19,7 @@ demo: $(STAMP)
 	$(BIN)/python -m pipeline.demo demo
 
 bench: $(STAMP)
-	$(BIN)/python bench/extract.py
-	$(BIN)/python bench/resolve.py
-	$(BIN)/python bench/upload.py
-	$(BIN)/python bench/report.py
-	$(BIN)/python bench/convert.py
-	$(BIN)/python bench/tracks.py
+	$(BIN)/python bench/all.py
 
 clean:
 	rm -rf $(VENV) demo

@@ -24,6 +24,7 @@ import pillow_heif
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import figure, publish  # noqa: E402
 from upload import start_server, upload_run, workspace  # noqa: E402
 
 from pipeline import convert  # noqa: E402
@@ -82,6 +83,8 @@ def report(what: str, datas: list[bytes]) -> None:
           f"{jpeg_bytes / n / 1e6:.1f} MB ({jpeg_bytes / heic_bytes:.1f}x)")
     print(f"  converted one after another:   {serial:6.2f} s  {n / serial:5.2f} photos/s")
     print(f"  in the upload's pool (8):      {pooled:6.2f} s  {n / pooled:5.2f} photos/s")
+    figure("convert", f"{what}: one after another", n / serial, "absolute", unit="photos/s")
+    figure("convert", f"{what}: in the upload's pool", n / pooled, "absolute", unit="photos/s")
 
 
 def main() -> None:
@@ -108,6 +111,9 @@ def main() -> None:
     print(f"photoflux upload of the {n} HEICs made here, end to end: {end_to_end:6.2f} s  "
           f"{n / end_to_end:5.2f} photos/s (start-up, credentials, conversion, sending against "
           "a 20 ms server, status write-back)")
+    figure("convert", f"{n} HEICs through photoflux upload", n / end_to_end, "absolute",
+           unit="photos/s")
+    publish()
 
 
 if __name__ == "__main__":

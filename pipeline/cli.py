@@ -124,10 +124,10 @@ def require(ws: Workspace, table: str) -> None:
 
 
 @contextmanager
-def writing(ws: Workspace, command: str, *expected: type[Exception]):
-    """Hold the writer lock for `command` (a second writer is told who holds it); failures
-    as in `one_line_errors`."""
-    with one_line_errors(*expected), ws.writer(command):
+def writing(ws: Workspace, command: str, *expected: type[Exception], announce: bool = True):
+    """Hold the writer lock for `command` (a second writer is told who holds it, unless not
+    `announce`d); failures as in `one_line_errors`."""
+    with one_line_errors(*expected), ws.writer(command, announce):
         yield ws
 
 
@@ -152,10 +152,11 @@ def settings_from(default_tz: str, track_window: float):
 def load_rules(ws: Workspace, overrides: Path | None):
     """The overrides CSV given, else WS/overrides.csv when it exists; a bad line exits 2
     before anything is written."""
+    from .fingerprints import overrides_path
     from .overrides import OverridesError, parse_overrides
 
-    path = overrides if overrides is not None else ws.root / "overrides.csv"
-    if overrides is None and not path.exists():
+    path = overrides_path(ws, overrides)
+    if path is None:
         return None, []
     try:
         # bytes, then text: a CR inside a quoted path stays a CR (read_text would make it LF)
@@ -187,12 +188,15 @@ def build_selection(select_all, path_globs, first, last, local_from, local_to, f
 def echo_extract(ws: Workspace, photos, caught) -> None:
     for warning in caught:
         warn(warning.message)
-    counts = photos.attrs["extract"]
+    echo_extract_counts(ws, {**photos.attrs["extract"], "rows": len(photos),
+                             "errors": int(photos["error"].notna().sum())})
+
+
+def echo_extract_counts(ws: Workspace, counts: dict) -> None:
     kept = f"{counts['kept']} kept from other folders, " if counts["kept"] else ""
-    click.echo(f"extract: {len(photos)} photos ({counts['read']} read, {counts['reused']} "
-               f"unchanged, {kept}{counts['dropped']} dropped), "
-               f"{int(photos['error'].notna().sum())} with errors, in {counts['seconds']:.1f} s "
-               f"-> {ws.photos}")
+    click.echo(f"extract: {counts['rows']} photos ({counts['read']} read, {counts['reused']} "
+               f"unchanged, {kept}{counts['dropped']} dropped), {counts['errors']} with errors, "
+               f"in {counts['seconds']:.1f} s -> {ws.photos}")
 
 
 def echo_resolve(resolved, caught) -> None:
@@ -252,14 +256,23 @@ def extract(paths, ws: Workspace, prune: bool, rebuild: bool, quiet: bool, worke
     rows of other folders are kept. Symlinks are followed; what is not a regular file is
     skipped with a warning. Each file gets 10 s plus 1 s per 20 MB before it is given up.
     """
-    from .runner import run_extract
+    import time
 
+    from .fingerprints import idle_extract
+
+    started = time.monotonic()
     if not (paths or rebuild or prune):
         raise click.UsageError("give the folders or files to extract (or --rebuild, --prune)")
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
     with writing(ws, "extract"):
+        idle = None if (prune or rebuild) else idle_extract(ws, paths, started)
+        if idle is not None:  # nothing changed: the table is left as it is
+            echo_extract_counts(ws, idle)
+            return
+        from .runner import run_extract
+
         echo_extract(ws, *run_extract(ws, paths, workers, show_progress(quiet), prune=prune,
                                       rebuild=rebuild))
 
@@ -330,11 +343,20 @@ def server_counts(ws: Workspace) -> str | None:
 def run_command(paths, ws: Workspace, default_tz: str, overrides: Path | None, from_stage,
                 quiet: bool, track_window: float):
     """extract -> resolve -> report, each only when its inputs changed (never upload)."""
-    from .runner import read_clocks, run_all
+    from .fingerprints import STAGES, idle_run
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
+    # A fixed offset has a warning to give (settings_from), so it takes the usual way.
+    if from_stage is None and default_tz.strip()[:1] not in "+-":
+        with writing(ws, "run", announce=False):  # it writes nothing
+            if idle_run(ws, paths, default_tz, overrides, track_window):
+                for stage in STAGES:
+                    click.echo(SKIPPED[stage])
+                return
+    from .runner import read_clocks, run_all
+
     settings = settings_from(default_tz, track_window)
     overrides, rules = load_rules(ws, overrides)
     with writing(ws, "run"):

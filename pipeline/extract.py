@@ -13,20 +13,18 @@ SIGTERM or SIGINT stops the pool within a second (`Interrupted`).
 from __future__ import annotations
 
 import ctypes
-import errno
 import hashlib
+import io
 import multiprocessing
 import os
 import signal
-import stat as stat_mode
 import sys
 import threading
-import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from itertools import islice
-from typing import Callable, Iterable, NamedTuple
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -35,37 +33,20 @@ import pyarrow.compute as pc
 from tqdm import tqdm
 
 from .readers import READER_VERSION, SNIFF_BYTES, internal_error, read_tags, sniff_type
-from .readers.sidecars import is_sidecar_name, read_sidecars, sidecar_names, sidecar_stamp
-from .fluxtream import printable
+from .readers.sidecars import read_sidecars
 from .schema import PHOTOS, conform, empty, to_pandas
+from .walk import STAT_COLUMNS, FileStat, absolute_roots, photo_files, walk  # noqa: F401
 
-#: Photo files, by extension (any case).
-PHOTO_EXTENSIONS = frozenset(
-    "jpg jpeg jpe heic heif avif tif tiff png webp dng cr2 cr3 nef arw orf rw2 raf pef srw".split()
-)
+_SIDECAR_COLUMNS = STAT_COLUMNS[3:]
+
 #: Every file gets BASE_SECONDS to be opened, hashed and read, plus its allocated bytes at
 #: SLOW_DISK_BYTES_PER_SECOND (so a real 3 GB TIFF on a slow disk is read, not given up).
 BASE_SECONDS = 10.0
 SLOW_DISK_BYTES_PER_SECOND = 20 * 1024 * 1024
+#: Files up to this size are read into memory in one read, larger ones hashed in chunks.
+IN_MEMORY_BYTES = 64 * 1024 * 1024
 _HASH_CHUNK = 1024 * 1024
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-
-
-class FileStat(NamedTuple):
-    """A photo file as the walk found it, with the sidecars found beside it (see
-    readers.sidecars): a change to any of them makes the photo read again."""
-
-    path: str
-    size: int
-    mtime_ns: int
-    xmp_sidecar: str | None = None
-    json_sidecar: str | None = None
-    sidecar_stamp: str | None = None
-
-
-#: FileStat's fields, named as the photos columns that hold them.
-STAT_COLUMNS = ("path", "file_size", "mtime_ns", "xmp_sidecar", "json_sidecar", "sidecar_stamp")
-_SIDECAR_COLUMNS = STAT_COLUMNS[3:]
 
 
 class Interrupted(Exception):
@@ -95,15 +76,15 @@ def extract(paths: Iterable[str | os.PathLike] | str | os.PathLike,
     processes (default: one per core), and rows whose file is no longer found are dropped.
     Rows outside `paths` are kept as they are; with `prune`, those whose file is gone are
     dropped too. `df.attrs["extract"]` counts read, reused, kept (outside `paths`) and dropped
-    rows. A path that does not exist raises FileNotFoundError before anything is read;
-    SIGTERM/SIGINT raise Interrupted.
+    rows; `df.attrs["listing"]` is the walk's digest (see walk.walk). A path that does not
+    exist raises FileNotFoundError before anything is read; SIGTERM/SIGINT raise Interrupted.
     """
     roots = absolute_roots(paths)
     previous = empty(PHOTOS) if previous is None else (
         to_pandas(conform(previous, PHOTOS)).drop_duplicates("path", keep="last"))
     inside = under(previous["path"], roots)
     with _stop_on_signals() as stop:
-        found = photo_files(roots, stop.check)
+        found, listing = walk(roots, stop.check)
         kept = previous[~inside]
         if prune:
             kept = kept[np.array([os.path.isfile(path) for path in kept["path"]], dtype=bool)]
@@ -117,6 +98,7 @@ def extract(paths: Iterable[str | os.PathLike] | str | os.PathLike,
     photos = to_pandas(pa.concat_tables(parts).sort_by("path"))
     still_found = pc.is_in(pa.array(previous.loc[inside, "path"], type=pa.string()),
                            value_set=pa.array([stat.path for stat in found], type=pa.string()))
+    photos.attrs["listing"] = listing
     photos.attrs["extract"] = {
         "read": len(to_read), "reused": len(reusable), "kept": len(kept),
         "dropped": len(previous) - len(kept) - pc.sum(still_found, min_count=0).as_py(),
@@ -134,170 +116,6 @@ def under(paths: pd.Series, roots: Iterable[str]) -> pd.Series:
         mask |= pc.fill_null(pc.or_(pc.equal(text, root), below), False).to_numpy(
             zero_copy_only=False)
     return pd.Series(mask, index=paths.index)
-
-
-def photo_files(paths: Iterable[str | os.PathLike] | str | os.PathLike,
-                check: Callable[[], None] | None = None) -> list[FileStat]:
-    """Every photo file under `paths` (files and folders, walked recursively), sorted by path.
-
-    A file is a photo by its extension (PHOTO_EXTENSIONS, any case), also when named in `paths`;
-    its sidecars are found by name in the same listing of its folder (see readers.sidecars).
-    Names starting with "." are skipped; symlinks are followed (symlinked folders each once, so
-    a link loop ends); a photo name that is not a regular file (a FIFO, a device, a broken link,
-    a link loop) is skipped with a warning. Paths stay as found (absolute, links not resolved).
-    A missing path raises FileNotFoundError naming it. `check()`, called before each folder,
-    may raise to stop the walk.
-    """
-    roots = absolute_roots(paths)
-    missing = [root for root in roots if not os.path.exists(root)]
-    if missing:
-        raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
-    found: dict[str, FileStat] = {}
-    seen_folders: set[tuple[int, int]] = set()
-    named: dict[str, list[str]] = {}  # folder -> the photos named in `paths` there
-    for root in roots:
-        if os.path.isdir(root):
-            _walk(root, seen_folders, found, check)
-        elif _is_photo(os.path.basename(root)):
-            _add_file(root, found)
-            named.setdefault(os.path.dirname(root), []).append(root)
-    for folder, photos in named.items():
-        try:
-            with os.scandir(folder) as entries:
-                _attach_sidecars(photos, _sidecar_entries(entries), found)
-        except OSError as exc:
-            warnings.warn(f"cannot list {printable(folder)} for sidecars: {exc.strerror}")
-    return sorted(found.values())
-
-
-def absolute_roots(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[str]:
-    """`paths` as the absolute, normalised text every row's path starts with (~ expanded,
-    links not resolved)."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    return [os.path.abspath(os.path.expanduser(os.fspath(p))) for p in paths]
-
-
-# --- walking --------------------------------------------------------------------------------
-
-
-def _walk(root: str, seen_folders: set, found: dict, check) -> None:
-    """Depth first in name order, so the same link wins on every run and paths stay stable."""
-    stack = [root]
-    while stack:
-        if check is not None:
-            check()
-        folder = stack.pop()
-        try:
-            identity = os.stat(folder)
-            entries = sorted(os.scandir(folder), key=lambda entry: entry.name, reverse=True)
-        except OSError as exc:
-            warnings.warn(f"cannot list {printable(folder)}: {exc.strerror}")
-            continue
-        if (identity.st_dev, identity.st_ino) in seen_folders:
-            continue
-        seen_folders.add((identity.st_dev, identity.st_ino))
-        photos, others = [], []
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            try:
-                is_folder = entry.is_dir()
-            except OSError:  # a link loop: not a folder, and told below if named like a photo
-                is_folder = False
-            if is_folder:
-                stack.append(entry.path)
-            elif _is_photo(entry.name):
-                _add_file(entry.path, found)
-                photos.append(entry.path)
-            else:
-                others.append(entry)
-        _attach_sidecars(photos, _sidecar_entries(others), found)
-
-
-def _sidecar_entries(entries: Iterable[os.DirEntry]) -> dict[str, os.DirEntry]:
-    """Name -> entry of the listed files that may be sidecars (hidden ones are skipped)."""
-    return {entry.name: entry for entry in entries
-            if is_sidecar_name(entry.name) and not entry.name.startswith(".")}
-
-
-def _attach_sidecars(photos: list[str], sidecars: dict[str, os.DirEntry], found: dict) -> None:
-    """Record in `found` the sidecars of the photos at `photos` (paths in one folder) among
-    that folder's `sidecars`: their paths and their stamp (one stat a sidecar used)."""
-    if not sidecars:
-        return
-    by_name = {os.path.basename(path): path for path in photos if path in found}
-    stats: dict[str, os.stat_result | None] = {}
-    for photo, names in sidecar_names(by_name, sidecars).items():
-        for name in names:
-            if name is not None and name not in stats:
-                stats[name] = _sidecar_stat(sidecars[name])
-        usable = [name if name is not None and stats[name] else None for name in names]
-        if any(usable):
-            found[by_name[photo]] = found[by_name[photo]]._replace(
-                **{column: name and sidecars[name].path for column, name in
-                   zip(("xmp_sidecar", "json_sidecar"), usable)},
-                sidecar_stamp=sidecar_stamp(stats[name] for name in usable if name))
-
-
-def _sidecar_stat(entry: os.DirEntry) -> os.stat_result | None:
-    """The sidecar's stat (links followed); None, with a warning, when it is not a regular
-    file or its name cannot be written down."""
-    try:
-        stat = entry.stat()
-    except OSError as exc:
-        _skip(entry.path, _unreachable(entry.path, exc))
-        return None
-    if not stat_mode.S_ISREG(stat.st_mode):
-        _skip(entry.path, f"not a regular file ({_special_kind(stat.st_mode)})")
-        return None
-    return stat if _valid_name(entry.path) else None
-
-
-def _add_file(path: str, found: dict) -> None:
-    """Add the photo file at `path` (links followed); warn and skip what is not a regular
-    file or has a name that cannot be written down."""
-    try:
-        stat = os.stat(path)
-    except OSError as exc:
-        _skip(path, _unreachable(path, exc))
-        return
-    if not stat_mode.S_ISREG(stat.st_mode):
-        _skip(path, f"not a regular file ({_special_kind(stat.st_mode)})")
-    elif _valid_name(path):
-        found[path] = FileStat(path, stat.st_size, stat.st_mtime_ns)
-
-
-def _unreachable(path: str, exc: OSError) -> str:
-    if exc.errno == errno.ELOOP:
-        return "a symbolic link loop"
-    if exc.errno == errno.ENOENT and os.path.islink(path):
-        return "a broken symbolic link"
-    return exc.strerror or str(exc)
-
-
-def _special_kind(mode: int) -> str:
-    kinds = ((stat_mode.S_ISFIFO, "a named pipe"), (stat_mode.S_ISSOCK, "a socket"),
-             (stat_mode.S_ISCHR, "a character device"), (stat_mode.S_ISBLK, "a block device"))
-    return next((name for test, name in kinds if test(mode)), "not a file")
-
-
-def _skip(path: str, why: str) -> None:
-    warnings.warn(f"skipping {printable(path)}: {why}")
-
-
-def _is_photo(name: str) -> bool:
-    return os.path.splitext(name)[1][1:].lower() in PHOTO_EXTENSIONS
-
-
-def _valid_name(path: str) -> bool:
-    """A table cell must be UTF-8; a name that is not cannot be written down faithfully."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        _skip(path, "its name is not UTF-8")
-        return False
-    return True
 
 
 # --- incremental reuse ----------------------------------------------------------------------
@@ -481,11 +299,19 @@ def seconds_allowed(stat: os.stat_result) -> float:
 
 
 def _read_into(row: dict, path: str) -> None:
-    """Fill `row` as the reading goes, so a file given up keeps what was done (its hash)."""
+    """Fill `row` as the reading goes, so a file given up keeps what was done (its hash).
+
+    A file of up to IN_MEMORY_BYTES is read once: hashed, and its tags read, in memory."""
     with open(path, "rb") as fh:
         opened = os.fstat(fh.fileno())
         row.update(file_size=opened.st_size, mtime_ns=opened.st_mtime_ns)
-        row["sha256"], head = _hash(fh)
+        if opened.st_size <= IN_MEMORY_BYTES:
+            data = fh.read()
+            row["sha256"], head = hashlib.sha256(data).hexdigest(), data[:SNIFF_BYTES]
+            fh = io.BytesIO(data)
+            fh.name = path  # the file it holds, as an open file would say
+        else:
+            row["sha256"], head = _hash(fh)
         row["file_type"] = sniff_type(head)
         row.update(read_tags(fh))
     row.update(read_sidecars(row))

@@ -7,7 +7,6 @@ a notebook calls them the same way. Callers hold the workspace's writer lock (`w
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import time
@@ -19,17 +18,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__
 from .approvals import apply_approvals, empty_approvals, lapsed as approvals_lapsed
 from .overrides import Rule, rules_table
-from .readers import READER_VERSION
 from .resolve import ResolveWarning, Settings, resolve
+from .fingerprints import STAGES, extract_inputs, report_inputs, resolve_inputs, unchanged
 from .segments import summarize
 from .times import TimeOfDay, now_iso
 from .tracks.evidence import read_evidence
-from .workspace import StageError, Workspace, file_digest, writing_to
-
-STAGES = ("extract", "resolve", "report")
+from .workspace import StageError, Workspace, writing_to
 
 
 class NothingSelected(StageError):
@@ -55,62 +51,6 @@ def selected_rows(resolved: pd.DataFrame, selection) -> pd.Series:
     if not selected.any():
         raise NothingSelected("the selection matches no photo")
     return selected
-
-
-# --- fingerprints of each stage's inputs ------------------------------------------------------
-
-def listing_digest(files: pd.DataFrame) -> str:
-    """One digest of every photo file's listing (its STAT_COLUMNS: path, size, mtime and its
-    sidecars'), in path order."""
-    listing = files.astype("string").fillna("").sort_values("path")
-    lines = listing["path"].str.cat([listing[column] for column in listing.columns[1:]], sep="\0")
-    return hashlib.sha256("\n".join(lines.tolist()).encode()).hexdigest()
-
-
-def extract_inputs(paths, files: pd.DataFrame | None = None) -> dict:
-    """The folders asked for, and the listing (path, size, mtime, sidecars) of every photo file
-    under them: from a fresh walk (its warnings are extract's to give), or from the rows under
-    them of the photos table that a walk just produced."""
-    from .extract import STAT_COLUMNS, absolute_roots, photo_files, under
-
-    if files is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            files = pd.DataFrame(photo_files(paths), columns=STAT_COLUMNS)
-    else:
-        files = files[under(files["path"], absolute_roots(paths)).to_numpy()]
-    return {"paths": sorted(absolute_roots(paths)),
-            "files": listing_digest(files[list(STAT_COLUMNS)]), "version": __version__,
-            "reader_version": READER_VERSION}
-
-
-def resolve_inputs(ws: Workspace, settings: Settings, overrides: Path | None) -> dict:
-    return {"photos": file_digest(ws.photos), "default_tz": settings.default_tz,
-            "overrides": str(overrides) if overrides else None,
-            "overrides_text": file_digest(overrides) if overrides else None,
-            "clocks": file_digest(ws.clocks),
-            "approvals": file_digest(ws.approvals), "tracks": file_stamp(ws.tracks),
-            "track_window_minutes": settings.track_window_minutes, "version": __version__}
-
-
-def file_stamp(path: Path) -> str | None:
-    """SIZE:MTIME_NS of a file photoflux replaces whole whenever it changes (tracks.parquet:
-    hashing millions of points would cost resolve more than reading them); None when absent."""
-    if not path.exists():
-        return None
-    stat = path.stat()
-    return f"{stat.st_size}:{stat.st_mtime_ns}"
-
-
-def report_inputs(ws: Workspace) -> dict:
-    return {"resolved": file_digest(ws.resolved), "rules": file_digest(ws.rules_in_force),
-            "server": file_digest(ws.server), "version": __version__}
-
-
-def unchanged(ws: Workspace, stage: str, inputs: dict) -> bool:
-    """Whether the stage last ran on exactly these inputs and its output is still there."""
-    output = {"extract": ws.photos, "resolve": ws.resolved, "report": ws.audit_html}[stage]
-    return output.exists() and ws.read_manifest().get(stage, {}).get("inputs") == inputs
 
 
 # --- the stages -------------------------------------------------------------------------------
@@ -150,7 +90,8 @@ def run_extract(ws: Workspace, paths, workers: int | None = None, progress: bool
         change.manifest_entry("extract", {
             **photos.attrs["extract"], "paths": paths, "roots": sorted({*kept_roots, *paths}),
             "rows": len(photos), "errors": int(photos["error"].notna().sum()),
-            "finished": now_iso(), "inputs": extract_inputs(paths, photos),
+            "finished": now_iso(), "inputs": (extract_inputs(paths, photos.attrs["listing"])
+                                              if photos["sha256"].notna().all() else None),
         })
     return photos, caught
 
@@ -191,7 +132,8 @@ def run_resolve(ws: Workspace, settings: Settings, rules: list[Rule], overrides:
     clocks = read_clocks(ws) if clocks is None else clocks
     photos = ws.load("photos")
     tracks = read_evidence(ws)
-    inputs = inputs or resolve_inputs(ws, settings, overrides)
+    inputs = inputs or resolve_inputs(ws, settings.default_tz, overrides,
+                                      settings.track_window_minutes)
     held = _approved_paths(ws)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResolveWarning)
@@ -418,7 +360,7 @@ def run_all(ws: Workspace, paths, settings: Settings, rules: list[Rule],
 
     done("extract", None if forced > 0 and unchanged(ws, "extract", extract_inputs(paths))
          else run_extract(ws, paths, workers, progress))
-    inputs = resolve_inputs(ws, settings, overrides)
+    inputs = resolve_inputs(ws, settings.default_tz, overrides, settings.track_window_minutes)
     done("resolve", None if forced > 1 and unchanged(ws, "resolve", inputs)
          else run_resolve(ws, settings, rules, overrides, inputs, clocks=clocks))
     inputs = report_inputs(ws)

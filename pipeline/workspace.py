@@ -239,9 +239,10 @@ class Workspace:
     # --- the writer lock and what a killed writer left --------------------------------------
 
     @contextmanager
-    def writer(self, command: str):
+    def writer(self, command: str, announce: bool = True):
         """Hold the workspace's OS file lock for one writing command; refuse at once if taken.
-        Once held, finish or clean up what a killed command left (see `recover`).
+        Once held, finish or clean up what a killed command left (see `recover`). Without
+        `announce`, the owner file is not written: for a check that writes nothing itself.
 
         The lock is a kernel lock (flock), so it dies with its process even under kill -9.
         """
@@ -256,11 +257,12 @@ class Workspace:
                 owner = "another photoflux command"
             raise WorkspaceBusy(f"workspace {self.root} is busy: {owner} is writing it") from None
         try:
-            try:  # a courtesy to `status` and a refused writer: a full disk is told by the
-                # command's own writes, about the file it could not write
-                self.lock_owner.write_text(f"'photoflux {command}' (pid {os.getpid()})\n")
-            except OSError:
-                self.lock_owner.unlink(missing_ok=True)
+            if announce:
+                try:  # a courtesy to `status` and a refused writer: a full disk is told by
+                    # the command's own writes, about the file it could not write
+                    self.lock_owner.write_text(f"'photoflux {command}' (pid {os.getpid()})\n")
+                except OSError:
+                    self.lock_owner.unlink(missing_ok=True)
             self.recover()
             yield self
         finally:

@@ -281,6 +281,38 @@ def test_cli_writes_the_table_manifest_and_a_summary(library, tmp_path):
     assert "(0 read, 6 unchanged, 0 dropped)" in rerun.output
 
 
+UNCHANGED_RERUN = """
+import sys
+from pipeline.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exit:
+    assert not exit.code, exit.code
+print("pandas imported" if "pandas" in sys.modules else "no pandas")
+"""
+
+
+def test_unchanged_reruns_leave_the_tables_untouched_and_import_no_pandas(library, tmp_path):
+    ws = Workspace(tmp_path / "ws")
+
+    def photoflux(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-c", UNCHANGED_RERUN, *args, "-w", str(ws.root)],
+                              capture_output=True, text=True, check=True)
+        return done.stdout
+
+    for command in (["extract"], ["run", "--default-tz", "Europe/Paris"]):
+        photoflux(command[0], str(library), *command[1:])
+        written = {p: p.stat().st_mtime_ns for p in (ws.photos, ws.resolved, ws.audit_html)
+                   if p.exists()}
+        again = photoflux(command[0], str(library), *command[1:])
+        assert again.splitlines()[-1] == "no pandas", again
+        assert "(0 read, 6 unchanged, 0 dropped), 2 with errors" in again or (
+            again.count("skipped") == 3)
+        assert {p: p.stat().st_mtime_ns for p in written} == written
+    (library / "a.jpg.xmp").write_text("<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")  # a new sidecar
+    assert "(1 read, 5 unchanged" in photoflux("extract", str(library))
+
+
 def test_cli_missing_path_is_a_one_line_error_exit_2_nothing_written(library, tmp_path):
     ws = tmp_path / "ws"
     result = CliRunner().invoke(main, ["extract", str(library), str(tmp_path / "nope"), "-w", str(ws)])

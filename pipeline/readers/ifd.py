@@ -18,6 +18,7 @@ from typing import BinaryIO
 from exifread.core.exif_header import ExifHeader
 from exifread.tags.fields import FIELD_DEFINITIONS, FieldType
 
+from .fastifd import Unusual, fast_tags
 from .makernotes import maker_note_fields
 
 
@@ -36,10 +37,17 @@ class Found:
     problems: list[str] = field(default_factory=list)  # what cost the file: `error`
     warnings: list[str] = field(default_factory=list)  # what cost one tag: `warnings`
 
-    def decode(self, block: bytes | BinaryIO, ifd_name: str = "Image", tag_dict=None) -> None:
-        """Add the tags of a TIFF block, and the zone and serial its maker note holds."""
+    def decode(self, block: bytes | BinaryIO, ifd_name: str = "Image", tag_dict=None,
+               head: bytes | None = None) -> None:
+        """Add the tags of a TIFF block, and the zone and serial its maker note holds.
+
+        A block in memory (or a file whose first bytes are `head`) is decoded by `fastifd`,
+        and by exifread when that finds anything unusual, so exifread says what is wrong."""
         source = BytesIO(block) if isinstance(block, bytes) else block
-        tags = decode_tiff(source, self, ifd_name, tag_dict)
+        try:
+            tags = fast_tags(block if isinstance(block, bytes) else head, ifd_name, tag_dict)
+        except (Unusual, TypeError, struct.error):  # TypeError: a file without a head
+            tags = decode_tiff(source, self, ifd_name, tag_dict)
         self.tags.update(tags)
         if not self.maker_note:
             self.maker_note = maker_note_fields(source, tags, self.warnings)

@@ -7,8 +7,8 @@ import struct
 from io import BytesIO
 from typing import BinaryIO
 
-from .bounded import (CappedReads, Corrupt, byte_order, entry_value, file_end, ifd0_entries,
-                      read_at)
+from .bounded import (MAX_VALUE_BYTES, CappedReads, Corrupt, byte_order, entry_value, file_end,
+                      ifd0_entries, read_at)
 from .ifd import Found
 from .jpeg import read_jpeg
 
@@ -35,8 +35,9 @@ def tiff_type(head: bytes) -> str:
 
 
 def read_tiff(fh: BinaryIO, found: Found) -> None:
-    """The file is the TIFF block; XMP is IFD0's XMLPacket tag."""
-    found.decode(CappedReads(fh))
+    """The file is the TIFF block; XMP is IFD0's XMLPacket tag. IFDs and their values usually
+    lie in the file's first MB: that much is handed over for the fast decode."""
+    found.decode(CappedReads(fh), head=read_at(fh, 0, min(file_end(fh), MAX_VALUE_BYTES), "TIFF"))
     try:
         packet = ifd0_entries(fh).get(_TAG_XMP)
         if packet:
