@@ -77,7 +77,8 @@ class TrackArrays:
 
 def read_evidence(ws) -> pa.Table | None:
     """The EVIDENCE_COLUMNS of the workspace's data/tracks.parquet (None without one), its
-    schema checked as Workspace.load checks it: ten million points cost half the reading."""
+    schema checked as Workspace.load checks it: of ten million points, `kind` and `source`
+    (never consulted) are not decoded."""
     import pyarrow.parquet as pq
 
     if not ws.tracks.exists():
