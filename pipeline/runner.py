@@ -24,6 +24,7 @@ from .resolve import ResolveWarning, Settings, resolve
 from .fingerprints import STAGES, extract_inputs, report_inputs, resolve_inputs, unchanged
 from .segments import summarize
 from .times import TimeOfDay, now_iso
+from .tracks.evidence import read_evidence
 from .workspace import StageError, Workspace, writing_to
 
 
@@ -129,7 +130,7 @@ def run_resolve(ws: Workspace, settings: Settings, rules: list[Rule], overrides:
     clocks.csv and the default zone, written as one change. `inputs`: their fingerprint, when
     the caller has just computed it; `clocks`: clocks.csv's sync points, when already read."""
     clocks = read_clocks(ws) if clocks is None else clocks
-    tracks = ws.load("tracks", arrow=True) if ws.tracks.exists() else None
+    tracks = read_evidence(ws)
     inputs = inputs or resolve_inputs(ws, settings.default_tz, overrides,
                                       settings.track_window_minutes)
     held = _approved_paths(ws)

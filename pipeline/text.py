@@ -218,11 +218,15 @@ def labels(codes: np.ndarray, names: list, index: pd.Index) -> pd.Series:
 
 def dictionary_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list]:
     """A dictionary-encoded text column -> (int32 codes, -1 where null; the names they index),
-    one dictionary for all its chunks: millions of rows compared as integers, not strings."""
+    one dictionary for all its chunks: millions of rows compared as integers, not strings.
+    The chunks' indices are copied once, into the codes (no combined column between)."""
     if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks else pa.array([], column.type)
-    codes = np.asarray(column.indices.fill_null(-1)).astype(np.int32)
-    return codes, column.dictionary.to_pylist()
+        column = column.unify_dictionaries()
+        chunks = column.chunks or [pa.array([], column.type)]
+    else:
+        chunks = [column]
+    codes = np.concatenate([np.asarray(chunk.indices.fill_null(-1)) for chunk in chunks])
+    return codes.astype(np.int32, copy=False), chunks[0].dictionary.to_pylist()
 
 
 #: How much of a bad value a message quotes.

@@ -23,7 +23,7 @@ from pipeline import report
 from pipeline.cli import main
 from pipeline.overrides import OVERRIDE_COLUMNS
 from pipeline.report import columns, page as page_module, plot, thumbs
-from pipeline.sample import MIN_COUNT, SAMPLE_DEFAULT_TZ, write_sample
+from pipeline.sample import MIN_COUNT, SAMPLE_DEFAULT_TZ, TRACK_NAME, write_sample
 from pipeline.schema import RESOLVED, conform, empty
 from pipeline.segments import segment_ids
 from pipeline.workspace import Workspace
@@ -286,6 +286,31 @@ def test_map_shows_positions_coloured_by_zone_with_outlines_shipped():
     assert "window.PlotlyGeoAssets={topojson:{world_110m:{\"type\":\"Topology\"" in html
 
 
+def test_map_shows_where_the_track_put_photos_and_joins_a_conflict_to_its_own_position():
+    df = frame([
+        photo("own.jpg", local="2023-09-09 10:00", offset=-300, source="location",
+              gps_lat=41.88, gps_lon=-87.63, track_lat=41.88, track_lon=-87.63, track_gap_minutes=1),
+        photo("fuji.jpg", local="2023-09-09 14:00", offset=-300, source="track",
+              track_lat=41.9, track_lon=-87.6, track_gap_minutes=12.4),
+        photo("htc.jpg", local="2023-09-11 10:00", offset=-300, source="location",
+              flags="track_conflict", gps_lat=43.04, gps_lon=-87.91, track_lat=41.88,
+              track_lon=-87.63, track_gap_minutes=3),
+    ]).assign(tz_name="America/Chicago")
+    traces = page_module.world_map(df).figure["data"]
+    symbol = {t["name"]: t["marker"]["symbol"] for t in traces if t["mode"] == "markers"}
+    assert symbol == {"America/Chicago (2)": "circle", "America/Chicago · track (2)": "diamond"}
+    own, track, line = traces
+    assert own["customdata"] == [0, 2] and own["marker"]["color"] == track["marker"]["color"]
+    # the track's diamonds: the GPS-less photo, and the conflict's other end; agreeing GPS stays one dot
+    assert track["customdata"] == [1, 2] and track["lat"] == [41.9, 41.88]
+    assert track["text"] == ["track, 12 min off", "track, 3 min off"]
+    assert line["mode"] == "lines" and line["lat"] == [43.04, 41.88, None]
+    assert line["lon"] == [-87.91, -87.63, None]
+    # a table resolved before tracks still maps
+    older = df.drop(columns=["track_lat", "track_lon", "track_gap_minutes"])
+    assert [t["customdata"] for t in page_module.world_map(older).figure["data"]] == [[0, 2]]
+
+
 def fake_jpegs(page: report.Page, size: int) -> dict[str, bytes]:
     """A thumbnail of `size` bytes for every photo the page wants, keyed by a made-up sha256."""
     return {sha: bytes(size) for sha in page.wanted()["sha256"]}
@@ -403,6 +428,8 @@ def test_page_in_chromium(browser, tmp_path):
     long_folder.mkdir()
     shutil.copy(next(library.glob("*/IMG_*.jpg")), long_folder / (WEIRD.replace("/", "") + " " + "x" * 80 + ".jpg"))
     ws = tmp_path / "ws"
+    result = CliRunner().invoke(main, ["tracks", "add", str(library / TRACK_NAME), "-w", str(ws)])
+    assert result.exit_code == 0, result.output
     result = CliRunner().invoke(main, ["run", str(library), "-w", str(ws), "--default-tz", SAMPLE_DEFAULT_TZ])
     assert result.exit_code == 0, result.output
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -423,6 +450,22 @@ def test_page_in_chromium(browser, tmp_path):
     # the map draws land and borders from the shipped outlines
     assert page.locator("#map .layer.land path, #map .layer.countries path").count() > 0
     assert page.locator("#map .scattergeo .point, #map .scattergeo path.point").count() > 0
+    # where the watch's track put the Fuji: diamonds, a hover saying how far the track was,
+    # and the track_conflict photo's red line to its own position
+    assert page.locator("#map .legendtext", has_text="· track").count() > 0
+    assert page.locator("#map .scattergeo path.js-line").count() > 0
+    page.locator("#map").scroll_into_view_if_needed()
+    x, y = page.evaluate("""() => {
+        const gd = document.getElementById('map'), r = gd.getBoundingClientRect();
+        const tr = gd._fullData.find(t => (t.name || '').includes('· track'));
+        const xy = gd._fullLayout.geo._subplot.projection([tr.lon[0], tr.lat[0]]);
+        const w = gd._fullLayout._size;
+        return [r.left + w.l + xy[0], r.top + w.t + xy[1]];
+    }""")
+    page.mouse.move(x, y)
+    page.wait_for_selector("#tip", state="visible", timeout=5_000)
+    assert " min off" in page.inner_text("#tip")
+    page.mouse.move(0, 0)
 
     # the counts agree: header, segments table, plot legend
     resolved = Workspace(ws).load("resolved")

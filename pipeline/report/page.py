@@ -249,7 +249,9 @@ need a look. Hover a dot for its thumbnail and details; drag to zoom, double-cli
             return Section("map", "Map", notes + '<p class="empty">No photo has a position.</p>')
         return Section("map", "Map: where the photos with a position were taken", f"""
 <p class="note">Coloured by the zone resolve gave them: a photo whose colour differs from its
-neighbours' has a zone that does not match where it was taken. Hover a dot for its photo.</p>
+neighbours' has a zone that does not match where it was taken. A diamond is where the location
+history put a photo without a position of its own; a red line joins a photo's own position to the
+track's where they lie far apart (track_conflict). Hover a dot for its photo.</p>
 {notes}<div class="card"><div id="map" class="plot"></div></div>""")
 
     def _summary_section(self) -> Section:
@@ -501,14 +503,15 @@ function applyFilter() {
 filter.addEventListener('input', applyFilter);
 onlyLook.addEventListener('change', applyFilter);
 const tip = document.getElementById('tip');
-function showTip(i, event) {
+function showTip(i, event, extra) {
   const p = PHOTOS, src = thumbSrc(i);
   tip.replaceChildren(...(src ? [el('img', {src: src, alt: ''})] : []),
     el('b', {textContent: p.file[i]}), el('br'),
     document.createTextNode(`local ${p.local[i]} · UTC ${p.utc[i]}`), el('br'),
     document.createTextNode(`offset ${p.offset[i]} ${p.zone[i]} · source ${p.source[i]}`), el('br'),
     document.createTextNode(`flags: ${p.flags[i] || 'none'} · evidence: ${p.evidence[i]}`),
-    ...(p.note[i] ? [el('br'), document.createTextNode(p.note[i])] : []));
+    ...(p.note[i] ? [el('br'), document.createTextNode(p.note[i])] : []),
+    ...(extra ? [el('br'), el('b', {textContent: extra})] : []));
   tip.hidden = false;
   const x = event.clientX, y = event.clientY, w = tip.offsetWidth, h = tip.offsetHeight;
   tip.style.left = Math.max(4, x + 16 + w > innerWidth ? x - w - 16 : x + 16) + 'px';
@@ -520,7 +523,7 @@ for (const [id, figure] of Object.entries(FIGURES)) {
   Plotly.newPlot(div, figure.data, figure.layout, {displaylogo: false, responsive: true});
   div.on('plotly_hover', e => {
     const pt = e.points[0];
-    if (pt && typeof pt.customdata === 'number') showTip(pt.customdata, e.event);
+    if (pt && typeof pt.customdata === 'number') showTip(pt.customdata, e.event, pt.text);
   });
   div.on('plotly_unhover', () => { tip.hidden = true; });
 }

@@ -28,27 +28,29 @@ CONFLICT_KM = 50  # a photo's own GPS this far from the track at its instant: tr
 EARTH_KM = 6371.0
 NO_TIME = np.iinfo(np.int64).min
 MINUTE_MS = 60_000
+#: The columns of data/tracks.parquet evidence reads (not `kind`, nor `source`).
+EVIDENCE_COLUMNS = ["utc_time", "utc_end", "lat", "lon", "zone", "utc_offset_minutes",
+                    "end_offset_minutes"]
 
 
 @dataclass
 class TrackArrays:
     """data/tracks.parquet as numpy: points by time, intervals by start (with the running
-    furthest end and which interval reaches it), zone codes into `zones`, the phone's offsets
+    furthest end and which interval reaches it; `point_rows`, `stay_rows` their rows in the
+    table, whose lat and lon columns stay Arrow), zone codes into `zones`, the phone's offsets
     (NaN where none), and `spans`: runs of consecutive points, then the intervals twice (with
     their start's, then their end's offset), each with one zone and one recorded offset: what
     decides which candidates a photo's day visits."""
 
     times: np.ndarray
-    lat: np.ndarray
-    lon: np.ndarray
+    point_rows: slice | np.ndarray
     zone: np.ndarray
     offset: np.ndarray
     starts: np.ndarray
     ends: np.ndarray
     reach: np.ndarray
     reach_row: np.ndarray
-    ilat: np.ndarray
-    ilon: np.ndarray
+    stay_rows: slice | np.ndarray
     izone: np.ndarray
     start_offset: np.ndarray
     end_offset: np.ndarray
@@ -57,6 +59,35 @@ class TrackArrays:
     span_end: np.ndarray
     span_zone: np.ndarray
     span_offset: np.ndarray
+    lat: pa.ChunkedArray
+    lon: pa.ChunkedArray
+
+    def position(self, points: np.ndarray, stays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Latitude and longitude of the point or interval at each instant (its position
+        among the points, or among the intervals; -1 none), NaN where neither. Taken from
+        the table's columns, never copied whole: only matched photos need a position."""
+        rows = np.full(len(points), -1, dtype=np.int64)
+        for kind, at in ((self.point_rows, points), (self.stay_rows, stays)):
+            hit = np.flatnonzero(at >= 0)
+            rows[hit] = at[hit] + kind.start if isinstance(kind, slice) else kind[at[hit]]
+        rows = pa.array(rows, mask=rows < 0)
+        return tuple(column.take(rows).to_numpy(zero_copy_only=False).astype("float64")
+                     for column in (self.lat, self.lon))
+
+
+def read_evidence(ws) -> pa.Table | None:
+    """The EVIDENCE_COLUMNS of the workspace's data/tracks.parquet (None without one), its
+    schema checked as Workspace.load checks it: of ten million points, `kind` and `source`
+    (never consulted) are not decoded."""
+    import pyarrow.parquet as pq
+
+    if not ws.tracks.exists():
+        return None
+    ws.metadata("tracks")  # TableUnreadable unless it is photoflux's
+    try:
+        return pq.read_table(ws.tracks, columns=EVIDENCE_COLUMNS)
+    except (pa.ArrowException, OSError) as exc:
+        raise ws.unreadable("tracks", exc) from None
 
 
 def _ms(column: pa.ChunkedArray) -> np.ndarray:
@@ -80,11 +111,9 @@ def track_arrays(table: pa.Table) -> TrackArrays:
     """A TRACKS table (stored order: points by time, then intervals by start) as arrays."""
     zone, zones = dictionary_codes(table.column("zone"))
     times, ends = _ms(table.column("utc_time")), _ms(table.column("utc_end"))
-    point = ends == NO_TIME  # an interval always has its end
-    lat, lon = _floats(table.column("lat")), _floats(table.column("lon"))
     offset, end_offset = (_floats(table.column(name))
                           for name in ("utc_offset_minutes", "end_offset_minutes"))
-    p, i = _by_time(np.flatnonzero(point), times), _by_time(np.flatnonzero(~point), times)
+    p, i = _kinds(ends, table.column("utc_end").null_count, times)
     point_times, point_zone, point_offset = times[p], zone[p], offset[p]
     starts, stops, stay_zone = times[i], ends[i], zone[i]
     stay_offset, stay_end_offset = offset[i], end_offset[i]
@@ -99,22 +128,38 @@ def track_arrays(table: pa.Table) -> TrackArrays:
     first = np.concatenate([[0], change + 1]) if count else np.array([], dtype=np.int64)
     last = np.concatenate([change, [count - 1]]) if count else first
     return TrackArrays(
-        point_times, lat[p], lon[p], point_zone, point_offset, starts, stops,
-        stops[reach_row], reach_row, lat[i], lon[i], stay_zone, stay_offset, stay_end_offset,
+        point_times, p, point_zone, point_offset, starts, stops,
+        stops[reach_row], reach_row, i, stay_zone, stay_offset, stay_end_offset,
         zones, np.concatenate([point_times[first], starts, starts]),
         np.concatenate([point_times[last], stops, stops]),
         np.concatenate([point_zone[first], stay_zone, stay_zone]),
-        np.concatenate([point_offset[first], stay_offset, stay_end_offset]))
+        np.concatenate([point_offset[first], stay_offset, stay_end_offset]),
+        table.column("lat"), table.column("lon"))
 
 
-def _by_time(rows: np.ndarray, times: np.ndarray) -> slice | np.ndarray:
-    """The rows in time order: a slice (no copy) when they are one sorted run, as each kind
-    of a stored table is; else their positions, sorted."""
-    if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
-        run = slice(int(rows[0]), int(rows[-1]) + 1)
-        mine = times[run]
+def _kinds(ends: np.ndarray, points: int, times: np.ndarray
+           ) -> tuple[slice | np.ndarray, slice | np.ndarray]:
+    """The rows of the `points` points, then of the intervals (an interval always has its
+    end), each in time order: as two slices, without a scan for their positions, when the
+    table is stored as photoflux stores it (points first)."""
+    stored = (points == len(ends) if ends.strides == (0,)  # the one-value view: only points
+              else (ends[:points] == NO_TIME).all() and (ends[points:] != NO_TIME).all())
+    if stored:
+        return _by_time(slice(0, points), times), _by_time(slice(points, len(ends)), times)
+    point = ends == NO_TIME
+    return _by_time(np.flatnonzero(point), times), _by_time(np.flatnonzero(~point), times)
+
+
+def _by_time(rows: slice | np.ndarray, times: np.ndarray) -> slice | np.ndarray:
+    """The rows (a run, or positions) in time order: a slice (no copy) when they are one
+    sorted run, as each kind of a stored table is; else their positions, sorted."""
+    if isinstance(rows, np.ndarray) and len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+        rows = slice(int(rows[0]), int(rows[-1]) + 1)
+    if isinstance(rows, slice):
+        mine = times[rows]
         if (mine[1:] >= mine[:-1]).all():
-            return run
+            return rows
+        rows = np.arange(rows.start, rows.stop)
     return rows[np.argsort(times[rows], kind="stable")]
 
 
@@ -129,13 +174,15 @@ def _running_argmax(values: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Hit:
-    """What the track says at each instant: found, where, in which zone (code, -1 none), how
-    far in time from it (ms; 0 inside an interval) and the phone's offsets there (NaN for
-    none: a point's; an interval's at its start and at its end, a DST change between)."""
+    """What the track says at each instant: found, which point or interval (row, -1 none; an
+    interval holding the instant wins), in which zone (code, -1 none), how far in time from
+    it (ms; 0 inside an interval) and the phone's offsets there (NaN for none: a point's; an
+    interval's at its start and at its end, a DST change between). The position is read only
+    when asked for (TrackArrays.position): matching needs the zone alone."""
 
     found: np.ndarray
-    lat: np.ndarray
-    lon: np.ndarray
+    point: np.ndarray
+    stay: np.ndarray
     zone: np.ndarray
     gap_ms: np.ndarray
     offset: np.ndarray
@@ -152,7 +199,8 @@ def track_at(track: TrackArrays, instants: np.ndarray, window_ms: int) -> Hit:
     n = len(instants)
     valid = instants != NO_TIME
     found = np.zeros(n, bool)
-    lat, lon, offset, end_offset = (np.full(n, np.nan) for _ in range(4))
+    point, stay = np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+    offset, end_offset = np.full(n, np.nan), np.full(n, np.nan)
     zone, gap = np.full(n, -1, dtype=np.int64), np.full(n, np.iinfo(np.int64).max)
     if len(track.times):
         after = np.searchsorted(track.times, instants).clip(1, len(track.times)) - 1
@@ -162,7 +210,7 @@ def track_at(track: TrackArrays, instants: np.ndarray, window_ms: int) -> Hit:
         gap_here = np.abs(instants - track.times[nearer])
         found = valid & (gap_here <= window_ms)
         gap = np.where(found, gap_here, gap)
-        lat, lon = np.where(found, track.lat[nearer], lat), np.where(found, track.lon[nearer], lon)
+        point = np.where(found, nearer, point)
         zone = np.where(found, track.zone[nearer], zone)
         offset = np.where(found, track.offset[nearer], offset)
     if len(track.starts):
@@ -171,11 +219,11 @@ def track_at(track: TrackArrays, instants: np.ndarray, window_ms: int) -> Hit:
         inside = valid & (last_start >= 0) & (track.reach[last_start.clip(0)] >= instants)
         found |= inside
         gap = np.where(inside, 0, gap)
-        lat, lon = np.where(inside, track.ilat[row], lat), np.where(inside, track.ilon[row], lon)
+        point, stay = np.where(inside, -1, point), np.where(inside, row, stay)
         zone = np.where(inside, track.izone[row], zone)
         offset = np.where(inside, track.start_offset[row], offset)
         end_offset = np.where(inside, track.end_offset[row], end_offset)
-    return Hit(found, lat, lon, zone, np.where(found, gap, -1), offset, end_offset)
+    return Hit(found, point, stay, zone, np.where(found, gap, -1), offset, end_offset)
 
 
 def _visits(track: TrackArrays, spans: np.ndarray, around: np.ndarray, reach_ms: int
@@ -284,7 +332,8 @@ class TrackEvidence:
                   .astype(np.int64))
         utc_ms = np.where(utc.isna().to_numpy(), NO_TIME, utc_ms)
         hit = track_at(self.track, utc_ms, int(self.window_minutes * MINUTE_MS))
-        frame["track_lat"], frame["track_lon"] = hit.lat, hit.lon
+        track_lat, track_lon = self.track.position(hit.point, hit.stay)
+        frame["track_lat"], frame["track_lon"] = track_lat, track_lon
         frame["track_gap_minutes"] = np.where(hit.found, hit.gap_ms / MINUTE_MS, np.nan)
-        frame["conflict"] = distance_km(lat, lon, hit.lat, hit.lon) > CONFLICT_KM
+        frame["conflict"] = distance_km(lat, lon, track_lat, track_lon) > CONFLICT_KM
         return frame
