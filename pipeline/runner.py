@@ -177,14 +177,14 @@ def run_report(ws: Workspace, inputs: dict | None = None, progress: bool = False
     resolved = ws.load("resolved")
     inputs = inputs or report_inputs(ws)
     rules = ws.load("rules_in_force") if ws.rules_in_force.exists() else rules_table([])
-    sections = []
-    if ws.server.exists():  # what the last reconcile found on the server: the audit's section
+    server = None
+    if ws.server.exists():  # what the last reconcile found: a section and a sheet of the audit
         from .reconcile import audit_note, audit_rows
 
         listed = ws.load("server")
-        sections.append(report.server_section(
-            audit_rows(listed), audit_note(listed, ws.read_manifest().get("reconcile"))))
-    with _beside_process(report.workbook_bytes, resolved, rules) as workbook:
+        server = audit_rows(listed), audit_note(listed, ws.read_manifest().get("reconcile"))
+    sections = [] if server is None else [report.server_section(*server)]
+    with _beside_process(report.workbook_bytes, resolved, rules, server) as workbook:
         page = report.Page.build(resolved, rules,
                                  ws.read_manifest().get("extract", {}).get("roots", []))
         thumbs = thumbnails(ws.thumbs, page.wanted(), progress=progress)

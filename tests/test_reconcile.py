@@ -12,6 +12,7 @@ import subprocess
 import time
 from contextlib import closing
 
+import openpyxl
 import pandas as pd
 import pytest
 import requests
@@ -125,6 +126,11 @@ def test_each_copy_gets_its_verdict_and_same_copies_are_adopted_not_sent_again(s
     report = cli(ws, "report")
     assert "on the server: 6 same, 3 wrong_time" in report and "listed just now" in report
     assert 'id="server"' in ws.audit_html.read_text()
+    sheet = openpyxl.load_workbook(ws.audit_xlsx, read_only=True)["server"]
+    rows = [[cell for cell in row] for row in sheet.iter_rows(values_only=True)]
+    assert rows[0][0].startswith("6 same, 3 wrong_time")
+    in_sheet = [dict(zip(rows[1], row))["verdict"] for row in rows[2:]]
+    assert in_sheet[:4] == ["wrong_time"] * 3 + ["duplicate"] and len(in_sheet) == 12
 
 
 def test_delete_wrong_then_duplicates_removes_exactly_those_copies(seeded):

@@ -69,9 +69,11 @@ def _row_kinds(df: pd.DataFrame) -> list:
                      None).tolist()
 
 
-def workbook_bytes(resolved: pd.DataFrame, overrides: pd.DataFrame | None = None) -> bytes:
+def workbook_bytes(resolved: pd.DataFrame, overrides: pd.DataFrame | None = None,
+                   server: tuple[pd.DataFrame, str] | None = None) -> bytes:
     """The audit workbook: sheets `photos` (every row), `segments`, `summary` and `overrides`,
-    as xlsx bytes.
+    and `server` once reconcile has listed the server (`server`: reconcile.audit_rows and
+    audit_note, as the page's "On the server" section), as xlsx bytes.
 
     Rows with a flag that needs a look are filled light red, rows without a time grey;
     local_time and utc_time are real Excel date-times (utc_time holds the UTC wall clock, the
@@ -121,6 +123,8 @@ def workbook_bytes(resolved: pd.DataFrame, overrides: pd.DataFrame | None = None
                        formats)
         _overrides_sheet(wb.add_worksheet("overrides"), overrides_table(overrides),
                          formats["head"])
+        if server is not None:
+            _server_sheet(wb.add_worksheet("server"), *server, formats["head"])
     return out.getvalue()
 
 
@@ -175,6 +179,18 @@ def _summary_sheet(ws, table: pd.DataFrame, flags: pd.DataFrame, notes: list[str
         ws.write_string(top + 1, 0, "No photo is flagged.")
     for r, line in enumerate(notes, start=top + max(len(flags), 1) + 2):
         ws.write_string(r, 0, line)
+
+
+def _server_sheet(ws, rows: pd.DataFrame, note: str, head) -> None:
+    """Each server copy and its verdict, the ones to act on first, under the listing's note."""
+    ws.write_string(0, 0, note)
+    for i, c in enumerate(rows.columns):
+        ws.write_string(1, i, c, head)
+        ws.set_column(i, i, _width(rows[c], c))
+    for r, values in enumerate(zip(*(rows[c].tolist() for c in rows.columns)), start=2):
+        ws.write_row(r, 0, values)
+    ws.freeze_panes(2, 0)
+    ws.autofilter(1, 0, len(rows) + 1, len(rows.columns) - 1)
 
 
 def _overrides_sheet(ws, rules: pd.DataFrame, head) -> None:
