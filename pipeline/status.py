@@ -101,10 +101,11 @@ def lapsed_lines(ws: Workspace, resolved: pd.DataFrame) -> list[str]:
         ["photos", "first"], ascending=[False, True])
     lines = [f"lapsed   {len(rows)} approvals no longer hold (the photo's time or file changed "
              "since you approved it), by segment:"]
-    for segment, row in by_segment.head(LAPSED_SHOWN).iterrows():
-        when = "no time" if pd.isna(row["first"]) else f"{row['first']:%Y-%m-%d %H:%M}"
-        lines.append(f"  {segment:<10}  {row['photos']:>5} photos  {when:<16}  {row['why']:<13}"
-                     f"  {row['folder']}")
+    shown = by_segment.head(LAPSED_SHOWN)
+    whens = shown["first"].dt.strftime("%Y-%m-%d %H:%M").fillna("no time")
+    for segment, photos, when, why, folder in zip(shown.index, shown["photos"], whens,
+                                                  shown["why"], shown["folder"]):
+        lines.append(f"  {segment:<10}  {photos:>5} photos  {when:<16}  {why:<13}  {folder}")
     if len(by_segment) > LAPSED_SHOWN:
         lines.append(f"  ... and {len(by_segment) - LAPSED_SHOWN} more segments")
     return lines
