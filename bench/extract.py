@@ -58,7 +58,7 @@ def exifread_loop(files: list[Path]) -> None:
 def per_format(corpus: Path, repeats: int) -> dict[str, tuple[int, float]]:
     """File type -> (files, the worker's time / read+hash time) over the corpus's files."""
     from pipeline import extract as stage  # the installed photoflux (or PYTHONPATH's)
-    from pipeline.extract import photo_files
+    from pipeline.walk import photo_files
     from pipeline.readers import SNIFF_BYTES, sniff_type
 
     by_type: dict[str, list] = defaultdict(list)

@@ -35,7 +35,7 @@ from tqdm import tqdm
 from .readers import READER_VERSION, SNIFF_BYTES, internal_error, read_tags, sniff_type
 from .readers.sidecars import read_sidecars
 from .schema import PHOTOS, conform, empty, to_pandas
-from .walk import STAT_COLUMNS, FileStat, absolute_roots, photo_files, walk  # noqa: F401
+from .walk import STAT_COLUMNS, FileStat, absolute_roots, walk
 
 _SIDECAR_COLUMNS = STAT_COLUMNS[3:]
 

@@ -63,7 +63,8 @@ def run_extract(ws: Workspace, paths, workers: int | None = None, progress: bool
     the roots the manifest records, and under `paths`. The manifest records every root ever
     extracted (`roots`); a recorded root that is gone is a warning, forgotten with `prune`.
     Returns the table and the warnings to show."""
-    from .extract import Interrupted, absolute_roots, extract
+    from .extract import Interrupted, extract
+    from .walk import absolute_roots
 
     paths = absolute_roots(paths)
     missing = [p for p in paths if not os.path.exists(p)]
@@ -497,7 +498,7 @@ def run_clock(ws: Workspace, photo, was, note: str | None = None,
     puts it nearest to the recorded time (of the photo's resolved instant, for UTC). `rules`:
     the overrides, whose shift wins."""
     from .clocks import CAMERA_COLUMNS, appended, camera_key, iso, parse_clocks
-    from .extract import absolute_roots
+    from .walk import absolute_roots
     from .resolve import clock_moves, recorded_local
 
     path = absolute_roots([photo])[0]

@@ -23,9 +23,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from pipeline.cli import main
-from pipeline.extract import extract, photo_files
+from pipeline.extract import extract
 from pipeline.readers import READER_VERSION
 from pipeline.schema import ADDED_PHOTOS_COLUMNS, PHOTOS, RESOLVED
+from pipeline.walk import photo_files
 from pipeline.workspace import Workspace, read_table
 
 stage = importlib.import_module("pipeline.extract")  # the module, even if pipeline re-exports extract()
